@@ -1,0 +1,46 @@
+#pragma once
+// Exceptions shared by every folder. Libraries throw; only main() turns them into a message and an
+// exit status (see launcher/main.cpp). Messages carry their context: which file, tensor or rank.
+
+#include <stdexcept>
+#include <string>
+
+namespace trainer {
+
+// Something went wrong inside trainer or a library it uses: exit status 1.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The user's input is wrong (option, value, file, checkpoint): exit status 2.
+class InputError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A command-line or configuration-file problem.
+class ConfigError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// A data set that is missing, unreadable or malformed.
+class DataError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// An HDF5 file that is missing, unreadable or not what was expected.
+class StorageError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
+// A communication failure between ranks (MPI or NCCL).
+class CommError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace trainer
