@@ -1,0 +1,36 @@
+#pragma once
+// The one configuration struct of a training run. launcher/ builds the command line and the INI
+// configuration file from it; nothing else reads options or environment variables on its own.
+
+#include "trainer/dataset.h"
+
+#include <cstdint>
+#include <string>
+
+namespace trainer {
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // sgd | adam
+  double lr = 0.02;
+  double momentum = 0.9;     // sgd only
+  double weight_decay = 0.0;
+  std::int64_t lr_step = 5;  // epochs between LR decays; 0: constant LR
+  double lr_gamma = 0.2;     // factor applied every lr_step epochs
+};
+
+struct TrainConfig {
+  std::string model = "lenet";
+  std::int64_t num_classes = 0;  // 0: the data set's class count
+  DataConfig data;
+  OptimizerConfig optimizer;
+  std::int64_t epochs = 10;
+  std::int64_t batch_size = 64;        // per rank
+  std::int64_t test_batch_size = 1000;
+  std::uint64_t seed = 0;
+  std::string device = "auto";         // auto | cpu | cuda | cuda:N
+  int threads = 1;                     // intra-op threads per process
+  std::string metrics_file;            // JSON lines, one per epoch; empty: none
+  double progress_seconds = 10.0;      // interval of progress lines in logs; 0: none
+};
+
+}  // namespace trainer

@@ -1,0 +1,37 @@
+#pragma once
+// Per-epoch metrics and the JSON-lines file they are written to (--metrics-file).
+
+#include <cstdint>
+#include <fstream>
+#include <optional>
+#include <string>
+
+namespace trainer {
+
+struct EpochMetrics {
+  std::int64_t epoch = 0;  // 1-based, completed epochs
+  std::int64_t global_step = 0;
+  std::int64_t samples_seen = 0;
+  double lr = 0;
+  double train_loss = 0;
+  double train_accuracy = 0;
+  std::optional<double> test_loss;  // absent without a test set
+  std::optional<double> test_accuracy;
+  double epoch_seconds = 0;
+  double samples_per_second = 0;
+};
+
+// One JSON object per line, flushed after each, so a crashed run leaves whole lines.
+class MetricsWriter {
+ public:
+  explicit MetricsWriter(const std::string& path);  // throws ConfigError if it cannot be created
+  void write(const EpochMetrics& metrics);
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+std::string to_json(const EpochMetrics& metrics);
+
+}  // namespace trainer
