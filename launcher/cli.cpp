@@ -1,0 +1,248 @@
+#include "launcher/cli.h"
+
+#include "common/error.h"
+#include "models/registry.h"
+
+#include <H5public.h>
+#include <boost/program_options.hpp>
+#include <torch/version.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace trainer::launcher {
+namespace {
+
+const char* const kUsage =
+    "usage: trainer [train] [options]\n"
+    "       trainer train --help | trainer --version\n\n"
+    "Trains a network on one process, or data-parallel under mpirun. Options may also be given in\n"
+    "an INI file (--config FILE) with the same names; the command line overrides the file.\n";
+
+// Values that need parsing or checks beyond their type; copied into TrainConfig after notify().
+struct RawValues {
+  std::string config_file;
+  std::string classes;
+  std::string normalize;
+  std::string synthetic_shape;
+  std::int64_t seed = 0;
+  std::int64_t synthetic_size = 0;
+  std::int64_t synthetic_test_size = 0;
+};
+
+po::options_description train_options(TrainConfig& c, RawValues& raw) {
+  po::options_description general("General");
+  general.add_options()
+      ("help,h", "show this help and exit")
+      ("config", po::value(&raw.config_file)->value_name("FILE"), "read options from an INI file")
+      ("device", po::value(&c.device)->default_value(c.device), "auto | cpu | cuda | cuda:N")
+      ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
+      ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
+      ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
+       "write one JSON object per epoch to FILE")
+      ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
+       "seconds between progress lines; 0 disables them");
+
+  std::string models;
+  for (const auto& name : models::model_names()) models += (models.empty() ? "" : " | ") + name;
+  po::options_description model("Model");
+  model.add_options()
+      ("model", po::value(&c.model)->default_value(c.model), models.c_str())
+      ("num-classes", po::value(&c.num_classes)->default_value(0),
+       "output classes; 0 takes the data set's count");
+
+  po::options_description data("Data");
+  data.add_options()
+      ("dataset", po::value(&c.data.dataset)->default_value(c.data.dataset),
+       "fashion-mnist | synthetic | hdf5")
+      ("data-dir", po::value(&c.data.data_dir)->default_value(c.data.data_dir),
+       "directory of the Fashion-MNIST IDX files (gzipped or not)")
+      ("data", po::value(&c.data.data_file)->value_name("FILE"),
+       "hdf5: training file with /images (N[xC]xHxW) and /labels")
+      ("test-data", po::value(&c.data.test_data_file)->value_name("FILE"), "hdf5: test file")
+      ("classes", po::value(&raw.classes)->value_name("A,B,..."),
+       "keep these classes only, relabeled 0..k-1 in this order")
+      ("limit-train", po::value(&c.data.limit_train)->default_value(0),
+       "use the first N training samples; 0: all")
+      ("limit-test", po::value(&c.data.limit_test)->default_value(0),
+       "use the first N test samples; 0: all")
+      ("normalize", po::value(&raw.normalize)->value_name("MEAN,STD"),
+       "subtract MEAN and divide by STD (Fashion-MNIST default: 0.2860,0.3530)")
+      ("synthetic-shape", po::value(&raw.synthetic_shape)->default_value("1,32,32"),
+       "synthetic: image shape C,H,W")
+      ("synthetic-size", po::value(&raw.synthetic_size)->default_value(c.data.synthetic_train_size),
+       "synthetic: training samples")
+      ("synthetic-test-size",
+       po::value(&raw.synthetic_test_size)->default_value(c.data.synthetic_test_size),
+       "synthetic: test samples")
+      ("synthetic-classes", po::value(&c.data.synthetic_classes)->default_value(c.data.synthetic_classes),
+       "synthetic: number of classes");
+
+  po::options_description optim("Optimization");
+  optim.add_options()
+      ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
+      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "samples per step per rank")
+      ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
+       "samples per evaluation batch")
+      ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), "sgd | adam")
+      ("lr", po::value(&c.optimizer.lr)->default_value(c.optimizer.lr), "learning rate")
+      ("momentum", po::value(&c.optimizer.momentum)->default_value(c.optimizer.momentum),
+       "SGD momentum")
+      ("weight-decay", po::value(&c.optimizer.weight_decay)->default_value(c.optimizer.weight_decay),
+       "L2 penalty")
+      ("lr-step", po::value(&c.optimizer.lr_step)->default_value(c.optimizer.lr_step),
+       "multiply the LR by --lr-gamma every N epochs; 0: constant")
+      ("lr-gamma", po::value(&c.optimizer.lr_gamma)->default_value(c.optimizer.lr_gamma),
+       "LR decay factor");
+
+  po::options_description all;
+  all.add(general).add(model).add(data).add(optim);
+  return all;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw ConfigError(message);
+}
+
+void validate_and_finish(TrainConfig& c, const RawValues& raw) {
+  require(raw.seed >= 0, "--seed must not be negative");
+  c.seed = static_cast<std::uint64_t>(raw.seed);
+  c.data.seed = c.seed;
+  require(c.threads >= 1, "--threads must be at least 1");
+  require(c.progress_seconds >= 0, "--progress-seconds must not be negative");
+  require(c.num_classes == 0 || c.num_classes >= 2, "--num-classes must be 0 (from data) or at least 2");
+  require(c.epochs >= 1, "--epochs must be at least 1");
+  require(c.batch_size >= 1, "--batch-size must be at least 1");
+  require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
+  require(c.data.limit_train >= 0, "--limit-train must not be negative");
+  require(c.data.limit_test >= 0, "--limit-test must not be negative");
+  require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
+  require(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1, "--momentum must be in [0, 1)");
+  require(c.optimizer.weight_decay >= 0, "--weight-decay must not be negative");
+  require(c.optimizer.lr_step >= 0, "--lr-step must not be negative");
+  require(c.optimizer.lr_gamma > 0 && c.optimizer.lr_gamma <= 1, "--lr-gamma must be in (0, 1]");
+  require(c.optimizer.name == "sgd" || c.optimizer.name == "adam",
+          "--optimizer " + c.optimizer.name + ": expected sgd or adam");
+  const auto& names = models::model_names();
+  require(std::find(names.begin(), names.end(), c.model) != names.end(),
+          "--model " + c.model + ": unknown model");
+  require(c.data.dataset == "fashion-mnist" || c.data.dataset == "synthetic" ||
+              c.data.dataset == "hdf5",
+          "--dataset " + c.data.dataset + ": expected fashion-mnist, synthetic or hdf5");
+  require(c.data.dataset != "hdf5" || !c.data.data_file.empty(), "--dataset hdf5 needs --data FILE");
+
+  if (!raw.classes.empty()) {
+    c.data.classes = parse_int_list(raw.classes, "--classes");
+    require(c.data.classes.size() >= 2, "--classes must name at least two classes");
+  }
+  if (!raw.normalize.empty()) {
+    std::vector<double> values = parse_double_list(raw.normalize, "--normalize");
+    require(values.size() == 2, "--normalize expects MEAN,STD");
+    require(values[1] > 0, "--normalize: STD must be positive");
+    c.data.normalize = std::make_pair(values[0], values[1]);
+  }
+  c.data.synthetic_shape = parse_int_list(raw.synthetic_shape, "--synthetic-shape");
+  require(c.data.synthetic_shape.size() == 3, "--synthetic-shape expects C,H,W");
+  for (std::int64_t d : c.data.synthetic_shape) require(d >= 1, "--synthetic-shape: sizes must be positive");
+  require(raw.synthetic_size >= 1, "--synthetic-size must be at least 1");
+  require(raw.synthetic_test_size >= 0, "--synthetic-test-size must not be negative");
+  require(c.data.synthetic_classes >= 2, "--synthetic-classes must be at least 2");
+  c.data.synthetic_train_size = raw.synthetic_size;
+  c.data.synthetic_test_size = raw.synthetic_test_size;
+}
+
+std::string help_text(const po::options_description& options) {
+  std::ostringstream out;
+  out << kUsage << '\n' << options;
+  return out.str();
+}
+
+template <typename T>
+std::vector<T> parse_list(const std::string& text, const std::string& option, const char* what) {
+  std::vector<T> values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    std::istringstream parse(item);
+    T value{};
+    if (!(parse >> value) || !(parse >> std::ws).eof())
+      throw ConfigError(option + " " + text + ": '" + item + "' is not " + what);
+    values.push_back(value);
+  }
+  if (values.empty()) throw ConfigError(option + ": empty list");
+  return values;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& option) {
+  return parse_list<std::int64_t>(text, option, "an integer");
+}
+
+std::vector<double> parse_double_list(const std::string& text, const std::string& option) {
+  return parse_list<double>(text, option, "a number");
+}
+
+std::string version_text() {
+  std::ostringstream out;
+  out << "trainer " << TRAINER_VERSION << " (LibTorch " << TORCH_VERSION << ", HDF5 "
+      << H5_VERS_MAJOR << '.' << H5_VERS_MINOR << '.' << H5_VERS_RELEASE << ")";
+  return out.str();
+}
+
+Command parse_command_line(const std::vector<std::string>& args) {
+  Command command;
+  std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
+  if (!rest.empty() && (rest[0] == "--version" || rest[0] == "-V")) {
+    command.action = Action::kVersion;
+    return command;
+  }
+  if (!rest.empty() && !rest[0].empty() && rest[0][0] != '-') {
+    command.subcommand = rest[0];
+    rest.erase(rest.begin());
+    if (command.subcommand != "train")
+      throw ConfigError("unknown sub-command '" + command.subcommand + "' (available: train)");
+  }
+
+  RawValues raw;
+  po::options_description options = train_options(command.train, raw);
+  po::variables_map values;
+  try {
+    // Stray words are collected under a hidden name so that they can be reported by value.
+    std::vector<std::string> stray;
+    po::options_description with_stray;
+    with_stray.add(options).add_options()("stray-argument", po::value(&stray));
+    po::positional_options_description positional;
+    positional.add("stray-argument", -1);
+    po::parsed_options parsed =
+        po::command_line_parser(rest).options(with_stray).positional(positional).run();
+    po::store(parsed, values);  // stored first: the command line wins over the file
+    if (values.count("help")) {
+      command.action = Action::kHelp;
+      command.help_text = help_text(options);
+      return command;
+    }
+    if (values.count("config")) {
+      const std::string path = values["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) throw ConfigError("--config " + path + ": cannot open the file");
+      try {
+        po::store(po::parse_config_file(file, options), values);
+      } catch (const po::error& e) {
+        throw ConfigError("--config " + path + ": " + e.what());
+      }
+    }
+    po::notify(values);
+    if (!stray.empty())
+      throw ConfigError("unexpected positional argument '" + stray.front() + "'");
+  } catch (const po::error& e) {
+    throw ConfigError(e.what());
+  }
+  validate_and_finish(command.train, raw);
+  return command;
+}
+
+}  // namespace trainer::launcher

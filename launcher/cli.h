@@ -1,0 +1,31 @@
+#pragma once
+// The command line: sub-commands, options (Boost.Program_options), --config INI files, and the
+// validation of every value. Parsing never exits: it throws ConfigError, and main() decides.
+
+#include "trainer/config.h"
+
+#include <string>
+#include <vector>
+
+namespace trainer::launcher {
+
+enum class Action { kTrain, kHelp, kVersion };
+
+struct Command {
+  Action action = Action::kTrain;
+  std::string subcommand = "train";
+  std::string help_text;  // for kHelp
+  TrainConfig train;
+};
+
+// argv[0] is the program name. Throws ConfigError naming the offending option or value.
+Command parse_command_line(const std::vector<std::string>& args);
+
+// "trainer 0.1.0 (LibTorch x, HDF5 y)"
+std::string version_text();
+
+// Helpers for list-valued options, exposed for unit tests.
+std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& option);
+std::vector<double> parse_double_list(const std::string& text, const std::string& option);
+
+}  // namespace trainer::launcher
