@@ -1,0 +1,46 @@
+#!/bin/bash
+# The real executable on bad input: exit status 2 and one line naming the problem, for the command
+# line, the configuration file and every kind of bad data file.
+source "$(dirname "$0")/common.sh"
+
+expect_bad_input "unrecognised option '--bogus'" --bogus
+expect_bad_input "unknown sub-command 'frobnicate'" frobnicate
+expect_bad_input "unexpected positional argument 'extra'" train extra
+expect_bad_input "for option '--epochs' is invalid" --epochs many
+expect_bad_input "--epochs must be at least 1" --epochs 0
+expect_bad_input "--lr must be a positive number" --lr -1
+expect_bad_input "--model vgg: unknown model" --model vgg
+expect_bad_input "--device tpu" --device tpu --limit-train 10
+[ -e /dev/nvidia0 ] || expect_bad_input "no GPU is visible" --device cuda --limit-train 10
+expect_bad_input "--config $WORK/absent.ini: cannot open" --config "$WORK/absent.ini"
+printf 'epochs = 1\nwarp = 9\n' >"$WORK/bad.ini"
+expect_bad_input "unrecognised option 'warp'" --config "$WORK/bad.ini"
+
+# Data files.
+expect_bad_input "--data-dir $WORK/nothing: no such directory" --data-dir "$WORK/nothing"
+mkdir "$WORK/fmnist"
+expect_bad_input "not found in $WORK/fmnist" --data-dir "$WORK/fmnist"
+src=/usr/share/datasets/fashion-mnist
+cp "$src"/*.gz "$WORK/fmnist/"
+head -c 100000 "$src/train-images-idx3-ubyte.gz" >"$WORK/fmnist/train-images-idx3-ubyte.gz"
+expect_bad_input "train-images-idx3-ubyte.gz" --data-dir "$WORK/fmnist"
+cp "$src/train-images-idx3-ubyte.gz" "$WORK/fmnist/"
+cp "$src/t10k-labels-idx1-ubyte.gz" "$WORK/fmnist/train-labels-idx1-ubyte.gz"
+expect_bad_input "holds 60000 images but" --data-dir "$WORK/fmnist"
+echo "not an idx file" | gzip >"$WORK/fmnist/train-labels-idx1-ubyte.gz"
+expect_bad_input "bad magic number" --data-dir "$WORK/fmnist"
+
+echo "plain text" >"$WORK/text.h5"
+expect_bad_input "not an HDF5 file" --dataset hdf5 --data "$WORK/text.h5"
+expect_bad_input "no such file" --dataset hdf5 --data "$WORK/absent.h5"
+expect_bad_input "--classes: class 12 is not in the data set" --classes 3,12 --limit-train 10
+expect_bad_input "lenet expects images of 1x32x32, got 1x28x28" --dataset synthetic \
+  --synthetic-shape 1,28,28 --synthetic-size 8
+expect_bad_input "--metrics-file $WORK/no/dir/m.jsonl: cannot create" --limit-train 10 \
+  --metrics-file "$WORK/no/dir/m.jsonl"
+
+# --help and --version are not errors.
+"$TRAINER" --help | grep -q -- "--limit-train" || fail "--help lacks --limit-train"
+"$TRAINER" train --help | grep -q "usage: trainer" || fail "train --help lacks the usage line"
+"$TRAINER" --version | grep -q "^trainer [0-9]" || fail "--version is malformed"
+echo "all bad-input cases exit 2 with one line"

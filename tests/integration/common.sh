@@ -1,0 +1,33 @@
+# Helpers for the integration tests; sourced, not run. $TRAINER is the executable under test.
+set -euo pipefail
+
+: "${TRAINER:?TRAINER must name the trainer executable}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/trainer-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# json_field FILE LINE FIELD: a field of the LINE-th (1-based, -1 = last) JSON object of FILE.
+json_field() {
+  /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - (int(sys.argv[2]) > 0)])[sys.argv[3]])' "$@"
+}
+
+# at_least VALUE BOUND: fails unless VALUE >= BOUND (floating point).
+at_least() {
+  awk -v v="$1" -v b="$2" 'BEGIN { exit !(v >= b) }' || fail "$1 is below $2"
+}
+
+# expect_bad_input EXPECTED_TEXT ARGS...: trainer must exit 2 with exactly one stderr line that
+# contains EXPECTED_TEXT.
+expect_bad_input() {
+  local expected=$1
+  shift
+  local status=0
+  "$TRAINER" "$@" >"$WORK/out" 2>"$WORK/err" || status=$?
+  [ "$status" -eq 2 ] || fail "trainer $* exited $status, expected 2; stderr: $(cat "$WORK/err")"
+  [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "trainer $* printed more than one error line: $(cat "$WORK/err")"
+  grep -qF -- "$expected" "$WORK/err" || fail "trainer $*: '$(cat "$WORK/err")' does not say '$expected'"
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""Writes the Python-side fixtures of the interoperability tests (test-only; needs Debian's
+python3-torch, python3-torchvision and python3-h5py):
+
+  models.h5   for lenet and resnet18: every state-dict tensor under /<model>/state/<name>, an input
+              batch under /<model>/input and PyTorch's eval-mode logits under /<model>/logits.
+  user_train.h5, user_test.h5   a user's own data set written by h5py (chunked, gzip-compressed,
+              uint8 N x H x W images, int32 labels): two classes that differ in which half is bright.
+"""
+import sys
+
+import h5py
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision
+
+
+def lenet(num_classes):
+    # The PyTorch tutorial's LeNet as two nn.Sequential blocks: trainer's names must match these.
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2, 2),
+                                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2))
+            self.classifier = nn.Sequential(nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
+                                            nn.ReLU(), nn.Linear(84, num_classes))
+
+        def forward(self, x):
+            return self.classifier(torch.flatten(self.features(x), 1))
+
+    return LeNet()
+
+
+def write_model(out, name, model, input_shape):
+    model.eval()
+    # Non-trivial BatchNorm statistics, so that the test covers eval-mode normalization too.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.num_batches_tracked.fill_(7)
+    x = torch.randn(*input_shape)
+    with torch.no_grad():
+        logits = model(x)
+    group = out.create_group(name)
+    for key, tensor in model.state_dict().items():
+        group.create_dataset("state/" + key, data=tensor.numpy())
+    group.create_dataset("input", data=x.numpy())
+    group.create_dataset("logits", data=logits.numpy())
+
+
+def write_user_data(path, n, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, size=n).astype(np.int32)
+    images = rng.integers(0, 60, size=(n, 32, 32)).astype(np.uint8)
+    for i, label in enumerate(labels):
+        half = slice(0, 16) if label == 0 else slice(16, 32)
+        images[i, half, :] += 150
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=images, chunks=(64, 32, 32), compression="gzip")
+        f.create_dataset("labels", data=labels)
+
+
+def main(out_dir):
+    torch.manual_seed(0)
+    with h5py.File(f"{out_dir}/models.h5", "w") as out:
+        write_model(out, "lenet", lenet(10), (4, 1, 32, 32))
+        write_model(out, "resnet18", torchvision.models.resnet18(num_classes=10), (2, 3, 32, 32))
+    write_user_data(f"{out_dir}/user_train.h5", 512, 1)
+    write_user_data(f"{out_dir}/user_test.h5", 256, 2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

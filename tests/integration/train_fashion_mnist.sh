@@ -1,0 +1,17 @@
+#!/bin/bash
+# One epoch of LeNet on 5000 real Fashion-MNIST images must reach a test accuracy far above chance
+# (0.10), and the metrics file must hold one well-formed record per epoch.
+source "$(dirname "$0")/common.sh"
+
+"$TRAINER" train --epochs 2 --limit-train 5000 --limit-test 2000 --batch-size 16 --lr 0.02 \
+  --metrics-file "$WORK/metrics.jsonl" --progress-seconds 0.5 | tee "$WORK/log"
+
+[ "$(wc -l <"$WORK/metrics.jsonl")" -eq 2 ] || fail "expected 2 metrics records"
+[ "$(json_field "$WORK/metrics.jsonl" 1 epoch)" = 1 ] || fail "first record is not epoch 1"
+[ "$(json_field "$WORK/metrics.jsonl" -1 samples_seen)" = 10000 ] || fail "samples_seen is not 10000"
+[ "$(json_field "$WORK/metrics.jsonl" -1 global_step)" = 626 ] || fail "global_step is not 2*313"
+accuracy=$(json_field "$WORK/metrics.jsonl" 1 test_accuracy)
+echo "test accuracy after one epoch on 5000 images: $accuracy"
+at_least "$accuracy" 0.65
+grep -q "^epoch 1/2 step" "$WORK/log" || fail "no progress line in the log"
+grep -q "^epoch 2/2 train loss" "$WORK/log" || fail "no epoch summary line"

@@ -1,0 +1,58 @@
+// Our networks against PyTorch's: the same state dict must load by name and give the same logits.
+// The fixture is written by tests/integration/make_interop_fixtures.py (CTest runs it first).
+
+#include "models/registry.h"
+#include "models/state_dict.h"
+#include "storage/h5.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+
+namespace {
+
+std::string fixture_path() {
+  const char* dir = std::getenv("TRAINER_INTEROP_DIR");
+  return dir ? std::string(dir) + "/models.h5" : "";
+}
+
+torch::Tensor read_tensor(const trainer::storage::File& file, const std::string& name,
+                          const torch::Tensor& like) {
+  std::vector<std::int64_t> shape = file.describe(name).shape;
+  if (like.scalar_type() == torch::kInt64) {
+    std::vector<std::int64_t> values = file.read<std::int64_t>(name);
+    return torch::tensor(values, torch::kInt64).reshape(shape);
+  }
+  std::vector<float> values = file.read<float>(name);
+  return torch::tensor(values, torch::kFloat32).reshape(shape);
+}
+
+void expect_same_logits(const std::string& model_name, std::int64_t in_channels) {
+  const std::string path = fixture_path();
+  ASSERT_FALSE(path.empty()) << "TRAINER_INTEROP_DIR is not set";
+  auto file = trainer::storage::File::open_read(path);
+  auto model = trainer::models::make_model(model_name, {in_channels, 10});
+
+  torch::NoGradGuard no_grad;
+  for (auto& [name, tensor] : trainer::models::state_dict(*model)) {
+    const std::string dataset = "/" + model_name + "/state/" + name;
+    ASSERT_TRUE(file.has(dataset)) << "PyTorch has no " << name;
+    torch::Tensor theirs = read_tensor(file, dataset, tensor);
+    ASSERT_EQ(theirs.sizes(), tensor.sizes()) << name;
+    tensor.copy_(theirs);
+  }
+
+  model->eval();
+  torch::Tensor input = read_tensor(file, "/" + model_name + "/input", torch::empty({0}));
+  torch::Tensor expected = read_tensor(file, "/" + model_name + "/logits", torch::empty({0}));
+  torch::Tensor actual = model->forward(input);
+  EXPECT_TRUE(torch::allclose(actual, expected, /*rtol=*/1e-4, /*atol=*/1e-4))
+      << "max difference " << (actual - expected).abs().max().item<float>();
+}
+
+TEST(PyTorchParity, LeNetGivesPyTorchsLogits) { expect_same_logits("lenet", 1); }
+
+TEST(PyTorchParity, ResNet18GivesTorchvisionsLogits) { expect_same_logits("resnet18", 3); }
+
+}  // namespace

@@ -1,0 +1,150 @@
+#include "launcher/cli.h"
+
+#include "common/error.h"
+#include "trainer/optimizer.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace {
+
+using trainer::launcher::Action;
+using trainer::launcher::parse_command_line;
+
+trainer::launcher::Command parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "trainer");
+  return parse_command_line(args);
+}
+
+std::string error_of(std::vector<std::string> args) {
+  try {
+    parse(std::move(args));
+  } catch (const trainer::ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Cli, DefaultsTrainLeNetOnFashionMnist) {
+  auto c = parse({});
+  EXPECT_EQ(c.action, Action::kTrain);
+  EXPECT_EQ(c.train.model, "lenet");
+  EXPECT_EQ(c.train.data.dataset, "fashion-mnist");
+  EXPECT_EQ(c.train.threads, 1);
+  EXPECT_EQ(c.train.device, "auto");
+  EXPECT_FALSE(c.train.data.normalize.has_value());
+}
+
+TEST(Cli, TrainSubCommandIsOptionalAndOptionsAreParsed) {
+  auto c = parse({"train", "--model", "resnet18", "--epochs", "3", "--lr", "0.1", "--classes",
+                  "0,6", "--normalize", "0.5,0.25", "--seed", "7", "--optimizer", "adam",
+                  "--limit-train=100", "--synthetic-shape", "3,16,16"});
+  EXPECT_EQ(c.train.model, "resnet18");
+  EXPECT_EQ(c.train.epochs, 3);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.1);
+  EXPECT_EQ(c.train.data.classes, (std::vector<std::int64_t>{0, 6}));
+  EXPECT_DOUBLE_EQ(c.train.data.normalize->second, 0.25);
+  EXPECT_EQ(c.train.seed, 7u);
+  EXPECT_EQ(c.train.data.seed, 7u);
+  EXPECT_EQ(c.train.optimizer.name, "adam");
+  EXPECT_EQ(c.train.data.limit_train, 100);
+  EXPECT_EQ(c.train.data.synthetic_shape, (std::vector<std::int64_t>{3, 16, 16}));
+}
+
+TEST(Cli, HelpAndVersion) {
+  auto help = parse({"train", "--help"});
+  EXPECT_EQ(help.action, Action::kHelp);
+  EXPECT_NE(help.help_text.find("--limit-train"), std::string::npos);
+  EXPECT_NE(help.help_text.find("usage: trainer"), std::string::npos);
+  EXPECT_EQ(parse({"--version"}).action, Action::kVersion);
+  EXPECT_NE(trainer::launcher::version_text().find("LibTorch"), std::string::npos);
+}
+
+TEST(Cli, ConfigFileIsReadAndTheCommandLineWins) {
+  const std::string path = ::testing::TempDir() + "/cli_test.ini";
+  std::ofstream(path) << "# a comment\nepochs = 4\nlr = 0.5\nmodel = resnet18\nclasses = 1,2,3\n";
+  auto c = parse({"--config", path, "--lr", "0.2"});
+  EXPECT_EQ(c.train.epochs, 4);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.2);
+  EXPECT_EQ(c.train.model, "resnet18");
+  EXPECT_EQ(c.train.data.classes.size(), 3u);
+}
+
+TEST(Cli, ConfigFileErrorsNameTheFile) {
+  const std::string path = ::testing::TempDir() + "/cli_test_bad.ini";
+  std::ofstream(path) << "epochz = 4\n";
+  EXPECT_NE(error_of({"--config", path}).find(path), std::string::npos);
+  EXPECT_NE(error_of({"--config", path}).find("epochz"), std::string::npos);
+  std::ofstream(path) << "epochs = many\n";
+  EXPECT_NE(error_of({"--config", path}).find("epochs"), std::string::npos);
+  EXPECT_NE(error_of({"--config", "/nonexistent.ini"}).find("cannot open"), std::string::npos);
+}
+
+// Every error path of the command line: each must be a ConfigError whose message names the
+// option (so main() prints one line and exits 2).
+TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> table = {
+      {{"--bogus"}, "--bogus"},
+      {{"eval"}, "sub-command 'eval'"},
+      {{"train", "extra"}, "positional"},
+      {{"--epochs"}, "epochs"},
+      {{"--epochs", "x"}, "epochs"},
+      {{"--epochs", "0"}, "--epochs"},
+      {{"--epochs", "-3"}, "--epochs"},
+      {{"--batch-size", "0"}, "--batch-size"},
+      {{"--test-batch-size", "0"}, "--test-batch-size"},
+      {{"--lr", "0"}, "--lr"},
+      {{"--lr", "-1"}, "--lr"},
+      {{"--lr", "nan"}, "--lr"},
+      {{"--momentum", "1"}, "--momentum"},
+      {{"--weight-decay", "-0.1"}, "--weight-decay"},
+      {{"--lr-step", "-1"}, "--lr-step"},
+      {{"--lr-gamma", "0"}, "--lr-gamma"},
+      {{"--optimizer", "lbfgs"}, "--optimizer"},
+      {{"--model", "vgg"}, "--model"},
+      {{"--dataset", "cifar"}, "--dataset"},
+      {{"--dataset", "hdf5"}, "--data FILE"},
+      {{"--num-classes", "1"}, "--num-classes"},
+      {{"--threads", "0"}, "--threads"},
+      {{"--seed", "-1"}, "--seed"},
+      {{"--limit-train", "-5"}, "--limit-train"},
+      {{"--limit-test", "-5"}, "--limit-test"},
+      {{"--classes", "3"}, "--classes"},
+      {{"--classes", "1,x"}, "--classes"},
+      {{"--normalize", "0.5"}, "--normalize"},
+      {{"--normalize", "0.5,0"}, "--normalize"},
+      {{"--synthetic-shape", "1,32"}, "--synthetic-shape"},
+      {{"--synthetic-shape", "1,0,32"}, "--synthetic-shape"},
+      {{"--synthetic-size", "0"}, "--synthetic-size"},
+      {{"--synthetic-classes", "1"}, "--synthetic-classes"},
+      {{"--progress-seconds", "-1"}, "--progress-seconds"},
+  };
+  for (const auto& [args, expected] : table) {
+    const std::string message = error_of(args);
+    EXPECT_NE(message.find(expected), std::string::npos)
+        << "args: " << args[0] << " ... -> '" << message << "', expected '" << expected << "'";
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
+TEST(Cli, ListParsers) {
+  EXPECT_EQ(trainer::launcher::parse_int_list("1, 2,3", "--x"), (std::vector<std::int64_t>{1, 2, 3}));
+  EXPECT_THROW(trainer::launcher::parse_int_list("1.5", "--x"), trainer::ConfigError);
+  EXPECT_THROW(trainer::launcher::parse_int_list("", "--x"), trainer::ConfigError);
+  EXPECT_EQ(trainer::launcher::parse_double_list("0.5,1e-3", "--x"), (std::vector<double>{0.5, 1e-3}));
+}
+
+TEST(LrSchedule, StepDecayLikePyTorchStepLR) {
+  trainer::OptimizerConfig c;
+  c.lr = 0.1;
+  c.lr_step = 0;
+  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 7), 0.1);
+  c.lr_step = 3;
+  c.lr_gamma = 0.5;
+  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 2), 0.1);
+  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 3), 0.05);
+  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 7), 0.025);
+}
+
+}  // namespace

@@ -1,0 +1,74 @@
+#include "trainer/metrics.h"
+#include "trainer/progress.h"
+
+#include "common/error.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+namespace {
+
+TEST(Metrics, JsonHasEveryFieldAndOmitsAbsentTestMetrics) {
+  trainer::EpochMetrics m;
+  m.epoch = 3;
+  m.global_step = 300;
+  m.train_loss = 0.5;
+  m.train_accuracy = 0.8;
+  auto without_test = nlohmann::json::parse(trainer::to_json(m));
+  EXPECT_EQ(without_test["epoch"], 3);
+  EXPECT_EQ(without_test["global_step"], 300);
+  EXPECT_FALSE(without_test.contains("test_accuracy"));
+  m.test_loss = 0.6;
+  m.test_accuracy = 0.75;
+  auto with_test = nlohmann::json::parse(trainer::to_json(m));
+  EXPECT_DOUBLE_EQ(with_test["test_accuracy"].get<double>(), 0.75);
+}
+
+TEST(Metrics, WriterWritesOneLinePerEpoch) {
+  const std::string path = ::testing::TempDir() + "/metrics_test.jsonl";
+  {
+    trainer::MetricsWriter writer(path);
+    trainer::EpochMetrics m;
+    for (int e = 1; e <= 3; ++e) {
+      m.epoch = e;
+      writer.write(m);
+    }
+  }
+  std::ifstream in(path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) EXPECT_EQ(nlohmann::json::parse(line)["epoch"], ++lines);
+  EXPECT_EQ(lines, 3);
+}
+
+TEST(Metrics, UnwritablePathIsAConfigError) {
+  EXPECT_THROW(trainer::MetricsWriter("/nonexistent-dir/m.jsonl"), trainer::ConfigError);
+}
+
+TEST(Progress, FormatsDurations) {
+  EXPECT_EQ(trainer::format_duration(42.4), "42s");
+  EXPECT_EQ(trainer::format_duration(185), "3m05s");
+  EXPECT_EQ(trainer::format_duration(3720), "1h02m");
+}
+
+TEST(Progress, PrintsWholeLinesWithEtaOnlyAfterTheInterval) {
+  std::ostringstream out;
+  trainer::Progress progress(out, /*interval_seconds=*/1e-9, /*epochs=*/2);
+  progress.start_epoch(1, 10);
+  progress.step(5, 0.25, 320);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("epoch 1/2 step 5/10 loss 0.2500"), std::string::npos) << text;
+  EXPECT_NE(text.find("ETA"), std::string::npos);
+  EXPECT_EQ(text.back(), '\n');
+
+  std::ostringstream quiet;
+  trainer::Progress disabled(quiet, 0, 2);
+  disabled.start_epoch(1, 10);
+  disabled.step(5, 0.25, 320);
+  EXPECT_TRUE(quiet.str().empty());
+}
+
+}  // namespace
