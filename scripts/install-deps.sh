@@ -1,0 +1,41 @@
+#!/bin/bash
+# Installs the Debian 12 packages trainer needs to build and run; with --test also those its tests
+# use (GoogleTest, and Python's torch/torchvision/h5py for the interoperability tests). Idempotent,
+# non-interactive, must run as root. Only missing packages are installed.
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config
+  libtorch-dev
+  libopenmpi-dev openmpi-bin
+  libhdf5-dev hdf5-tools
+  libboost-program-options-dev
+  nlohmann-json3-dev
+  zlib1g-dev
+  dataset-fashion-mnist
+)
+test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py)
+
+if [ "${1:-}" = "--test" ]; then
+  packages+=("${test_packages[@]}")
+elif [ -n "${1:-}" ]; then
+  echo "usage: $0 [--test]" >&2
+  exit 2
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: must run as root to install: ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
