@@ -1,0 +1,123 @@
+#include "comm/mpi_communicator.h"
+
+#include "common/error.h"
+
+#include <algorithm>
+#include <climits>
+
+namespace trainer::comm {
+namespace {
+
+MPI_Datatype mpi_type(torch::ScalarType type) {
+  switch (type) {
+    case torch::kFloat32: return MPI_FLOAT;
+    case torch::kFloat64: return MPI_DOUBLE;
+    case torch::kInt64: return MPI_INT64_T;
+    case torch::kInt32: return MPI_INT32_T;
+    case torch::kUInt8: return MPI_UINT8_T;
+    default: return MPI_DATATYPE_NULL;
+  }
+}
+
+MPI_Op mpi_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::kMax: return MPI_MAX;
+    case ReduceOp::kMin: return MPI_MIN;
+    case ReduceOp::kSum:
+    case ReduceOp::kAverage: return MPI_SUM;
+  }
+  return MPI_SUM;
+}
+
+// MPI counts are ints: large tensors go in slices of at most INT_MAX elements.
+template <typename Call>
+void in_slices(const torch::Tensor& tensor, Call call) {
+  const std::int64_t total = tensor.numel();
+  auto* base = static_cast<char*>(tensor.data_ptr());
+  const std::int64_t item = static_cast<std::int64_t>(tensor.element_size());
+  for (std::int64_t begin = 0; begin < total; begin += INT_MAX) {
+    const int count = static_cast<int>(std::min<std::int64_t>(INT_MAX, total - begin));
+    call(base + begin * item, count);
+  }
+}
+
+}  // namespace
+
+MpiCommunicator::MpiCommunicator(MPI_Comm parent, int local_rank_hint) {
+  check(MPI_Comm_dup(parent, &comm_), "MPI_Comm_dup");
+  // Return error codes instead of aborting inside MPI, so that failures carry our context.
+  check(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+  check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  // The shared-memory split tells both the local rank and how many ranks share this host.
+  MPI_Comm local = MPI_COMM_NULL;
+  check(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
+        "MPI_Comm_split_type");
+  check(MPI_Comm_rank(local, &local_rank_), "MPI_Comm_rank(local)");
+  check(MPI_Comm_size(local, &local_size_), "MPI_Comm_size(local)");
+  MPI_Comm_free(&local);
+  if (local_rank_hint >= 0) local_rank_ = local_rank_hint;
+}
+
+MpiCommunicator::~MpiCommunicator() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
+}
+
+void MpiCommunicator::check(int status, const std::string& what) const {
+  if (status == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING] = {};
+  int length = 0;
+  MPI_Error_string(status, text, &length);
+  int version = 0, subversion = 0;
+  MPI_Get_version(&version, &subversion);
+  throw CommError(what + " failed on " + where() + " (MPI " + std::to_string(version) + "." +
+                  std::to_string(subversion) + "): " + std::string(text, static_cast<std::size_t>(length)));
+}
+
+void MpiCommunicator::check_tensor(const torch::Tensor& tensor, const char* collective) const {
+  if (!tensor.device().is_cpu())
+    throw CommError(std::string("backend mpi does not support ") + tensor.device().str() +
+                    " tensors in " + collective + " (use NCCL for GPUs)");
+  if (!tensor.is_contiguous())
+    throw CommError(std::string("backend mpi needs contiguous tensors in ") + collective);
+  if (mpi_type(tensor.scalar_type()) == MPI_DATATYPE_NULL)
+    throw CommError(std::string("backend mpi does not support dtype ") +
+                    c10::toString(tensor.scalar_type()) + " in " + collective);
+}
+
+void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options) {
+  if (size_ == 1) return;  // a collective over one rank is the identity, whatever the device
+  for (auto& tensor : tensors) {
+    check_tensor(tensor, "allreduce");
+    if (options.op == ReduceOp::kAverage && !tensor.is_floating_point())
+      throw CommError("allreduce: averaging needs a floating-point tensor");
+    const MPI_Datatype type = mpi_type(tensor.scalar_type());
+    in_slices(tensor, [&](void* data, int count) {
+      check(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_op(options.op), comm_), "MPI_Allreduce");
+    });
+    if (options.op == ReduceOp::kAverage) tensor.div_(size_);
+  }
+}
+
+void MpiCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options) {
+  if (size_ == 1) return;
+  for (auto& tensor : tensors) {
+    check_tensor(tensor, "broadcast");
+    const MPI_Datatype type = mpi_type(tensor.scalar_type());
+    in_slices(tensor, [&](void* data, int count) {
+      check(MPI_Bcast(data, count, type, options.root, comm_), "MPI_Bcast");
+    });
+  }
+}
+
+void MpiCommunicator::barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+
+std::vector<std::int64_t> MpiCommunicator::allgather(std::int64_t value) {
+  std::vector<std::int64_t> values(static_cast<std::size_t>(size_));
+  check(MPI_Allgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, comm_), "MPI_Allgather");
+  return values;
+}
+
+}  // namespace trainer::comm

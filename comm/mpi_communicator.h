@@ -1,0 +1,45 @@
+#pragma once
+// Communicator over MPI for CPU tensors, on a private duplicate of MPI_COMM_WORLD so that no other
+// library's messages can interleave with ours. Only the thread that created it may call it
+// (MPI_THREAD_FUNNELED).
+
+#include "comm/communicator.h"
+
+#include <mpi.h>
+
+namespace trainer::comm {
+
+class MpiCommunicator : public Communicator {
+ public:
+  // Duplicates `parent`; finds the local rank from `local_rank_hint` when it is >= 0 (the
+  // launcher's environment), else from an MPI shared-memory split.
+  explicit MpiCommunicator(MPI_Comm parent = MPI_COMM_WORLD, int local_rank_hint = -1);
+  ~MpiCommunicator() override;
+  MpiCommunicator(const MpiCommunicator&) = delete;
+  MpiCommunicator& operator=(const MpiCommunicator&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_rank() const override { return local_rank_; }
+  int local_size() const override { return local_size_; }
+  std::string backend() const override { return "mpi"; }
+
+  void allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options = {}) override;
+  void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
+  void barrier() override;
+  std::vector<std::int64_t> allgather(std::int64_t value) override;
+
+  MPI_Comm handle() const { return comm_; }
+
+ private:
+  void check(int status, const std::string& what) const;
+  void check_tensor(const torch::Tensor& tensor, const char* collective) const;
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+  int local_rank_ = 0;
+  int local_size_ = 1;
+};
+
+}  // namespace trainer::comm

@@ -1,0 +1,54 @@
+#pragma once
+// Communicator over NCCL for CUDA tensors: one NCCL communicator per process, bootstrapped by
+// broadcasting NCCL's unique id over MPI, with a CUDA stream of its own. Compiled only when CMake
+// finds CUDA and NCCL (TRAINER_HAVE_NCCL); chosen at run time when the model lives on a GPU.
+// Contract: the calling thread has the communicator's device current; collectives wait for all
+// prior work on the device, run on the private stream, and return when it has completed, or throw
+// CommError after `timeout` (the NCCL communicator is aborted first, so no rank hangs on).
+
+#include "comm/communicator.h"
+#include "comm/mpi_communicator.h"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+
+namespace trainer::comm {
+
+class NcclCommunicator : public Communicator {
+ public:
+  NcclCommunicator(MpiCommunicator& bootstrap, int cuda_device,
+                   std::chrono::milliseconds timeout = std::chrono::minutes(10));
+  ~NcclCommunicator() override;
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const override { return bootstrap_.rank(); }
+  int size() const override { return bootstrap_.size(); }
+  int local_rank() const override { return bootstrap_.local_rank(); }
+  int local_size() const override { return bootstrap_.local_size(); }
+  std::string backend() const override { return "nccl"; }
+
+  void allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options = {}) override;
+  void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
+  void barrier() override;
+  std::vector<std::int64_t> allgather(std::int64_t value) override;
+
+ private:
+  struct State;  // NCCL and CUDA handles, kept out of this header
+  // Checks the tensors, waits for the device, launches one NCCL call per tensor in a group on the
+  // private stream, and waits for completion or the timeout. `launch` returns an ncclResult_t.
+  void collective(const char* name, std::vector<torch::Tensor>& tensors,
+                  const std::function<int(torch::Tensor&)>& launch);
+  void wait(const char* collective);
+
+  MpiCommunicator& bootstrap_;
+  int device_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<State> state_;
+};
+
+// True when this build has NCCL support compiled in.
+bool nccl_available();
+
+}  // namespace trainer::comm
