@@ -169,15 +169,19 @@ void File::write(const std::string& dataset, const std::vector<std::int64_t>& sh
   if (count != static_cast<std::int64_t>(values.size()))
     throw Error(where(dataset) + ": " + std::to_string(values.size()) +
                 " values do not fill the shape given");
+  write_raw(dataset, shape, memory_type<T>(), values.data());
+}
+
+void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
+                     const void* data) {
   Handle links(check(H5Pcreate(H5P_LINK_CREATE), "creating link properties"), H5Pclose);
   check(H5Pset_create_intermediate_group(links.id(), 1), "setting link properties");
   Handle space = make_space(shape);
-  Handle set(check(H5Dcreate2(handle_.id(), dataset.c_str(), memory_type<T>(), space.id(), links.id(),
+  Handle set(check(H5Dcreate2(handle_.id(), dataset.c_str(), type, space.id(), links.id(),
                               H5P_DEFAULT, H5P_DEFAULT),
                    where(dataset) + ": cannot create dataset"),
              H5Dclose);
-  check(H5Dwrite(set.id(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-        where(dataset) + ": cannot write");
+  check(H5Dwrite(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(dataset) + ": cannot write");
 }
 
 template std::vector<std::uint8_t> File::read(const std::string&) const;

@@ -66,6 +66,10 @@ class File {
   void write(const std::string& dataset, const std::vector<std::int64_t>& shape,
              const std::vector<T>& values);
 
+  // Writes `data` (elements of HDF5 native type `type`, shape multiplied together of them).
+  void write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
+                 const void* data);
+
  private:
   File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
   std::string where(const std::string& object) const;
