@@ -25,11 +25,15 @@ struct TrainConfig {
   OptimizerConfig optimizer;
   std::int64_t epochs = 10;
   std::int64_t batch_size = 64;        // per rank
+  std::int64_t accumulate_steps = 1;   // micro-batches per optimizer step (gradients reduced once)
   std::int64_t test_batch_size = 1000;
   std::uint64_t seed = 0;
-  std::string device = "auto";         // auto | cpu | cuda | cuda:N
+  std::string device = "auto";         // auto | cpu | cuda | cuda:N (the launcher resolves it)
+  std::string gpu_order = "index";     // index | free-memory
+  bool verbose = false;                // every rank logs, not only rank 0
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
+  std::string save_weights;            // HDF5 file for the final weights; empty: none
   double progress_seconds = 10.0;      // interval of progress lines in logs; 0: none
 };
 

@@ -1,10 +1,13 @@
 #include "trainer/train.h"
 
+#include "comm/gradient_bucketer.h"
 #include "common/error.h"
 #include "models/registry.h"
-#include "trainer/device.h"
+#include "models/state_dict.h"
+#include "storage/tensor_file.h"
 #include "trainer/optimizer.h"
 #include "trainer/progress.h"
+#include "trainer/replicas.h"
 #include "trainer/sampler.h"
 
 #include <torch/nn/functional/loss.h>
@@ -17,6 +20,7 @@
 namespace trainer {
 namespace {
 
+namespace F = torch::nn::functional;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -38,6 +42,15 @@ void check_labels_fit(const TensorDataset& data, std::int64_t num_classes, const
                       " classes (--num-classes)");
 }
 
+// Sums of one rank's share, reduced across ranks in one collective: {loss_sum, correct, count}.
+std::array<double, 3> reduce_sums(double loss_sum, double correct, double count, const RunContext& context) {
+  torch::Tensor sums = torch::tensor({loss_sum, correct, count}, torch::kFloat64).to(context.device);
+  std::vector<torch::Tensor> tensors{sums};
+  context.comm.allreduce(tensors, {comm::ReduceOp::kSum});
+  sums = sums.to(torch::kCPU);
+  return {sums[0].item<double>(), sums[1].item<double>(), sums[2].item<double>()};
+}
+
 std::string format_epoch_line(const EpochMetrics& m, std::int64_t epochs) {
   char line[256];
   int n = std::snprintf(line, sizeof line, "epoch %lld/%lld train loss %.4f acc %.4f",
@@ -54,39 +67,42 @@ std::string format_epoch_line(const EpochMetrics& m, std::int64_t epochs) {
 }  // namespace
 
 Evaluation evaluate(models::Network& model, const TensorDataset& data, std::int64_t batch_size,
-                    const torch::Device& device) {
+                    const RunContext& context) {
   Evaluation result;
   if (data.size() == 0) return result;
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  double loss_sum = 0;
-  std::int64_t correct = 0;
-  for (std::int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    const std::int64_t end = std::min(begin + batch_size, data.size());
-    torch::Tensor images = data.images.slice(0, begin, end).to(device);
-    torch::Tensor labels = data.labels.slice(0, begin, end).to(device);
+  // Contiguous, disjoint shares without padding: every sample is counted exactly once.
+  const std::int64_t ranks = context.comm.size(), rank = context.comm.rank();
+  const std::int64_t first = data.size() * rank / ranks, last = data.size() * (rank + 1) / ranks;
+  double loss_sum = 0, correct = 0;
+  for (std::int64_t begin = first; begin < last; begin += batch_size) {
+    const std::int64_t end = std::min(begin + batch_size, last);
+    torch::Tensor images = data.images.slice(0, begin, end).to(context.device);
+    torch::Tensor labels = data.labels.slice(0, begin, end).to(context.device);
     torch::Tensor logits = model.forward(images);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, labels,
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+    loss_sum += F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();
-    correct += logits.argmax(1).eq(labels).sum().item<std::int64_t>();
+    correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
   }
   model.train(was_training);
-  result.samples = data.size();
-  result.loss = loss_sum / static_cast<double>(result.samples);
-  result.accuracy = static_cast<double>(correct) / static_cast<double>(result.samples);
+  const auto sums = reduce_sums(loss_sum, correct, static_cast<double>(last - first), context);
+  result.samples = static_cast<std::int64_t>(sums[2]);
+  result.loss = sums[0] / sums[2];
+  result.accuracy = sums[1] / sums[2];
   return result;
 }
 
-TrainResult run_training(const TrainConfig& config, std::ostream& log) {
+TrainResult run_training(const TrainConfig& config, const RunContext& context) {
   if (config.epochs < 1) throw ConfigError("--epochs must be at least 1");
   if (config.batch_size < 1) throw ConfigError("--batch-size must be at least 1");
+  if (config.accumulate_steps < 1) throw ConfigError("--accumulate-steps must be at least 1");
   if (config.test_batch_size < 1) throw ConfigError("--test-batch-size must be at least 1");
+  comm::Communicator& comm = context.comm;
+  std::ostream& log = context.log;
   torch::set_num_threads(config.threads);
   torch::manual_seed(config.seed);
-  const torch::Device device = resolve_device(config.device);
 
   const TensorDataset train = load_dataset(config.data, Split::kTrain);
   const TensorDataset test = load_dataset(config.data, Split::kTest);
@@ -99,23 +115,32 @@ TrainResult run_training(const TrainConfig& config, std::ostream& log) {
   model_options.num_classes = num_classes;
   std::shared_ptr<models::Network> model = models::make_model(config.model, model_options);
   model->check_input_shape(train.images.size(1), train.images.size(2), train.images.size(3));
-  model->to(device);
+  model->to(context.device);
+  const models::StateDict state = models::state_dict(*model);
+  broadcast_state(state, comm);  // every replica starts from rank 0's initialization
   std::unique_ptr<torch::optim::Optimizer> optimizer =
       make_optimizer(model->parameters(), config.optimizer);
+  comm::GradientBucketer bucketer(model->parameters());
 
   log << "model " << config.model << " (" << parameter_count(*model) << " parameters, "
       << num_classes << " classes) | data " << config.data.dataset << ": " << train.size()
       << " train, " << test.size() << " test samples of " << train.images.size(1) << "x"
-      << train.images.size(2) << "x" << train.images.size(3) << " | device " << device.str()
-      << ", " << config.threads << " thread(s) | " << config.optimizer.name << " lr "
-      << config.optimizer.lr << ", batch " << config.batch_size << std::endl;
+      << train.images.size(2) << "x" << train.images.size(3) << " | " << comm.size() << " rank(s), "
+      << comm.backend() << ", device " << context.device.str() << ", " << config.threads
+      << " thread(s) | " << config.optimizer.name << " lr " << config.optimizer.lr << ", batch "
+      << config.batch_size << " x " << comm.size() << " rank(s)";
+  if (config.accumulate_steps > 1) log << " x " << config.accumulate_steps << " accumulated";
+  if (comm.size() > 1)
+    log << " | gradients: " << bucketer.bytes() << " bytes in " << bucketer.bucket_count() << " bucket(s)";
+  log << std::endl;
 
   std::unique_ptr<MetricsWriter> metrics;
-  if (!config.metrics_file.empty()) metrics = std::make_unique<MetricsWriter>(config.metrics_file);
+  if (!config.metrics_file.empty() && comm.rank() == 0)
+    metrics = std::make_unique<MetricsWriter>(config.metrics_file);
 
-  const DistributedSampler sampler(train.size(), /*rank=*/0, /*world_size=*/1, config.seed);
-  const std::int64_t steps_per_epoch =
-      (sampler.per_rank() + config.batch_size - 1) / config.batch_size;
+  const DistributedSampler sampler(train.size(), comm.rank(), comm.size(), config.seed);
+  const std::int64_t samples_per_step = config.batch_size * config.accumulate_steps;
+  const std::int64_t steps_per_epoch = (sampler.per_rank() + samples_per_step - 1) / samples_per_step;
   Progress progress(log, config.progress_seconds, config.epochs);
   TrainResult result;
   std::int64_t global_step = 0;
@@ -129,47 +154,62 @@ TrainResult run_training(const TrainConfig& config, std::ostream& log) {
     std::vector<std::int64_t> order = sampler.indices(epoch);
     progress.start_epoch(epoch + 1, steps_per_epoch);
 
-    double loss_sum = 0;
-    std::int64_t correct = 0;
+    double loss_sum = 0, correct = 0;
     std::int64_t done = 0;
     for (std::int64_t step = 0; step < steps_per_epoch; ++step) {
-      const std::int64_t begin = step * config.batch_size;
-      const std::int64_t count = std::min(config.batch_size, sampler.per_rank() - begin);
-      torch::Tensor index = torch::from_blob(order.data() + begin, {count}, torch::kInt64);
-      torch::Tensor images = train.images.index_select(0, index).to(device);
-      torch::Tensor labels = train.labels.index_select(0, index).to(device);
-
+      const std::int64_t step_begin = step * samples_per_step;
+      const std::int64_t step_count = std::min(samples_per_step, sampler.per_rank() - step_begin);
       optimizer->zero_grad();
-      torch::Tensor logits = model->forward(images);
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, labels);
-      loss.backward();
+      for (std::int64_t begin = step_begin; begin < step_begin + step_count; begin += config.batch_size) {
+        const std::int64_t count = std::min(config.batch_size, step_begin + step_count - begin);
+        torch::Tensor index = torch::from_blob(order.data() + begin, {count}, torch::kInt64);
+        torch::Tensor images = train.images.index_select(0, index).to(context.device);
+        torch::Tensor labels = train.labels.index_select(0, index).to(context.device);
+        torch::Tensor logits = model->forward(images);
+        torch::Tensor loss = F::cross_entropy(logits, labels);
+        // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
+        (loss * (static_cast<double>(count) / static_cast<double>(step_count))).backward();
+        loss_sum += loss.item<double>() * static_cast<double>(count);
+        correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
+      }
+      bucketer.average_gradients(comm);
       optimizer->step();
-
-      loss_sum += loss.item<double>() * static_cast<double>(count);
-      correct += logits.argmax(1).eq(labels).sum().item<std::int64_t>();
-      done += count;
+      done += step_count;
       ++global_step;
-      progress.step(step + 1, loss_sum / static_cast<double>(done), done);
+      progress.step(step + 1, loss_sum / static_cast<double>(done), done * comm.size());
     }
-    samples_seen += done;
+
+    const double epoch_seconds = seconds_since(start);  // training only; evaluation is not throughput
+    const auto train_sums = reduce_sums(loss_sum, correct, static_cast<double>(done), context);
+    samples_seen += static_cast<std::int64_t>(train_sums[2]);
+    broadcast_buffers(*model, comm);  // evaluate and compare rank 0's BatchNorm statistics
 
     EpochMetrics m;
     m.epoch = epoch + 1;
     m.global_step = global_step;
     m.samples_seen = samples_seen;
     m.lr = lr;
-    m.train_loss = loss_sum / static_cast<double>(done);
-    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(done);
-    m.epoch_seconds = seconds_since(start);  // training only; evaluation is not throughput
-    m.samples_per_second = static_cast<double>(done) / m.epoch_seconds;
+    m.train_loss = train_sums[0] / train_sums[2];
+    m.train_accuracy = train_sums[1] / train_sums[2];
+    m.epoch_seconds = epoch_seconds;
+    m.samples_per_second = train_sums[2] / epoch_seconds;
     if (test.size() > 0) {
-      const Evaluation eval = evaluate(*model, test, config.test_batch_size, device);
+      const Evaluation eval = evaluate(*model, test, config.test_batch_size, context);
       m.test_loss = eval.loss;
       m.test_accuracy = eval.accuracy;
     }
     log << format_epoch_line(m, config.epochs) << std::endl;
     if (metrics) metrics->write(m);
     result.epochs.push_back(m);
+  }
+
+  result.replica_fingerprint = check_replicas_identical(state, comm);
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(result.replica_fingerprint));
+  log << "replicas identical on " << comm.size() << " rank(s): fingerprint " << hex << std::endl;
+  if (!config.save_weights.empty() && comm.rank() == 0) {
+    storage::write_tensors(config.save_weights, "/model", state);
+    log << "weights written to " << config.save_weights << std::endl;
   }
   return result;
 }

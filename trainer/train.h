@@ -1,7 +1,9 @@
 #pragma once
-// The training loop: epochs of seeded, sampled mini-batches; evaluation on the test split after
-// every epoch; metrics to the log and to --metrics-file.
+// The training loop: epochs of seeded, sampled mini-batches, one replica per rank with gradients
+// averaged every optimizer step; evaluation on the test split (shared across ranks) after every
+// epoch; metrics to the log and to --metrics-file from rank 0, the main device.
 
+#include "comm/communicator.h"
 #include "models/network.h"
 #include "trainer/config.h"
 #include "trainer/dataset.h"
@@ -12,6 +14,13 @@
 
 namespace trainer {
 
+// Where a run happens; the launcher builds it (MPI, device choice, which ranks print).
+struct RunContext {
+  comm::Communicator& comm;  // moves tensors of `device`
+  torch::Device device;
+  std::ostream& log;         // rank 0: standard output; other ranks: silent unless --verbose
+};
+
 struct Evaluation {
   double loss = 0;
   double accuracy = 0;
@@ -19,15 +28,16 @@ struct Evaluation {
 };
 
 // Mean cross-entropy and accuracy over the whole data set, in eval mode and without gradients.
+// Each rank evaluates a contiguous share; the sums are reduced, so every rank gets the totals.
 Evaluation evaluate(models::Network& model, const TensorDataset& data, std::int64_t batch_size,
-                    const torch::Device& device);
+                    const RunContext& context);
 
 struct TrainResult {
   std::vector<EpochMetrics> epochs;
+  std::uint64_t replica_fingerprint = 0;
 };
 
-// Runs a whole training run in this process; writes progress and one summary line per epoch to
-// `log`. Throws InputError subclasses for bad configuration or data.
-TrainResult run_training(const TrainConfig& config, std::ostream& log);
+// Runs a whole training run. Throws InputError subclasses for bad configuration or data.
+TrainResult run_training(const TrainConfig& config, const RunContext& context);
 
 }  // namespace trainer

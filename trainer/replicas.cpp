@@ -1,0 +1,45 @@
+#include "trainer/replicas.h"
+
+#include "common/error.h"
+
+#include <cstdio>
+
+namespace trainer {
+
+void broadcast_state(const models::StateDict& state, comm::Communicator& comm) {
+  if (comm.size() == 1) return;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> tensors;
+  for (const auto& entry : state) tensors.push_back(entry.second);
+  comm.broadcast(tensors, {/*root=*/0});
+}
+
+void broadcast_buffers(torch::nn::Module& model, comm::Communicator& comm) {
+  if (comm.size() == 1) return;
+  std::vector<torch::Tensor> buffers = model.buffers();
+  if (!buffers.empty()) comm.broadcast(buffers, {/*root=*/0});
+}
+
+std::uint64_t fingerprint(const models::StateDict& state) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (const auto& entry : state) {
+    torch::Tensor host = entry.second.detach().to(torch::kCPU).contiguous();
+    const auto* bytes = static_cast<const unsigned char*>(host.data_ptr());
+    const std::size_t count = static_cast<std::size_t>(host.numel()) * host.element_size();
+    for (std::size_t i = 0; i < count; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  }
+  return hash;
+}
+
+std::uint64_t check_replicas_identical(const models::StateDict& state, comm::Communicator& comm) {
+  const std::uint64_t mine = fingerprint(state);
+  const std::vector<std::int64_t> all = comm.allgather(static_cast<std::int64_t>(mine));
+  std::string differing;
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) differing += (differing.empty() ? "" : ", ") + std::to_string(r);
+  if (!differing.empty())
+    throw Error("replicas diverged: the parameters of rank(s) " + differing + " differ from rank 0's");
+  return mine;
+}
+
+}  // namespace trainer
