@@ -38,11 +38,17 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
   general.add_options()
       ("help,h", "show this help and exit")
       ("config", po::value(&raw.config_file)->value_name("FILE"), "read options from an INI file")
-      ("device", po::value(&c.device)->default_value(c.device), "auto | cpu | cuda | cuda:N")
+      ("device", po::value(&c.device)->default_value(c.device),
+       "auto | cpu | cuda | cuda:N; under mpirun each rank takes GPU <local rank>")
+      ("gpu-order", po::value(&c.gpu_order)->default_value(c.gpu_order),
+       "index | free-memory: the order in which local ranks take the visible GPUs")
+      ("verbose", po::bool_switch(&c.verbose), "every rank logs, not only rank 0")
       ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
       ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
       ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
        "write one JSON object per epoch to FILE")
+      ("save-weights", po::value(&c.save_weights)->value_name("FILE"),
+       "write the final weights to an HDF5 file, one dataset per state-dict key under /model")
       ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
        "seconds between progress lines; 0 disables them");
 
@@ -84,7 +90,10 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
   po::options_description optim("Optimization");
   optim.add_options()
       ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
-      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size), "samples per step per rank")
+      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size),
+       "samples per micro-batch per rank")
+      ("accumulate-steps", po::value(&c.accumulate_steps)->default_value(c.accumulate_steps),
+       "micro-batches per optimizer step; gradients are exchanged once per step")
       ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
        "samples per evaluation batch")
       ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), "sgd | adam")
@@ -116,6 +125,9 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.num_classes == 0 || c.num_classes >= 2, "--num-classes must be 0 (from data) or at least 2");
   require(c.epochs >= 1, "--epochs must be at least 1");
   require(c.batch_size >= 1, "--batch-size must be at least 1");
+  require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
+  require(c.gpu_order == "index" || c.gpu_order == "free-memory",
+          "--gpu-order " + c.gpu_order + ": expected index or free-memory");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
   require(c.data.limit_train >= 0, "--limit-train must not be negative");
   require(c.data.limit_test >= 0, "--limit-test must not be negative");

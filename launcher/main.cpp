@@ -1,59 +1,123 @@
-// trainer's entry point: the only place that turns exceptions into messages and exit statuses.
+// trainer's entry point: MPI start-up and shutdown, device choice, and the only place that turns
+// exceptions into messages and exit statuses:
 //   0  success
 //   1  internal failure (a bug, a library error, a failed collective)
-//   2  bad input: option, value, data file, checkpoint; one line on stderr names it
+//   2  bad input: option, value, data file; one line on stderr names it
+// In a job of several ranks a failing rank ends the whole job with MPI_Abort, so that no rank is
+// left waiting in a collective; MPI_Finalize is called on the success path only.
 
+#include "comm/mpi_communicator.h"
+#include "comm/mpi_environment.h"
+#include "comm/nccl_communicator.h"
 #include "common/error.h"
 #include "launcher/cli.h"
+#include "launcher/device_selection.h"
+#include "launcher/gpu_probe.h"
+#include "launcher/rank_log.h"
 #include "trainer/train.h"
 
 #include <c10/util/Exception.h>
+#include <torch/cuda.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
+
+namespace launcher = trainer::launcher;
+namespace comm = trainer::comm;
 
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
-int run(const std::vector<std::string>& args) {
-  using trainer::launcher::Action;
-  const trainer::launcher::Command command = trainer::launcher::parse_command_line(args);
+// The GPUs LibTorch can use, in the order local ranks take them (none with a CPU-only LibTorch).
+std::vector<int> usable_gpus(launcher::GpuOrder order) {
+  if (!torch::cuda::is_available()) return {};
+  const int count = static_cast<int>(torch::cuda::device_count());
+  std::vector<launcher::GpuInfo> gpus = launcher::probe_gpus(order == launcher::GpuOrder::kFreeMemory);
+  if (static_cast<int>(gpus.size()) != count) {
+    gpus.clear();
+    for (int i = 0; i < count; ++i) gpus.push_back({i, 0});
+  }
+  return launcher::order_gpus(gpus, order);
+}
+
+int train(const trainer::TrainConfig& config) {
+  comm::MpiCommunicator world(MPI_COMM_WORLD,
+                              launcher::local_rank_from_environment(std::getenv).value_or(-1));
+  launcher::RankLog log(std::cout, world.rank(), config.verbose);
+  const launcher::DeviceChoice choice =
+      launcher::choose_device(config.device, world.local_rank(), world.local_size(),
+                              usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
+  if (!choice.warning.empty()) log.stream() << "warning: " << choice.warning << std::endl;
+  const torch::Device device(choice.device);
+
+  std::unique_ptr<comm::NcclCommunicator> nccl;
+  comm::Communicator* gradients = &world;
+  if (device.is_cuda() && world.size() > 1) {
+    if (!comm::nccl_available())
+      throw trainer::ConfigError("training on GPUs with several ranks needs NCCL, and this build has none");
+    nccl = std::make_unique<comm::NcclCommunicator>(world, device.index());
+    gradients = nccl.get();
+  }
+  trainer::run_training(config, trainer::RunContext{*gradients, device, log.stream()});
+  return 0;
+}
+
+int run(const std::vector<std::string>& args, int rank) {
+  const launcher::Command command = launcher::parse_command_line(args);
   switch (command.action) {
-    case Action::kVersion:
-      std::cout << trainer::launcher::version_text() << std::endl;
+    case launcher::Action::kVersion:
+      if (rank == 0) std::cout << launcher::version_text() << std::endl;
       return 0;
-    case Action::kHelp:
-      std::cout << command.help_text;
+    case launcher::Action::kHelp:
+      if (rank == 0) std::cout << command.help_text;
       return 0;
-    case Action::kTrain:
-      trainer::run_training(command.train, std::cout);
-      return 0;
+    case launcher::Action::kTrain:
+      return train(command.train);
   }
   return kExitInternal;
+}
+
+// Prints the one line and, in a job of several ranks, ends the job.
+int fail(int status, const std::string& message, int rank, int size, bool input_error) {
+  if (size > 1 && rank != 0 && input_error) {
+    // Bad input usually fails every rank alike: give rank 0 the time to end the job with the one
+    // line, and speak only if this rank alone is failing.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+  std::cerr << "trainer: error: "
+            << (size > 1 ? "rank " + std::to_string(rank) + "/" + std::to_string(size) + ": " : "")
+            << message << std::endl;
+  if (size > 1) comm::MpiEnvironment::abort_job(status);
+  return status;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
+  const std::vector<std::string> args(argv, argv + argc);
+  std::unique_ptr<comm::MpiEnvironment> mpi;
+  int rank = 0, size = 1;
   try {
-    return run(args);
+    mpi = std::make_unique<comm::MpiEnvironment>(&argc, &argv);
+    rank = mpi->world_rank();
+    size = mpi->world_size();
+    return run(args, rank);
   } catch (const trainer::InputError& e) {
-    std::cerr << "trainer: error: " << e.what() << std::endl;
-    return kExitBadInput;
+    return fail(kExitBadInput, e.what(), rank, size, true);
   } catch (const trainer::Error& e) {
-    std::cerr << "trainer: error: " << e.what() << std::endl;
-    return kExitInternal;
+    return fail(kExitInternal, e.what(), rank, size, false);
   } catch (const c10::Error& e) {
-    std::cerr << "trainer: error: " << first_line(e.what_without_backtrace()) << std::endl;
-    return kExitInternal;
+    return fail(kExitInternal, first_line(e.what_without_backtrace()), rank, size, false);
   } catch (const std::exception& e) {
-    std::cerr << "trainer: error: " << e.what() << std::endl;
-    return kExitInternal;
+    return fail(kExitInternal, e.what(), rank, size, false);
   }
 }

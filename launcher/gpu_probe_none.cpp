@@ -1,0 +1,7 @@
+#include "launcher/gpu_probe.h"
+
+namespace trainer::launcher {
+
+std::vector<GpuInfo> probe_gpus(bool) { return {}; }
+
+}  // namespace trainer::launcher
