@@ -119,6 +119,8 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
       {{"--synthetic-size", "0"}, "--synthetic-size"},
       {{"--synthetic-classes", "1"}, "--synthetic-classes"},
       {{"--progress-seconds", "-1"}, "--progress-seconds"},
+      {{"--accumulate-steps", "0"}, "--accumulate-steps"},
+      {{"--gpu-order", "random"}, "--gpu-order"},
   };
   for (const auto& [args, expected] : table) {
     const std::string message = error_of(args);

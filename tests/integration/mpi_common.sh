@@ -1,0 +1,25 @@
+# MPI helpers for the integration tests; sourced after common.sh.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Loopback only: the tests never leave this machine.
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+
+run_mpi() {
+  local ranks=$1
+  shift
+  mpirun -np "$ranks" --oversubscribe --bind-to none "$@"
+}
+
+# same_weights A.h5 B.h5 TOLERANCE: every tensor under /model equal within TOLERANCE.
+same_weights() {
+  /usr/bin/python3 - "$@" <<'PY'
+import sys
+import h5py
+import numpy as np
+a, b, tol = h5py.File(sys.argv[1]), h5py.File(sys.argv[2]), float(sys.argv[3])
+names = sorted(a["model"].keys())
+assert names == sorted(b["model"].keys()), "different tensors"
+worst = max(float(np.max(np.abs(a["model"][n][()] - b["model"][n][()]))) for n in names)
+print(f"{len(names)} tensors, largest difference {worst:.3g} (tolerance {tol:g})")
+sys.exit(0 if worst <= tol else 1)
+PY
+}

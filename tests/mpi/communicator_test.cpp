@@ -1,0 +1,105 @@
+// Runs under `mpirun -np N` (N >= 2): the MPI communicator and the gradient bucketer across real
+// processes.
+
+#include "comm/gradient_bucketer.h"
+#include "comm/mpi_communicator.h"
+#include "comm/mpi_environment.h"
+#include "common/error.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace {
+
+using trainer::comm::AllreduceOptions;
+using trainer::comm::MpiCommunicator;
+using trainer::comm::ReduceOp;
+
+class Mpi : public ::testing::Test {
+ protected:
+  MpiCommunicator comm;
+  double n() const { return comm.size(); }
+  double r() const { return comm.rank(); }
+};
+
+TEST_F(Mpi, RanksAndLocalRanksAreConsistent) {
+  ASSERT_GE(comm.size(), 2) << "run under mpirun -np 2 or more";
+  EXPECT_EQ(comm.local_size(), comm.size());  // one host
+  EXPECT_EQ(comm.local_rank(), comm.rank());
+  EXPECT_EQ(comm.backend(), "mpi");
+  EXPECT_NE(comm.where().find("rank " + std::to_string(comm.rank()) + "/"), std::string::npos);
+}
+
+TEST_F(Mpi, AllreduceSumAverageMaxInPlace) {
+  std::vector<torch::Tensor> t{torch::full({1000}, r() + 1, torch::kFloat32),
+                               torch::full({3}, static_cast<std::int64_t>(r()), torch::kInt64)};
+  comm.allreduce(t, {ReduceOp::kSum});
+  EXPECT_TRUE(t[0].eq(n() * (n() + 1) / 2).all().item<bool>());
+  EXPECT_TRUE(t[1].eq(static_cast<std::int64_t>(n() * (n() - 1) / 2)).all().item<bool>());
+
+  std::vector<torch::Tensor> avg{torch::full({5}, r(), torch::kFloat64)};
+  comm.allreduce(avg, {ReduceOp::kAverage});
+  EXPECT_NEAR(avg[0][4].item<double>(), (n() - 1) / 2, 1e-12);
+
+  std::vector<torch::Tensor> mx{torch::full({2}, r(), torch::kFloat32)};
+  comm.allreduce(mx, {ReduceOp::kMax});
+  EXPECT_EQ(mx[0][0].item<float>(), n() - 1);
+}
+
+TEST_F(Mpi, BroadcastFromAnyRootAndAllgather) {
+  std::vector<torch::Tensor> t{torch::full({4, 4}, r(), torch::kFloat32)};
+  const int root = comm.size() - 1;
+  comm.broadcast(t, {root});
+  EXPECT_TRUE(t[0].eq(static_cast<float>(root)).all().item<bool>());
+  auto values = comm.allgather(comm.rank() * 10);
+  ASSERT_EQ(static_cast<int>(values.size()), comm.size());
+  for (int i = 0; i < comm.size(); ++i) EXPECT_EQ(values[i], i * 10);
+  comm.barrier();
+}
+
+TEST_F(Mpi, RejectsWhatItCannotMove) {
+  std::vector<torch::Tensor> strided{torch::zeros({4, 4}).t()};
+  EXPECT_THROW(comm.allreduce(strided), trainer::CommError);
+  std::vector<torch::Tensor> ints{torch::zeros({4}, torch::kInt64)};
+  EXPECT_THROW(comm.allreduce(ints, {ReduceOp::kAverage}), trainer::CommError);
+  std::vector<torch::Tensor> half{torch::zeros({4}, torch::kFloat16)};
+  EXPECT_THROW(comm.allreduce(half), trainer::CommError);
+}
+
+TEST_F(Mpi, BucketerAveragesGradientsAndLeavesFrozenOnesAlone) {
+  // 40 parameters of assorted sizes in tiny buckets, so that several buckets are exercised.
+  std::vector<torch::Tensor> params;
+  for (int i = 0; i < 40; ++i) params.push_back(torch::zeros({i % 7 + 1, 3}, torch::requires_grad()));
+  torch::Tensor frozen = torch::zeros({5}, torch::requires_grad(false));
+  params.push_back(frozen);
+  trainer::comm::GradientBucketer bucketer(params, {/*first=*/64, /*cap=*/256});
+  EXPECT_EQ(bucketer.parameter_count(), 40u);
+  EXPECT_GT(bucketer.bucket_count(), 3u);
+
+  for (int i = 0; i < 40; ++i) {
+    if (i == 13 && comm.rank() == 0) continue;  // no gradient on rank 0: contributes zeros
+    params[i].mutable_grad() = torch::full(params[i].sizes(), (r() + 1) * (i + 1));
+  }
+  bucketer.average_gradients(comm);
+  for (int i = 0; i < 40; ++i) {
+    double sum = 0;
+    for (int k = 0; k < comm.size(); ++k) sum += (i == 13 && k == 0) ? 0 : (k + 1) * (i + 1);
+    ASSERT_TRUE(params[i].grad().defined()) << i;
+    EXPECT_TRUE(torch::allclose(params[i].grad(), torch::full(params[i].sizes(), sum / n())))
+        << "parameter " << i;
+  }
+  EXPECT_FALSE(frozen.grad().defined());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  trainer::comm::MpiEnvironment mpi(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  // Every rank prints its report (a failure on rank 1 must be visible); any rank's failure fails all.
+  const int failed = RUN_ALL_TESTS();
+  MpiCommunicator world;
+  std::vector<torch::Tensor> any{torch::tensor({static_cast<std::int64_t>(failed)})};
+  world.allreduce(any, {ReduceOp::kMax});
+  return any[0].item<std::int64_t>() == 0 ? 0 : 1;
+}
