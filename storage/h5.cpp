@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <type_traits>
 #include <utility>
 
@@ -52,6 +53,45 @@ Handle make_space(const std::vector<std::int64_t>& shape) {
                 H5Sclose);
 }
 
+// Our files do without HDF5's file locks (see File::open_read); HDF5_USE_FILE_LOCKING overrides.
+Handle file_access() {
+  Handle fapl(check(H5Pcreate(H5P_FILE_ACCESS), "creating file access properties"), H5Pclose);
+  check(H5Pset_file_locking(fapl.id(), /*use_file_locking=*/0, /*ignore_when_disabled=*/1),
+        "disabling HDF5 file locking");
+  // Keep the shards an index links to open while the index is, instead of reopening one per tensor.
+  check(H5Pset_elink_file_cache_size(fapl.id(), 64), "sizing the external-link file cache");
+  return fapl;
+}
+
+Handle string_type() {
+  Handle type(check(H5Tcopy(H5T_C_S1), "copying the string type"), H5Tclose);
+  check(H5Tset_size(type.id(), H5T_VARIABLE), "making a variable-length string type");
+  check(H5Tset_cset(type.id(), H5T_CSET_UTF8), "setting UTF-8");
+  return type;
+}
+
+Handle link_creation() {
+  Handle links(check(H5Pcreate(H5P_LINK_CREATE), "creating link properties"), H5Pclose);
+  check(H5Pset_create_intermediate_group(links.id(), 1), "setting link properties");
+  return links;
+}
+
+// HDF5 1.12 renamed the link API (H5L_info2_t, H5Literate2, H5Lget_info2); 1.10 is Debian 12's.
+#if H5_VERSION_GE(1, 12, 0)
+using LinkInfo = H5L_info2_t;
+#define TRAINER_H5L_ITERATE H5Literate2
+#define TRAINER_H5L_GET_INFO H5Lget_info2
+#else
+using LinkInfo = H5L_info_t;
+#define TRAINER_H5L_ITERATE H5Literate
+#define TRAINER_H5L_GET_INFO H5Lget_info
+#endif
+
+herr_t collect_name(hid_t, const char* name, const LinkInfo*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+
 }  // namespace
 
 Handle::Handle(Handle&& other) noexcept : id_(std::exchange(other.id_, -1)), closer_(other.closer_) {}
@@ -89,13 +129,15 @@ File File::open_read(const std::string& path) {
     H5Eclear2(H5E_DEFAULT);
     throw StorageError(path + ": not an HDF5 file");
   }
-  hid_t id = check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), path + ": cannot open");
+  Handle fapl = file_access();
+  hid_t id = check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.id()), path + ": cannot open");
   return File(Handle(id, H5Fclose), path);
 }
 
 File File::create(const std::string& path) {
   silence_automatic_error_printing();
-  hid_t id = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+  Handle fapl = file_access();
+  hid_t id = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()),
                    path + ": cannot create");
   return File(Handle(id, H5Fclose), path);
 }
@@ -173,15 +215,200 @@ void File::write(const std::string& dataset, const std::vector<std::int64_t>& sh
 }
 
 void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
-                     const void* data) {
-  Handle links(check(H5Pcreate(H5P_LINK_CREATE), "creating link properties"), H5Pclose);
-  check(H5Pset_create_intermediate_group(links.id(), 1), "setting link properties");
+                     const void* data, bool checksummed) {
+  Handle links = link_creation();
   Handle space = make_space(shape);
-  Handle set(check(H5Dcreate2(handle_.id(), dataset.c_str(), type, space.id(), links.id(),
-                              H5P_DEFAULT, H5P_DEFAULT),
+  Handle create(check(H5Pcreate(H5P_DATASET_CREATE), "creating dataset properties"), H5Pclose);
+  std::int64_t count = 1;
+  for (std::int64_t d : shape) count *= d;
+  if (checksummed && !shape.empty() && count > 0) {
+    // Chunks of at most ~16 MiB along the first axis; Fletcher-32 is computed per chunk.
+    constexpr std::int64_t kChunkBytes = std::int64_t{16} << 20;
+    const std::int64_t row_bytes = count / shape[0] * static_cast<std::int64_t>(H5Tget_size(type));
+    std::vector<hsize_t> chunk(shape.begin(), shape.end());
+    chunk[0] = static_cast<hsize_t>(std::clamp<std::int64_t>(kChunkBytes / std::max<std::int64_t>(row_bytes, 1), 1, shape[0]));
+    check(H5Pset_chunk(create.id(), static_cast<int>(chunk.size()), chunk.data()), where(dataset) + ": chunking");
+    check(H5Pset_fletcher32(create.id()), where(dataset) + ": Fletcher-32 filter");
+  }
+  Handle set(check(H5Dcreate2(handle_.id(), dataset.c_str(), type, space.id(), links.id(), create.id(),
+                              H5P_DEFAULT),
                    where(dataset) + ": cannot create dataset"),
              H5Dclose);
-  check(H5Dwrite(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(dataset) + ": cannot write");
+  if (count > 0)
+    check(H5Dwrite(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(dataset) + ": cannot write");
+}
+
+void File::read_raw(const std::string& dataset, hid_t type, void* out) const {
+  if (!has(dataset)) throw StorageError(where(dataset) + ": no such dataset");
+  Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
+             H5Dclose);
+  check(H5Dread(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), where(dataset) + ": cannot read");
+}
+
+void File::create_group(const std::string& group) {
+  if (group == "/" || has(group)) return;
+  Handle links = link_creation();
+  Handle created(check(H5Gcreate2(handle_.id(), group.c_str(), links.id(), H5P_DEFAULT, H5P_DEFAULT),
+                       where(group) + ": cannot create group"),
+                 H5Gclose);
+}
+
+std::vector<std::string> File::list(const std::string& group) const {
+  if (group != "/" && !has(group)) throw StorageError(where(group) + ": no such group");
+  Handle opened(check(H5Gopen2(handle_.id(), group.c_str(), H5P_DEFAULT), where(group) + ": not a group"),
+                H5Gclose);
+  std::vector<std::string> names;
+  check(TRAINER_H5L_ITERATE(opened.id(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names),
+        where(group) + ": cannot list");
+  return names;
+}
+
+void File::link_external(const std::string& link, const std::string& file, const std::string& object) {
+  Handle links = link_creation();
+  check(H5Lcreate_external(file.c_str(), object.c_str(), handle_.id(), link.c_str(), links.id(), H5P_DEFAULT),
+        where(link) + ": cannot link to " + file + ":" + object);
+}
+
+std::string File::external_file(const std::string& link) const {
+  LinkInfo info{};
+  if (TRAINER_H5L_GET_INFO(handle_.id(), link.c_str(), &info, H5P_DEFAULT) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return "";
+  }
+  if (info.type != H5L_TYPE_EXTERNAL) return "";
+  std::vector<char> value(info.u.val_size);
+  const char* file = nullptr;
+  const char* object = nullptr;
+  unsigned flags = 0;
+  if (H5Lget_val(handle_.id(), link.c_str(), value.data(), value.size(), H5P_DEFAULT) < 0 ||
+      H5Lunpack_elink_val(value.data(), value.size(), &flags, &file, &object) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return "";
+  }
+  return file;
+}
+
+namespace {
+
+Handle open_object(hid_t file, const std::string& object, const std::string& where) {
+  return Handle(check(H5Oopen(file, object.c_str(), H5P_DEFAULT), where + ": cannot open"), H5Oclose);
+}
+
+}  // namespace
+
+void File::set_attribute(const std::string& object, const std::string& name, const AttributeValue& value) {
+  Handle target = open_object(handle_.id(), object, where(object));
+  if (H5Aexists(target.id(), name.c_str()) > 0) H5Adelete(target.id(), name.c_str());
+  const std::string what = where(object) + " attribute " + name;
+  auto write = [&](hid_t type, const Handle& space, const void* data) {
+    Handle attribute(check(H5Acreate2(target.id(), name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                           what + ": cannot create"),
+                     H5Aclose);
+    check(H5Awrite(attribute.id(), type, data), what + ": cannot write");
+  };
+  if (const auto* i = std::get_if<std::int64_t>(&value)) {
+    write(H5T_NATIVE_INT64, make_space({}), i);
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    write(H5T_NATIVE_DOUBLE, make_space({}), d);
+  } else if (const auto* text = std::get_if<std::string>(&value)) {
+    const char* pointer = text->c_str();
+    write(string_type().id(), make_space({}), &pointer);
+  } else {
+    const auto& texts = std::get<std::vector<std::string>>(value);
+    std::vector<const char*> pointers;
+    for (const auto& t : texts) pointers.push_back(t.c_str());
+    write(string_type().id(), make_space({static_cast<std::int64_t>(texts.size())}), pointers.data());
+  }
+}
+
+bool File::has_attribute(const std::string& object, const std::string& name) const {
+  if (object != "/" && !has(object)) return false;
+  Handle target = open_object(handle_.id(), object, where(object));
+  return H5Aexists(target.id(), name.c_str()) > 0;
+}
+
+AttributeValue File::attribute(const std::string& object, const std::string& name) const {
+  const std::string what = where(object) + " attribute " + name;
+  if (!has_attribute(object, name)) throw StorageError(what + ": missing");
+  Handle target = open_object(handle_.id(), object, where(object));
+  Handle attribute(check(H5Aopen(target.id(), name.c_str(), H5P_DEFAULT), what + ": cannot open"), H5Aclose);
+  Handle type(check(H5Aget_type(attribute.id()), what + ": no type"), H5Tclose);
+  Handle space(check(H5Aget_space(attribute.id()), what + ": no shape"), H5Sclose);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.id());
+  const bool scalar = H5Sget_simple_extent_type(space.id()) == H5S_SCALAR;
+  switch (H5Tget_class(type.id())) {
+    case H5T_INTEGER: {
+      std::int64_t value = 0;
+      if (count != 1) break;
+      check(H5Aread(attribute.id(), H5T_NATIVE_INT64, &value), what + ": cannot read");
+      return value;
+    }
+    case H5T_FLOAT: {
+      double value = 0;
+      if (count != 1) break;
+      check(H5Aread(attribute.id(), H5T_NATIVE_DOUBLE, &value), what + ": cannot read");
+      return value;
+    }
+    case H5T_STRING: {
+      std::vector<std::string> texts;
+      if (H5Tis_variable_str(type.id()) > 0) {
+        Handle memory = string_type();
+        std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
+        check(H5Aread(attribute.id(), memory.id(), pointers.data()), what + ": cannot read");
+        for (char* p : pointers) {
+          texts.emplace_back(p ? p : "");
+          H5free_memory(p);
+        }
+      } else {
+        const std::size_t size = H5Tget_size(type.id());
+        std::vector<char> buffer(size * static_cast<std::size_t>(count) + 1, '\0');
+        check(H5Aread(attribute.id(), type.id(), buffer.data()), what + ": cannot read");
+        for (hssize_t i = 0; i < count; ++i) {
+          std::string text(buffer.data() + i * size, size);
+          texts.push_back(text.substr(0, text.find('\0')));
+        }
+      }
+      if (scalar && texts.size() == 1) return texts.front();
+      return texts;
+    }
+    default:
+      break;
+  }
+  throw StorageError(what + ": has a type or shape trainer does not read");
+}
+
+std::int64_t File::int_attribute(const std::string& object, const std::string& name) const {
+  AttributeValue value = attribute(object, name);
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return *i;
+  throw StorageError(where(object) + " attribute " + name + ": not an integer");
+}
+
+double File::double_attribute(const std::string& object, const std::string& name) const {
+  AttributeValue value = attribute(object, name);
+  if (const auto* d = std::get_if<double>(&value)) return *d;
+  if (const auto* i = std::get_if<std::int64_t>(&value)) return static_cast<double>(*i);
+  throw StorageError(where(object) + " attribute " + name + ": not a number");
+}
+
+std::string File::string_attribute(const std::string& object, const std::string& name) const {
+  AttributeValue value = attribute(object, name);
+  if (const auto* text = std::get_if<std::string>(&value)) return *text;
+  throw StorageError(where(object) + " attribute " + name + ": not a string");
+}
+
+std::vector<std::string> File::strings_attribute(const std::string& object, const std::string& name) const {
+  AttributeValue value = attribute(object, name);
+  if (const auto* texts = std::get_if<std::vector<std::string>>(&value)) return *texts;
+  if (const auto* text = std::get_if<std::string>(&value)) return {*text};
+  throw StorageError(where(object) + " attribute " + name + ": not a list of strings");
+}
+
+void File::close() {
+  if (!handle_.valid()) return;
+  const hid_t id = handle_.id();
+  check(H5Fflush(id, H5F_SCOPE_LOCAL), path_ + ": cannot flush");
+  Handle released = std::move(handle_);  // closes below, whatever happens
+  (void)released;
 }
 
 template std::vector<std::uint8_t> File::read(const std::string&) const;

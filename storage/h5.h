@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace trainer::storage {
@@ -45,8 +46,13 @@ struct DatasetInfo {
   std::int64_t element_count() const;
 };
 
+using AttributeValue = std::variant<std::int64_t, double, std::string, std::vector<std::string>>;
+
 class File {
  public:
+  // HDF5's own file locking is turned off for our files: it fails on many NFS and Lustre mounts,
+  // and the checkpoint commit protocol (write aside, rename) does not rely on it. Setting
+  // HDF5_USE_FILE_LOCKING in the environment still overrides this, as HDF5 documents.
   static File open_read(const std::string& path);
   static File create(const std::string& path);  // truncates an existing file
 
@@ -66,9 +72,36 @@ class File {
   void write(const std::string& dataset, const std::vector<std::int64_t>& shape,
              const std::vector<T>& values);
 
-  // Writes `data` (elements of HDF5 native type `type`, shape multiplied together of them).
+  // Writes `data` (elements of HDF5 native type `type`, shape multiplied together of them),
+  // creating parent groups. With `checksummed`, the dataset is chunked with the Fletcher-32 filter
+  // so that a flipped byte fails the read (scalars and empty tensors cannot be chunked: stored
+  // contiguous).
   void write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
-                 const void* data);
+                 const void* data, bool checksummed = false);
+  // Reads the whole dataset into `out`, converted to the native type `type`.
+  void read_raw(const std::string& dataset, hid_t type, void* out) const;
+
+  void create_group(const std::string& group);  // with missing parents; fine if it exists
+  // Names of the links directly below `group`, sorted.
+  std::vector<std::string> list(const std::string& group) const;
+
+  // A soft link into another file: `link` here resolves to `object` in `file` (relative paths
+  // resolve against this file's directory).
+  void link_external(const std::string& link, const std::string& file, const std::string& object);
+  // The file an external link points to; empty when `link` is not an external link.
+  std::string external_file(const std::string& link) const;
+
+  // Attributes of a group or dataset ("/" for the root).
+  void set_attribute(const std::string& object, const std::string& name, const AttributeValue& value);
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  AttributeValue attribute(const std::string& object, const std::string& name) const;
+  std::int64_t int_attribute(const std::string& object, const std::string& name) const;
+  double double_attribute(const std::string& object, const std::string& name) const;
+  std::string string_attribute(const std::string& object, const std::string& name) const;
+  std::vector<std::string> strings_attribute(const std::string& object, const std::string& name) const;
+
+  // Flushes and closes, reporting failure (the destructor closes silently).
+  void close();
 
  private:
   File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}

@@ -2,28 +2,11 @@
 
 #include "common/error.h"
 #include "storage/h5.h"
+#include "storage/tensor_types.h"
 
 #include <cstdio>
 
 namespace trainer::storage {
-namespace {
-
-hid_t native_type(torch::ScalarType type, const std::string& name) {
-  switch (type) {
-    case torch::kFloat32: return H5T_NATIVE_FLOAT;
-    case torch::kFloat64: return H5T_NATIVE_DOUBLE;
-    case torch::kInt64: return H5T_NATIVE_INT64;
-    case torch::kInt32: return H5T_NATIVE_INT32;
-    case torch::kUInt8: return H5T_NATIVE_UINT8;
-    case torch::kBool: return H5T_NATIVE_UINT8;
-    default:
-      throw Error("tensor " + name + ": dtype " + std::string(c10::toString(type)) +
-                  " has no HDF5 mapping yet");
-  }
-}
-
-}  // namespace
-
 void write_tensors(const std::string& path, const std::string& group, const NamedTensors& tensors) {
   const std::string temporary = path + ".tmp";
   {
@@ -31,7 +14,7 @@ void write_tensors(const std::string& path, const std::string& group, const Name
     for (const auto& [name, tensor] : tensors) {
       torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
       std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
-      file.write_raw(group + "/" + name, shape, native_type(host.scalar_type(), name), host.data_ptr());
+      file.write_raw(group + "/" + name, shape, hdf5_type_of(host.scalar_type(), name), host.data_ptr());
     }
   }
   if (std::rename(temporary.c_str(), path.c_str()) != 0)

@@ -1,0 +1,25 @@
+#pragma once
+// The few file-system operations the commit protocol needs, each checked, each throwing
+// StorageError with the path and errno's text. POSIX, torch-free.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace trainer::storage::fs {
+
+bool exists(const std::string& path);
+bool is_directory(const std::string& path);
+std::uint64_t file_size(const std::string& path);
+void make_directories(const std::string& path);  // like mkdir -p
+void fsync_path(const std::string& path);        // a file or a directory
+void rename_path(const std::string& from, const std::string& to);
+void remove_tree(const std::string& path);       // like rm -rf; missing is fine
+std::vector<std::string> list_directory(const std::string& path);  // names, sorted, no . and ..
+std::string read_text(const std::string& path);  // whole file, trailing newline removed
+// Writes `text` to path + ".tmp", fsyncs it, renames it over `path`, fsyncs the directory.
+void replace_text_atomically(const std::string& path, const std::string& text);
+std::string parent_of(const std::string& path);
+std::string join(const std::string& directory, const std::string& name);
+
+}  // namespace trainer::storage::fs

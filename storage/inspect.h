@@ -1,0 +1,14 @@
+#pragma once
+// `trainer inspect`: what a checkpoint holds, in words and numbers.
+
+#include "storage/checkpoint.h"
+
+#include <ostream>
+
+namespace trainer::storage {
+
+// Prints the metadata, the shards and every tensor (dtype, shape, bytes, shard). With `verify`,
+// reads every tensor through its checksum first; a bad one throws StorageError naming it.
+void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::ostream& out);
+
+}  // namespace trainer::storage
