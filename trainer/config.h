@@ -34,6 +34,14 @@ struct TrainConfig {
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
   std::string save_weights;            // HDF5 file for the final weights; empty: none
+  // Checkpoints (format v1, see storage/checkpoint.h).
+  std::string checkpoint_dir = "checkpoints";  // "none" or empty: no checkpoints
+  std::int64_t checkpoint_every = 1;           // epochs between checkpoints; 0: only the final one
+  std::int64_t checkpoint_every_steps = 0;     // optimizer steps between mid-epoch checkpoints; 0: none
+  std::int64_t keep_last = 3;                  // committed checkpoints kept; 0: all
+  std::string resume = "auto";                 // auto | none | PATH
+
+  bool checkpointing() const { return !checkpoint_dir.empty() && checkpoint_dir != "none"; }
   double progress_seconds = 10.0;      // interval of progress lines in logs; 0: none
 };
 

@@ -49,7 +49,10 @@ DistributedSampler::DistributedSampler(std::int64_t dataset_size, int rank, int 
   per_rank_ = (dataset_size + world_size - 1) / world_size;
 }
 
-std::vector<std::int64_t> DistributedSampler::indices(std::int64_t epoch) const {
+std::vector<std::int64_t> DistributedSampler::indices(std::int64_t epoch, std::int64_t first_position) const {
+  if (first_position < 0 || first_position >= dataset_size_)
+    throw Error("sampler: position " + std::to_string(first_position) + " is outside the epoch of " +
+                std::to_string(dataset_size_) + " samples");
   std::vector<std::int64_t> order;
   if (shuffle_) {
     // Mix the epoch into the seed so that consecutive epochs are unrelated permutations.
@@ -59,11 +62,15 @@ std::vector<std::int64_t> DistributedSampler::indices(std::int64_t epoch) const 
     order.resize(static_cast<std::size_t>(dataset_size_));
     std::iota(order.begin(), order.end(), 0);
   }
+  // Positions [first_position, size), then wrapping to the start until the count divides evenly.
+  const std::int64_t remaining = dataset_size_ - first_position;
+  const std::int64_t count = (remaining + world_size_ - 1) / world_size_;
   std::vector<std::int64_t> mine;
-  mine.reserve(static_cast<std::size_t>(per_rank_));
-  // Rank r takes positions r, r + N, r + 2N, ... of the padded permutation, like PyTorch.
-  for (std::int64_t k = 0; k < per_rank_; ++k) {
-    std::int64_t position = rank_ + k * world_size_;
+  mine.reserve(static_cast<std::size_t>(count));
+  // Rank r takes positions r, r + N, r + 2N, ... of what is left, like PyTorch.
+  for (std::int64_t k = 0; k < count; ++k) {
+    const std::int64_t offset = rank_ + k * world_size_;
+    const std::int64_t position = offset < remaining ? first_position + offset : offset - remaining;
     mine.push_back(order[static_cast<std::size_t>(position % dataset_size_)]);
   }
   return mine;

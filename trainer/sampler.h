@@ -15,9 +15,13 @@ class DistributedSampler {
                      bool shuffle = true);
 
   // Sample indices of this rank for the given epoch (0-based), in the order it visits them.
-  std::vector<std::int64_t> indices(std::int64_t epoch) const;
+  // `first_position` skips the permutation positions that all ranks together consumed before a
+  // mid-epoch checkpoint; the rest is padded to a multiple of the world size again, so a resume
+  // with the same world size continues exactly, and one with another world size still gives every
+  // rank an equal share.
+  std::vector<std::int64_t> indices(std::int64_t epoch, std::int64_t first_position = 0) const;
 
-  // Samples per rank per epoch.
+  // Samples per rank in a whole epoch.
   std::int64_t per_rank() const { return per_rank_; }
 
  private:

@@ -8,6 +8,9 @@
 #include "trainer/optimizer.h"
 #include "trainer/progress.h"
 #include "trainer/replicas.h"
+#include "trainer/resume.h"
+#include "storage/checkpoint.h"
+#include "trainer/checkpointing.h"
 #include "trainer/sampler.h"
 
 #include <torch/nn/functional/loss.h>
@@ -94,6 +97,27 @@ Evaluation evaluate(models::Network& model, const TensorDataset& data, std::int6
   return result;
 }
 
+namespace {
+
+// Saves a checkpoint of the current state (collective), logs it, applies retention.
+void save(const TrainConfig& config, const ModelIdentity& identity, const models::StateDict& state,
+          const torch::optim::Optimizer& optimizer, const TrainingProgress& progress, const RunContext& context) {
+  const std::string name = checkpoint_name(progress);
+  const storage::CheckpointData data =
+      capture_checkpoint(config, identity, state, optimizer, progress, context.control.size());
+  const storage::SaveReport report = storage::save_checkpoint(config.checkpoint_dir, name, data, context.control);
+  char line[256];
+  std::snprintf(line, sizeof line, "checkpoint %s saved: %.2f MB in %.3f s (%.1f MB/s), training stalled %.3f s",
+                report.path.c_str(), report.bytes / 1e6, report.seconds,
+                report.bytes / 1e6 / std::max(report.seconds, 1e-9), report.seconds);
+  context.log << line << std::endl;
+  if (context.control.rank() == 0 && config.keep_last > 0)
+    for (const auto& removed : storage::apply_retention(config.checkpoint_dir, static_cast<int>(config.keep_last)))
+      context.log << "checkpoint " << removed << " removed (--keep-last " << config.keep_last << ")" << std::endl;
+}
+
+}  // namespace
+
 TrainResult run_training(const TrainConfig& config, const RunContext& context) {
   if (config.epochs < 1) throw ConfigError("--epochs must be at least 1");
   if (config.batch_size < 1) throw ConfigError("--batch-size must be at least 1");
@@ -110,10 +134,9 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
   check_labels_fit(train, num_classes, "training");
   check_labels_fit(test, num_classes, "test");
 
-  models::ModelOptions model_options;
-  model_options.in_channels = train.images.size(1);
-  model_options.num_classes = num_classes;
-  std::shared_ptr<models::Network> model = models::make_model(config.model, model_options);
+  const ModelIdentity identity{config.model, num_classes, train.images.size(1)};
+  std::shared_ptr<models::Network> model =
+      models::make_model(config.model, models::ModelOptions{identity.in_channels, num_classes});
   model->check_input_shape(train.images.size(1), train.images.size(2), train.images.size(3));
   model->to(context.device);
   const models::StateDict state = models::state_dict(*model);
@@ -134,31 +157,43 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     log << " | gradients: " << bucketer.bytes() << " bytes in " << bucketer.bucket_count() << " bucket(s)";
   log << std::endl;
 
+  TrainResult result;
+  TrainingProgress progress;
+  if (config.checkpointing() && context.control.rank() == 0) {
+    const int stale = storage::remove_stale_temporaries(config.checkpoint_dir);
+    if (stale > 0) log << "removed " << stale << " unfinished checkpoint(s) left by an interrupted save" << std::endl;
+  }
+  if (auto resumed = resume_training(config, identity, state, *optimizer, context.control, log)) {
+    result.resumed_from = resumed->directory;
+    progress = resumed->progress;
+  }
+
   std::unique_ptr<MetricsWriter> metrics;
   if (!config.metrics_file.empty() && comm.rank() == 0)
     metrics = std::make_unique<MetricsWriter>(config.metrics_file);
 
   const DistributedSampler sampler(train.size(), comm.rank(), comm.size(), config.seed);
   const std::int64_t samples_per_step = config.batch_size * config.accumulate_steps;
-  const std::int64_t steps_per_epoch = (sampler.per_rank() + samples_per_step - 1) / samples_per_step;
-  Progress progress(log, config.progress_seconds, config.epochs);
-  TrainResult result;
-  std::int64_t global_step = 0;
-  std::int64_t samples_seen = 0;
+  Progress progress_lines(log, config.progress_seconds, config.epochs);
+  if (progress.completed_epochs >= config.epochs)
+    log << "nothing to train: the checkpoint has " << progress.completed_epochs << " of " << config.epochs
+        << " epoch(s) done" << std::endl;
 
-  for (std::int64_t epoch = 0; epoch < config.epochs; ++epoch) {
+  for (std::int64_t epoch = progress.completed_epochs; epoch < config.epochs; ++epoch) {
     const auto start = Clock::now();
     const double lr = scheduled_lr(config.optimizer, epoch);
     set_lr(*optimizer, lr);
     model->train();
-    std::vector<std::int64_t> order = sampler.indices(epoch);
-    progress.start_epoch(epoch + 1, steps_per_epoch);
+    // A mid-epoch resume skips the positions already consumed; carried sums complete the metrics.
+    std::vector<std::int64_t> order = sampler.indices(epoch, progress.position_in_epoch);
+    const std::int64_t steps = (static_cast<std::int64_t>(order.size()) + samples_per_step - 1) / samples_per_step;
+    progress_lines.start_epoch(epoch + 1, progress.step_in_epoch + steps);
 
     double loss_sum = 0, correct = 0;
     std::int64_t done = 0;
-    for (std::int64_t step = 0; step < steps_per_epoch; ++step) {
+    for (std::int64_t step = 0; step < steps; ++step) {
       const std::int64_t step_begin = step * samples_per_step;
-      const std::int64_t step_count = std::min(samples_per_step, sampler.per_rank() - step_begin);
+      const std::int64_t step_count = std::min(samples_per_step, static_cast<std::int64_t>(order.size()) - step_begin);
       optimizer->zero_grad();
       for (std::int64_t begin = step_begin; begin < step_begin + step_count; begin += config.batch_size) {
         const std::int64_t count = std::min(config.batch_size, step_begin + step_count - begin);
@@ -175,24 +210,39 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
       bucketer.average_gradients(comm);
       optimizer->step();
       done += step_count;
-      ++global_step;
-      progress.step(step + 1, loss_sum / static_cast<double>(done), done * comm.size());
+      ++progress.global_step;
+      ++progress.step_in_epoch;
+      progress_lines.step(progress.step_in_epoch, loss_sum / static_cast<double>(done), done * comm.size());
+
+      const bool last_step = step + 1 == steps;
+      if (config.checkpointing() && config.checkpoint_every_steps > 0 && !last_step &&
+          progress.global_step % config.checkpoint_every_steps == 0) {
+        TrainingProgress snapshot = progress;
+        const auto sums = reduce_sums(loss_sum, correct, static_cast<double>(done), context);
+        snapshot.position_in_epoch = progress.position_in_epoch + done * comm.size();
+        snapshot.partial_loss_sum += sums[0];
+        snapshot.partial_correct += sums[1];
+        snapshot.partial_count += sums[2];
+        snapshot.samples_seen += static_cast<std::int64_t>(sums[2]);
+        save(config, identity, state, *optimizer, snapshot, context);
+      }
     }
 
     const double epoch_seconds = seconds_since(start);  // training only; evaluation is not throughput
-    const auto train_sums = reduce_sums(loss_sum, correct, static_cast<double>(done), context);
-    samples_seen += static_cast<std::int64_t>(train_sums[2]);
+    const auto local = reduce_sums(loss_sum, correct, static_cast<double>(done), context);
+    const double epoch_count = local[2] + progress.partial_count;
+    progress.samples_seen += static_cast<std::int64_t>(local[2]);
     broadcast_buffers(*model, comm);  // evaluate and compare rank 0's BatchNorm statistics
 
     EpochMetrics m;
     m.epoch = epoch + 1;
-    m.global_step = global_step;
-    m.samples_seen = samples_seen;
+    m.global_step = progress.global_step;
+    m.samples_seen = progress.samples_seen;
     m.lr = lr;
-    m.train_loss = train_sums[0] / train_sums[2];
-    m.train_accuracy = train_sums[1] / train_sums[2];
+    m.train_loss = (local[0] + progress.partial_loss_sum) / epoch_count;
+    m.train_accuracy = (local[1] + progress.partial_correct) / epoch_count;
     m.epoch_seconds = epoch_seconds;
-    m.samples_per_second = train_sums[2] / epoch_seconds;
+    m.samples_per_second = local[2] / epoch_seconds;
     if (test.size() > 0) {
       const Evaluation eval = evaluate(*model, test, config.test_batch_size, context);
       m.test_loss = eval.loss;
@@ -201,6 +251,15 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     log << format_epoch_line(m, config.epochs) << std::endl;
     if (metrics) metrics->write(m);
     result.epochs.push_back(m);
+
+    progress.completed_epochs = epoch + 1;
+    progress.step_in_epoch = progress.position_in_epoch = 0;
+    progress.partial_loss_sum = progress.partial_correct = progress.partial_count = 0;
+    const bool final_epoch = epoch + 1 == config.epochs;
+    const bool due = config.checkpoint_every > 0 && (epoch + 1) % config.checkpoint_every == 0;
+    if (config.checkpointing() && (due || final_epoch)) {
+      save(config, identity, state, *optimizer, progress, context);
+    }
   }
 
   result.replica_fingerprint = check_replicas_identical(state, comm);

@@ -16,9 +16,10 @@ namespace trainer {
 
 // Where a run happens; the launcher builds it (MPI, device choice, which ranks print).
 struct RunContext {
-  comm::Communicator& comm;  // moves tensors of `device`
+  comm::Communicator& comm;     // moves tensors of `device` (NCCL on GPUs, else MPI)
+  comm::Communicator& control;  // MPI: CPU tensors, metadata, checkpoint commits
   torch::Device device;
-  std::ostream& log;         // rank 0: standard output; other ranks: silent unless --verbose
+  std::ostream& log;            // rank 0: standard output; other ranks: silent unless --verbose
 };
 
 struct Evaluation {
@@ -33,8 +34,9 @@ Evaluation evaluate(models::Network& model, const TensorDataset& data, std::int6
                     const RunContext& context);
 
 struct TrainResult {
-  std::vector<EpochMetrics> epochs;
+  std::vector<EpochMetrics> epochs;  // the epochs this run trained (not those before a resume)
   std::uint64_t replica_fingerprint = 0;
+  std::string resumed_from;          // checkpoint directory, or empty
 };
 
 // Runs a whole training run. Throws InputError subclasses for bad configuration or data.

@@ -1,0 +1,89 @@
+#include "trainer/resume.h"
+
+#include "common/error.h"
+#include "storage/fs.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace trainer {
+namespace {
+
+// Rank 0's string to every rank (CPU tensors over the control communicator).
+std::string broadcast_string(const std::string& text, comm::Communicator& control) {
+  std::vector<torch::Tensor> length{torch::tensor({static_cast<std::int64_t>(text.size())}, torch::kInt64)};
+  control.broadcast(length, {0});
+  torch::Tensor bytes = torch::zeros({length[0].item<std::int64_t>()}, torch::kUInt8);
+  if (control.rank() == 0 && !text.empty()) std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  std::vector<torch::Tensor> payload{bytes};
+  if (bytes.numel() > 0) control.broadcast(payload, {0});
+  return std::string(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
+}
+
+TrainingProgress load(const std::string& directory, const TrainConfig& config, const ModelIdentity& identity,
+                      const models::StateDict& state, torch::optim::Optimizer& optimizer, std::ostream& log) {
+  const auto start = std::chrono::steady_clock::now();
+  storage::CheckpointReader reader(directory);
+  TrainingProgress progress = restore_checkpoint(reader, config, identity, state, optimizer);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char line[256];
+  std::snprintf(line, sizeof line, "%.2f MB in %.3f s (%.1f MB/s)", reader.total_bytes() / 1e6, seconds,
+                reader.total_bytes() / 1e6 / std::max(seconds, 1e-9));
+  log << "resumed from " << directory << ": " << progress.completed_epochs << " epoch(s) done, global step "
+      << progress.global_step << (progress.step_in_epoch ? " (mid-epoch)" : "") << "; loaded " << line << std::endl;
+  return progress;
+}
+
+// Rank 0's choice for --resume auto: "" when there is nothing to resume.
+std::string choose_automatically(const TrainConfig& config, const ModelIdentity& identity,
+                                 const models::StateDict& state, torch::optim::Optimizer& optimizer,
+                                 std::ostream& log, TrainingProgress& loaded) {
+  const std::string root = config.checkpoint_dir;
+  std::vector<std::string> candidates = storage::list_checkpoints(root);
+  const std::string latest = storage::latest_checkpoint(root);
+  // LATEST first, then every other committed checkpoint, newest first.
+  std::vector<std::string> order;
+  if (!latest.empty()) order.push_back(latest);
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
+    if (*it != latest) order.push_back(*it);
+  for (const auto& name : order) {
+    const std::string directory = storage::fs::join(root, name);
+    try {
+      loaded = load(directory, config, identity, state, optimizer, log);
+      return directory;
+    } catch (const StorageError& e) {
+      log << "warning: checkpoint " << directory << " is unusable (" << e.what() << "); trying the previous one"
+          << std::endl;
+    }
+  }
+  if (!order.empty()) throw StorageError("--resume auto: no usable checkpoint in " + root);
+  return "";
+}
+
+}  // namespace
+
+std::optional<Resumed> resume_training(const TrainConfig& config, const ModelIdentity& identity,
+                                       const models::StateDict& state, torch::optim::Optimizer& optimizer,
+                                       comm::Communicator& control, std::ostream& log) {
+  if (config.resume == "none") return std::nullopt;
+  if (config.resume == "auto" && !config.checkpointing()) return std::nullopt;
+
+  // Rank 0 decides (and loads); the others learn the directory and load it themselves. An error on
+  // rank 0 ends the job from main(), so no rank waits here for an answer that never comes.
+  std::string chosen;
+  TrainingProgress progress;
+  if (control.rank() == 0) {
+    if (config.resume == "auto") {
+      chosen = choose_automatically(config, identity, state, optimizer, log, progress);
+    } else {
+      chosen = storage::resolve_checkpoint_path(config.resume);
+      progress = load(chosen, config, identity, state, optimizer, log);
+    }
+  }
+  chosen = broadcast_string(chosen, control);
+  if (chosen.empty()) return std::nullopt;
+  if (control.rank() != 0) progress = load(chosen, config, identity, state, optimizer, log);
+  return Resumed{chosen, progress};
+}
+
+}  // namespace trainer
