@@ -37,6 +37,12 @@ class StorageError : public InputError {
   using InputError::InputError;
 };
 
+// A checkpoint that does not fit this run (another model, optimizer or shape).
+class CheckpointError : public InputError {
+ public:
+  using InputError::InputError;
+};
+
 // A communication failure between ranks (MPI or NCCL).
 class CommError : public Error {
  public:

@@ -48,7 +48,20 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
        "write one JSON object per epoch to FILE")
       ("save-weights", po::value(&c.save_weights)->value_name("FILE"),
-       "write the final weights to an HDF5 file, one dataset per state-dict key under /model")
+       "write the final weights to an HDF5 file, one dataset per state-dict key under /model");
+
+  po::options_description checkpoints("Checkpoints");
+  checkpoints.add_options()
+      ("checkpoint-dir", po::value(&c.checkpoint_dir)->default_value(c.checkpoint_dir),
+       "where checkpoints go; 'none' disables them")
+      ("checkpoint-every", po::value(&c.checkpoint_every)->default_value(c.checkpoint_every),
+       "epochs between checkpoints; 0: only the final one")
+      ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps),
+       "optimizer steps between mid-epoch checkpoints; 0: none")
+      ("keep-last", po::value(&c.keep_last)->default_value(c.keep_last),
+       "committed checkpoints to keep; 0: all")
+      ("resume", po::value(&c.resume)->default_value(c.resume),
+       "auto (newest usable checkpoint in --checkpoint-dir) | none | PATH (a checkpoint or a checkpoint dir)")
       ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
        "seconds between progress lines; 0 disables them");
 
@@ -108,7 +121,7 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "LR decay factor");
 
   po::options_description all;
-  all.add(general).add(model).add(data).add(optim);
+  all.add(general).add(model).add(data).add(optim).add(checkpoints);
   return all;
 }
 
@@ -126,6 +139,10 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.epochs >= 1, "--epochs must be at least 1");
   require(c.batch_size >= 1, "--batch-size must be at least 1");
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
+  require(c.checkpoint_every >= 0, "--checkpoint-every must not be negative");
+  require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
+  require(c.keep_last >= 0, "--keep-last must not be negative");
+  require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
   require(c.gpu_order == "index" || c.gpu_order == "free-memory",
           "--gpu-order " + c.gpu_order + ": expected index or free-memory");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
@@ -188,6 +205,36 @@ std::vector<T> parse_list(const std::string& text, const std::string& option, co
   return values;
 }
 
+Command parse_inspect(const std::vector<std::string>& args, Command& command) {
+  command.action = Action::kInspect;
+  po::options_description options("trainer inspect PATH [--verify]");
+  options.add_options()
+      ("help,h", "show this help and exit")
+      ("verify", po::bool_switch(&command.inspect.verify), "read every tensor through its checksum");
+  po::options_description all;
+  all.add(options).add_options()("path", po::value(&command.inspect.path));
+  po::positional_options_description positional;
+  positional.add("path", 1);
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw ConfigError("inspect: " + std::string(e.what()));
+  }
+  if (values.count("help")) {
+    std::ostringstream out;
+    out << "usage: trainer inspect PATH [--verify]\n\nPATH is a checkpoint directory or a "
+           "--checkpoint-dir (its LATEST).\n\n"
+        << options;
+    command.action = Action::kHelp;
+    command.help_text = out.str();
+    return command;
+  }
+  if (command.inspect.path.empty()) throw ConfigError("inspect: name a checkpoint (trainer inspect PATH)");
+  return command;
+}
+
 }  // namespace
 
 std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& option) {
@@ -215,8 +262,9 @@ Command parse_command_line(const std::vector<std::string>& args) {
   if (!rest.empty() && !rest[0].empty() && rest[0][0] != '-') {
     command.subcommand = rest[0];
     rest.erase(rest.begin());
+    if (command.subcommand == "inspect") return parse_inspect(rest, command);
     if (command.subcommand != "train")
-      throw ConfigError("unknown sub-command '" + command.subcommand + "' (available: train)");
+      throw ConfigError("unknown sub-command '" + command.subcommand + "' (available: train, inspect)");
   }
 
   RawValues raw;

@@ -9,13 +9,19 @@
 
 namespace trainer::launcher {
 
-enum class Action { kTrain, kHelp, kVersion };
+enum class Action { kTrain, kInspect, kHelp, kVersion };
+
+struct InspectConfig {
+  std::string path;  // a checkpoint directory, or a checkpoint root (its LATEST)
+  bool verify = false;
+};
 
 struct Command {
   Action action = Action::kTrain;
   std::string subcommand = "train";
   std::string help_text;  // for kHelp
   TrainConfig train;
+  InspectConfig inspect;
 };
 
 // argv[0] is the program name. Throws ConfigError naming the offending option or value.

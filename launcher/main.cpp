@@ -14,6 +14,8 @@
 #include "launcher/device_selection.h"
 #include "launcher/gpu_probe.h"
 #include "launcher/rank_log.h"
+#include "storage/checkpoint.h"
+#include "storage/inspect.h"
 #include "trainer/train.h"
 
 #include <c10/util/Exception.h>
@@ -67,7 +69,14 @@ int train(const trainer::TrainConfig& config) {
     nccl = std::make_unique<comm::NcclCommunicator>(world, device.index());
     gradients = nccl.get();
   }
-  trainer::run_training(config, trainer::RunContext{*gradients, device, log.stream()});
+  trainer::run_training(config, trainer::RunContext{*gradients, world, device, log.stream()});
+  return 0;
+}
+
+int inspect(const launcher::InspectConfig& config, int rank) {
+  if (rank != 0) return 0;
+  const trainer::storage::CheckpointReader reader(trainer::storage::resolve_checkpoint_path(config.path));
+  trainer::storage::inspect_checkpoint(reader, config.verify, std::cout);
   return 0;
 }
 
@@ -82,6 +91,8 @@ int run(const std::vector<std::string>& args, int rank) {
       return 0;
     case launcher::Action::kTrain:
       return train(command.train);
+    case launcher::Action::kInspect:
+      return inspect(command.inspect, rank);
   }
   return kExitInternal;
 }
