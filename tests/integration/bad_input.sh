@@ -40,7 +40,12 @@ expect_bad_input "--metrics-file $WORK/no/dir/m.jsonl: cannot create" --limit-tr
   --metrics-file "$WORK/no/dir/m.jsonl"
 
 # --help and --version are not errors.
-"$TRAINER" --help | grep -q -- "--limit-train" || fail "--help lacks --limit-train"
-"$TRAINER" train --help | grep -q "usage: trainer" || fail "train --help lacks the usage line"
-"$TRAINER" --version | grep -q "^trainer [0-9]" || fail "--version is malformed"
+grep -q -- "--limit-train" <<<"$("$TRAINER" --help)" || fail "--help lacks --limit-train"
+grep -q "usage: trainer" <<<"$("$TRAINER" train --help)" || fail "train --help lacks the usage line"
+grep -q "^trainer [0-9]" <<<"$("$TRAINER" --version)" || fail "--version is malformed"
+grep -q "usage: trainer inspect" <<<"$("$TRAINER" inspect --help)" || fail "inspect --help is missing"
+expect_bad_input "inspect: name a checkpoint" inspect
+expect_bad_input "$WORK/nothing: no checkpoint here" inspect "$WORK/nothing"
+expect_bad_input "--keep-last must not be negative" --keep-last -1
+expect_bad_input "--checkpoint-every must not be negative" --checkpoint-every -2
 echo "all bad-input cases exit 2 with one line"

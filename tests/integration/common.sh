@@ -4,6 +4,8 @@ set -euo pipefail
 : "${TRAINER:?TRAINER must name the trainer executable}"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trainer-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# Each test in a directory of its own: the default --checkpoint-dir is relative.
+cd "$WORK"
 
 fail() {
   echo "FAIL: $*" >&2

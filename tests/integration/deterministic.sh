@@ -3,7 +3,7 @@
 source "$(dirname "$0")/common.sh"
 
 run() {
-  "$TRAINER" --dataset synthetic --synthetic-size 256 --synthetic-test-size 64 --epochs 2 \
+  "$TRAINER" --checkpoint-dir none --dataset synthetic --synthetic-size 256 --synthetic-test-size 64 --epochs 2 \
     --batch-size 32 --progress-seconds 0 --seed "$1" --metrics-file "$WORK/$2" >/dev/null
 }
 run 3 a.jsonl

@@ -9,10 +9,10 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 
 common=(--epochs 2 --limit-train 1024 --limit-test 256 --lr 0.01 --progress-seconds 0 --seed 5)
-"$TRAINER" "${common[@]}" --batch-size 64 --save-weights "$WORK/one.h5" >"$WORK/one.log"
-run_mpi 2 "$TRAINER" "${common[@]}" --batch-size 32 --save-weights "$WORK/two.h5" >"$WORK/two.log"
-"$TRAINER" "${common[@]}" --batch-size 32 --accumulate-steps 2 --save-weights "$WORK/accumulated.h5" >/dev/null
-"$TRAINER" "${common[@]}" --batch-size 32 --save-weights "$WORK/other.h5" >/dev/null
+"$TRAINER" --checkpoint-dir none "${common[@]}" --batch-size 64 --save-weights "$WORK/one.h5" >"$WORK/one.log"
+run_mpi 2 "$TRAINER" --checkpoint-dir none "${common[@]}" --batch-size 32 --save-weights "$WORK/two.h5" >"$WORK/two.log"
+"$TRAINER" --checkpoint-dir none "${common[@]}" --batch-size 32 --accumulate-steps 2 --save-weights "$WORK/accumulated.h5" >/dev/null
+"$TRAINER" --checkpoint-dir none "${common[@]}" --batch-size 32 --save-weights "$WORK/other.h5" >/dev/null
 
 grep -q "2 rank(s), mpi" "$WORK/two.log" || fail "the mpirun job did not run on 2 ranks"
 same_weights "$WORK/one.h5" "$WORK/two.h5" 1e-4 || fail "2 x 32 differs from 1 x 64"

@@ -5,14 +5,14 @@ source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 
 # 1. kill -9 one rank of a long run; mpirun must end non-zero within 30 s.
-run_mpi 2 "$TRAINER" --epochs 50 --limit-train 20000 --progress-seconds 1 >"$WORK/kill.log" 2>&1 &
+run_mpi 2 "$TRAINER" --checkpoint-dir none --epochs 50 --limit-train 20000 --progress-seconds 1 >"$WORK/kill.log" 2>&1 &
 job=$!
 for _ in $(seq 100); do
   grep -q "step" "$WORK/kill.log" && break
   sleep 0.2
 done
 grep -q "step" "$WORK/kill.log" || fail "training did not start: $(cat "$WORK/kill.log")"
-victim=$(pgrep -f "$TRAINER --epochs 50" | tail -1)
+victim=$(pgrep -f "$TRAINER --checkpoint-dir none --epochs 50" | tail -1)
 [ -n "$victim" ] || fail "no rank to kill"
 killed_at=$(date +%s)
 kill -9 "$victim"
@@ -23,13 +23,13 @@ elapsed=$(($(date +%s) - killed_at))
 echo "mpirun ended with status $status, $elapsed s after kill -9 of one rank"
 [ "$status" -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
 [ "$elapsed" -le 30 ] || fail "the job took $elapsed s to end"
-! pgrep -f "$TRAINER --epochs 50" >/dev/null || fail "ranks survived the job"
+! pgrep -f "$TRAINER --checkpoint-dir none --epochs 50" >/dev/null || fail "ranks survived the job"
 
 # 2. An error on rank 0 only (its metrics file cannot be created) while rank 1 goes on into the
 #    first collective: MPI_Abort ends both, and the message names the rank.
 start=$(date +%s)
 status=0
-run_mpi 2 "$TRAINER" --limit-train 256 --epochs 1 --metrics-file "$WORK/missing/dir/m.jsonl" \
+run_mpi 2 "$TRAINER" --checkpoint-dir none --limit-train 256 --epochs 1 --metrics-file "$WORK/missing/dir/m.jsonl" \
   >"$WORK/abort.log" 2>&1 || status=$?
 elapsed=$(($(date +%s) - start))
 cat "$WORK/abort.log"
@@ -40,7 +40,7 @@ grep -q "trainer: error: rank 0/2: --metrics-file $WORK/missing/dir/m.jsonl: can
 
 # 3. Bad input on every rank: one error line (rank 0's), not one per rank.
 status=0
-run_mpi 2 "$TRAINER" --epochs 0 >"$WORK/input.log" 2>&1 || status=$?
+run_mpi 2 "$TRAINER" --checkpoint-dir none --epochs 0 >"$WORK/input.log" 2>&1 || status=$?
 [ "$status" -ne 0 ] || fail "bad input under mpirun exited 0"
 [ "$(grep -c '^trainer: error:' "$WORK/input.log")" -eq 1 ] || fail "expected one error line: $(cat "$WORK/input.log")"
 grep -q "rank 0/2: --epochs must be at least 1" "$WORK/input.log" || fail "error line does not name the problem"

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 
-run_mpi 4 "$TRAINER" --model resnet18 --dataset synthetic --synthetic-shape 3,16,16 \
+run_mpi 4 "$TRAINER" --checkpoint-dir none --model resnet18 --dataset synthetic --synthetic-shape 3,16,16 \
   --synthetic-size 64 --synthetic-test-size 30 --batch-size 4 --epochs 1 --progress-seconds 0 \
   --verbose --metrics-file "$WORK/metrics.jsonl" >"$WORK/verbose.log"
 cat "$WORK/verbose.log"
@@ -17,6 +17,6 @@ cat "$WORK/verbose.log"
 [ "$(json_field "$WORK/metrics.jsonl" 1 samples_seen)" = 64 ] || fail "samples_seen is not 64"
 [ "$(json_field "$WORK/metrics.jsonl" 1 global_step)" = 4 ] || fail "global_step is not 64/(4*4)"
 
-run_mpi 4 "$TRAINER" --epochs 1 --limit-train 512 --limit-test 100 --progress-seconds 0 >"$WORK/quiet.log"
+run_mpi 4 "$TRAINER" --checkpoint-dir none --epochs 1 --limit-train 512 --limit-test 100 --progress-seconds 0 >"$WORK/quiet.log"
 grep -q "replicas identical on 4 rank(s)" "$WORK/quiet.log" || fail "LeNet replicas were not checked"
 ! grep -q "^\[rank" "$WORK/quiet.log" || fail "ranks other than 0 logged without --verbose"

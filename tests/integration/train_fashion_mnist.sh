@@ -15,3 +15,5 @@ echo "test accuracy after one epoch on 5000 images: $accuracy"
 at_least "$accuracy" 0.65
 grep -q "^epoch 1/2 step" "$WORK/log" || fail "no progress line in the log"
 grep -q "^epoch 2/2 train loss" "$WORK/log" || fail "no epoch summary line"
+# The defaults checkpoint every epoch into ./checkpoints.
+[ "$(cat checkpoints/LATEST)" = epoch-0002 ] || fail "the default run did not checkpoint"

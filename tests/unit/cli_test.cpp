@@ -121,6 +121,12 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
       {{"--progress-seconds", "-1"}, "--progress-seconds"},
       {{"--accumulate-steps", "0"}, "--accumulate-steps"},
       {{"--gpu-order", "random"}, "--gpu-order"},
+      {{"--keep-last", "-1"}, "--keep-last"},
+      {{"--checkpoint-every", "-1"}, "--checkpoint-every"},
+      {{"--checkpoint-every-steps", "-1"}, "--checkpoint-every-steps"},
+      {{"inspect"}, "name a checkpoint"},
+      {{"inspect", "a", "b"}, "inspect:"},
+      {{"inspect", "--bogus"}, "inspect:"},
   };
   for (const auto& [args, expected] : table) {
     const std::string message = error_of(args);
@@ -128,6 +134,26 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
         << "args: " << args[0] << " ... -> '" << message << "', expected '" << expected << "'";
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   }
+}
+
+TEST(Cli, InspectTakesAPathAndVerify) {
+  auto c = parse({"inspect", "runs/ck", "--verify"});
+  EXPECT_EQ(c.action, Action::kInspect);
+  EXPECT_EQ(c.inspect.path, "runs/ck");
+  EXPECT_TRUE(c.inspect.verify);
+  EXPECT_EQ(parse({"inspect", "--help"}).action, Action::kHelp);
+}
+
+TEST(Cli, CheckpointOptions) {
+  auto c = parse({"--checkpoint-dir", "ck", "--checkpoint-every", "2", "--checkpoint-every-steps", "50",
+                  "--keep-last", "5", "--resume", "none"});
+  EXPECT_EQ(c.train.checkpoint_dir, "ck");
+  EXPECT_EQ(c.train.checkpoint_every, 2);
+  EXPECT_EQ(c.train.checkpoint_every_steps, 50);
+  EXPECT_EQ(c.train.keep_last, 5);
+  EXPECT_EQ(c.train.resume, "none");
+  EXPECT_TRUE(parse({}).train.checkpointing());
+  EXPECT_FALSE(parse({"--checkpoint-dir", "none"}).train.checkpointing());
 }
 
 TEST(Cli, ListParsers) {

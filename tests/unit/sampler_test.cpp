@@ -84,3 +84,35 @@ TEST(DistributedSampler, RejectsBadRanksAndEmptyData) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DistributedSampler, ResumingAtAPositionContinuesTheSameSequence) {
+  // Two ranks, batch 3: after 4 steps (24 positions) a resume with the same world size continues
+  // exactly where the uninterrupted epoch would have been.
+  for (int rank = 0; rank < 2; ++rank) {
+    trainer::DistributedSampler sampler(101, rank, 2, 17);
+    auto whole = sampler.indices(3);
+    auto rest = sampler.indices(3, 24);
+    ASSERT_EQ(whole.size(), 51u);
+    ASSERT_EQ(rest.size(), whole.size() - 12);
+    EXPECT_TRUE(std::equal(rest.begin(), rest.end(), whole.begin() + 12)) << "rank " << rank;
+  }
+}
+
+TEST(DistributedSampler, ResumingOnAnotherWorldSizeCoversTheRestEvenly) {
+  std::multiset<std::int64_t> consumed;
+  auto single = trainer::DistributedSampler(50, 0, 1, 4).indices(0);
+  consumed.insert(single.begin(), single.begin() + 20);  // 20 positions before the checkpoint
+  std::multiset<std::int64_t> rest;
+  for (int rank = 0; rank < 3; ++rank) {
+    auto mine = trainer::DistributedSampler(50, rank, 3, 4).indices(0, 20);
+    EXPECT_EQ(mine.size(), 10u);  // 30 left over 3 ranks
+    rest.insert(mine.begin(), mine.end());
+  }
+  for (auto i : consumed) EXPECT_EQ(rest.count(i), 0u) << "sample " << i << " seen twice";
+  EXPECT_EQ(consumed.size() + rest.size(), 50u);
+  EXPECT_ANY_THROW(trainer::DistributedSampler(50, 0, 1, 4).indices(0, 50));
+}
+
+}  // namespace

@@ -1,0 +1,127 @@
+#include "storage/checkpoint.h"
+#include "storage/fs.h"
+#include "storage/h5.h"
+#include "storage/ownership.h"
+
+#include "common/error.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+namespace {
+
+using namespace trainer::storage;
+
+std::string temp(const std::string& name) { return ::testing::TempDir() + "/storage_test_" + name; }
+
+TEST(Ownership, BalancesBytesAcrossRanksDeterministically) {
+  std::vector<std::uint64_t> bytes{100, 10, 90, 20, 80, 30, 5};
+  std::vector<int> owners = assign_owners(bytes, 3);
+  std::vector<std::uint64_t> load(3, 0);
+  for (std::size_t i = 0; i < bytes.size(); ++i) load[owners[i]] += bytes[i];
+  EXPECT_EQ(owners, assign_owners(bytes, 3));
+  EXPECT_LE(*std::max_element(load.begin(), load.end()) - *std::min_element(load.begin(), load.end()), 20u);
+  EXPECT_EQ(assign_owners(bytes, 1), std::vector<int>(bytes.size(), 0));
+  EXPECT_TRUE(assign_owners({}, 4).empty());
+  EXPECT_THROW(assign_owners(bytes, 0), trainer::Error);
+}
+
+TEST(H5, AttributesOfEveryKindRoundTrip) {
+  const std::string path = temp("attributes.h5");
+  {
+    File f = File::create(path);
+    f.create_group("/epoch/inner");
+    f.set_attribute("/", "count", std::int64_t{42});
+    f.set_attribute("/epoch", "lr", 0.125);
+    f.set_attribute("/epoch/inner", "name", std::string("lenet"));
+    f.set_attribute("/epoch/inner", "names", std::vector<std::string>{"a.weight", "b.bias"});
+    f.set_attribute("/", "count", std::int64_t{43});  // replaced, not duplicated
+    f.close();
+  }
+  File f = File::open_read(path);
+  EXPECT_EQ(f.int_attribute("/", "count"), 43);
+  EXPECT_DOUBLE_EQ(f.double_attribute("/epoch", "lr"), 0.125);
+  EXPECT_EQ(f.string_attribute("/epoch/inner", "name"), "lenet");
+  EXPECT_EQ(f.strings_attribute("/epoch/inner", "names"), (std::vector<std::string>{"a.weight", "b.bias"}));
+  EXPECT_FALSE(f.has_attribute("/epoch", "missing"));
+  EXPECT_THROW(f.int_attribute("/epoch", "lr"), trainer::StorageError);
+  EXPECT_EQ(f.list("/epoch"), (std::vector<std::string>{"inner"}));
+}
+
+TEST(H5, ExternalLinksResolveRelativeToTheLinkingFile) {
+  const std::string dir = temp("links");
+  fs::remove_tree(dir);
+  fs::make_directories(dir);
+  {
+    File data = File::create(dir + "/data.h5");
+    std::vector<float> values{1, 2, 3, 4, 5, 6};
+    data.write_raw("/model/w", {2, 3}, H5T_NATIVE_FLOAT, values.data(), /*checksummed=*/true);
+    data.close();
+    File index = File::create(dir + "/index.h5");
+    index.link_external("/model/w", "data.h5", "/model/w");
+    index.close();
+  }
+  File index = File::open_read(dir + "/index.h5");
+  EXPECT_EQ(index.external_file("/model/w"), "data.h5");
+  EXPECT_EQ(index.external_file("/model"), "");
+  EXPECT_EQ(index.describe("/model/w").shape, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(index.read<float>("/model/w"), (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(Fs, ReplaceTextAtomicallyAndRemoveTree) {
+  const std::string dir = temp("fs");
+  fs::remove_tree(dir);
+  fs::make_directories(dir + "/a/b");
+  fs::replace_text_atomically(dir + "/LATEST", "epoch-0001");
+  fs::replace_text_atomically(dir + "/LATEST", "epoch-0002");
+  EXPECT_EQ(fs::read_text(dir + "/LATEST"), "epoch-0002");
+  EXPECT_FALSE(fs::exists(dir + "/LATEST.tmp"));
+  EXPECT_EQ(fs::list_directory(dir), (std::vector<std::string>{"LATEST", "a"}));
+  fs::remove_tree(dir);
+  EXPECT_FALSE(fs::exists(dir));
+  EXPECT_EQ(fs::parent_of("x/y/z"), "x/y");
+  EXPECT_EQ(fs::parent_of("z"), ".");
+}
+
+TEST(CheckpointRoot, ListsOrdersRetainsAndCleans) {
+  const std::string root = temp("root");
+  fs::remove_tree(root);
+  for (const char* name : {"epoch-0001", "epoch-0001-step-00000005", "epoch-0002", "epoch-0003"}) {
+    fs::make_directories(fs::join(root, name));
+    File::create(fs::join(fs::join(root, name), "index.h5")).close();
+  }
+  fs::make_directories(root + "/epoch-0004.tmp");
+  fs::make_directories(root + "/not-a-checkpoint");
+  fs::replace_text_atomically(root + "/LATEST", "epoch-0002");  // e.g. epoch-0003 not yet committed
+  EXPECT_EQ(list_checkpoints(root),
+            (std::vector<std::string>{"epoch-0001", "epoch-0001-step-00000005", "epoch-0002", "epoch-0003"}));
+  EXPECT_EQ(resolve_checkpoint_path(root), root + "/epoch-0002");
+  EXPECT_EQ(apply_retention(root, 1), (std::vector<std::string>{"epoch-0001", "epoch-0001-step-00000005"}));
+  // LATEST is never removed, even when newer names exist.
+  EXPECT_EQ(list_checkpoints(root), (std::vector<std::string>{"epoch-0002", "epoch-0003"}));
+  EXPECT_EQ(remove_stale_temporaries(root), 1);
+  EXPECT_FALSE(fs::exists(root + "/epoch-0004.tmp"));
+  EXPECT_THROW(resolve_checkpoint_path(root + "/not-a-checkpoint"), trainer::StorageError);
+}
+
+TEST(CheckpointReader, RejectsWhatIsNotACompleteCheckpoint) {
+  const std::string dir = temp("reader");
+  fs::remove_tree(dir);
+  fs::make_directories(dir);
+  EXPECT_THROW(CheckpointReader{dir}, trainer::StorageError);  // no index
+  {
+    File index = File::create(dir + "/index.h5");
+    index.set_attribute("/", "format", std::string(kFormatName));
+    index.set_attribute("/", "format_version", std::int64_t{1});
+    index.close();
+  }
+  try {
+    CheckpointReader reader(dir);
+    FAIL() << "an index without 'complete' was accepted";
+  } catch (const trainer::StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("incomplete"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
