@@ -1,7 +1,8 @@
 #!/bin/bash
 # README's first command: install, build, and run the main job: `mpirun -np 2 trainer`, LeNet
-# trained data-parallel on the real Fashion-MNIST. EPOCHS (default 3), RANKS (default 2) and
-# RUN_DIR (default runs/lenet) may be set.
+# trained data-parallel on the real Fashion-MNIST with a checkpoint every epoch. EPOCHS (default
+# 3), RANKS (default 2) and RUN_DIR (default runs/lenet) may be set. Run it again with more EPOCHS
+# and it resumes from the newest checkpoint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -14,5 +15,6 @@ fi
 # --oversubscribe: machines with fewer cores than ranks still run; one intra-op thread per rank.
 mpirun -np "${RANKS:-2}" --oversubscribe --bind-to none build/bin/trainer train --model lenet \
   --dataset fashion-mnist --epochs "${EPOCHS:-3}" --metrics-file "$run_dir/metrics.jsonl" \
-  --save-weights "$run_dir/weights.h5"
-echo "metrics: $run_dir/metrics.jsonl, final weights: $run_dir/weights.h5"
+  --checkpoint-dir "$run_dir/checkpoints" --save-weights "$run_dir/weights.h5"
+build/bin/trainer inspect "$run_dir/checkpoints" --verify | tail -1
+echo "metrics: $run_dir/metrics.jsonl, checkpoints: $run_dir/checkpoints, final weights: $run_dir/weights.h5"

@@ -1,0 +1,133 @@
+// Checkpoint save and load of ResNet-18 with Adam state against plain POSIX I/O of the same bytes,
+// measured in the same run: every rank writes its share with write() + fsync() into a file of its
+// own (what the shards do at best), and reads it back with read(). Prints the ratios.
+//
+//   mpirun -np 2 build/bin/checkpoint_bench [DIR] [REPEATS]
+
+#include "comm/mpi_communicator.h"
+#include "comm/mpi_environment.h"
+#include "models/registry.h"
+#include "storage/checkpoint.h"
+#include "storage/fs.h"
+#include "storage/ownership.h"
+#include "trainer/checkpointing.h"
+
+#include <fcntl.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace storage = trainer::storage;
+
+// The slowest rank's seconds for `work`, median over `repeats`.
+double timed(trainer::comm::Communicator& comm, int repeats, const std::function<void()>& work) {
+  std::vector<double> times;
+  for (int r = 0; r < repeats; ++r) {
+    comm.barrier();
+    const auto start = Clock::now();
+    work();
+    std::vector<torch::Tensor> t{torch::tensor({std::chrono::duration<double>(Clock::now() - start).count()},
+                                               torch::kFloat64)};
+    comm.allreduce(t, {trainer::comm::ReduceOp::kMax});
+    times.push_back(t[0].item<double>());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n <= 0) throw std::runtime_error("write failed");
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  trainer::comm::MpiEnvironment mpi(&argc, &argv);
+  const std::string dir = argc > 1 ? argv[1] : "bench-checkpoints";
+  const int repeats = argc > 2 ? std::atoi(argv[2]) : 3;
+  torch::set_num_threads(1);
+  trainer::comm::MpiCommunicator comm;
+
+  // ResNet-18 and Adam after one step: exp_avg and exp_avg_sq for every parameter.
+  torch::manual_seed(0);
+  auto model = trainer::models::make_model("resnet18", {3, 10});
+  trainer::TrainConfig config;
+  config.optimizer.name = "adam";
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
+  model->forward(torch::randn({2, 3, 32, 32})).sum().backward();
+  optimizer.step();
+  const auto state = trainer::models::state_dict(*model);
+  const storage::CheckpointData data = trainer::capture_checkpoint(
+      config, {"resnet18", 10, 3}, state, optimizer, trainer::TrainingProgress{}, comm.size());
+
+  // This rank's share, as the checkpoint assigns it, gathered into one buffer for plain I/O.
+  std::vector<std::uint64_t> bytes;
+  for (const auto& entry : data.tensors) bytes.push_back(entry.second.numel() * entry.second.element_size());
+  const auto owners = storage::assign_owners(bytes, comm.size());
+  std::vector<char> mine;
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < data.tensors.size(); ++i) {
+    total += bytes[i];
+    if (owners[i] != comm.rank()) continue;
+    const auto* p = static_cast<const char*>(data.tensors[i].second.data_ptr());
+    mine.insert(mine.end(), p, p + bytes[i]);
+  }
+  if (comm.rank() == 0) storage::fs::make_directories(dir);
+  comm.barrier();
+  const std::string raw_path = dir + "/raw-" + std::to_string(comm.rank()) + ".bin";
+
+  const double raw_write = timed(comm, repeats, [&] {
+    const int fd = ::open(raw_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    write_all(fd, mine.data(), mine.size());
+    ::fsync(fd);
+    ::close(fd);
+  });
+  const double save = timed(comm, repeats, [&] { storage::save_checkpoint(dir, "bench", data, comm); });
+  std::vector<char> back(mine.size());
+  const double raw_read = timed(comm, repeats, [&] {
+    const int fd = ::open(raw_path.c_str(), O_RDONLY);
+    std::size_t done = 0;
+    while (done < back.size()) done += static_cast<std::size_t>(::read(fd, back.data() + done, back.size() - done));
+    ::close(fd);
+  });
+  // Loading reads every tensor; each rank reads the whole checkpoint, as a resume does, so the
+  // baseline for the load is every rank reading all ranks' raw files.
+  const double raw_read_all = timed(comm, repeats, [&] {
+    std::vector<char> buffer(1 << 20);
+    for (int r = 0; r < comm.size(); ++r) {
+      const int fd = ::open((dir + "/raw-" + std::to_string(r) + ".bin").c_str(), O_RDONLY);
+      while (::read(fd, buffer.data(), buffer.size()) > 0) {
+      }
+      ::close(fd);
+    }
+  });
+  const double load = timed(comm, repeats, [&] {
+    storage::CheckpointReader reader(dir + "/bench");
+    for (const auto& entry : data.tensors) reader.read(entry.first);
+  });
+  if (comm.rank() == 0) {
+    const double mb = total / 1e6;
+    std::printf("# checkpoint_bench: resnet18 + adam, %d rank(s), %.1f MB of tensors, median of %d\n",
+                comm.size(), mb, repeats);
+    std::printf("save  %7.3f s %7.0f MB/s | raw write+fsync      %7.3f s %7.0f MB/s | ratio %.2f\n", save,
+                mb / save, raw_write, mb / raw_write, save / raw_write);
+    std::printf("load  %7.3f s %7.0f MB/s | raw read (all files) %7.3f s %7.0f MB/s | ratio %.2f\n", load,
+                mb * comm.size() / load, raw_read_all, mb * comm.size() / raw_read_all, load / raw_read_all);
+    std::printf("# (raw read of one rank's share alone: %.3f s; reads come from the page cache)\n", raw_read);
+  }
+  comm.barrier();
+  if (comm.rank() == 0) storage::fs::remove_tree(dir);
+  return 0;
+}
