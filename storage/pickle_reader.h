@@ -1,0 +1,62 @@
+#pragma once
+// A restricted unpickler for what torch.save writes for state dicts and checkpoint dicts: dicts
+// (OrderedDict too), lists, tuples, None, booleans, integers, floats, strings, and tensors rebuilt
+// from storages. Like torch.load(weights_only=True) it never runs code from the file: any other
+// global is refused with a clear error. Torch-free: tensors come back as references to their
+// storage entries in the zip archive (see pt_file.h for the conversion).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace trainer::storage {
+
+struct PyValue;
+// Values point at each other without owning: a Pickle owns them all, so that a hostile file's
+// reference cycles cannot leak. Consumers bound their recursion depth for the same reason.
+using PyPtr = const PyValue*;
+
+struct StorageRef {
+  std::string key;       // archive entry <prefix>data/<key>
+  std::string type;      // "FloatStorage", "LongStorage", ...
+  std::string location;  // "cpu", "cuda:0", ... (ignored on load: map_location is ours to choose)
+  std::int64_t numel = 0;
+};
+
+struct TensorRef {
+  StorageRef storage;
+  std::int64_t offset = 0;
+  std::vector<std::int64_t> size;
+  std::vector<std::int64_t> stride;
+};
+
+struct PyValue {
+  enum class Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal, kStorage, kTensor };
+  Kind kind = Kind::kNone;
+  bool boolean = false;
+  std::int64_t integer = 0;
+  double number = 0;
+  std::string text;                          // kString; kGlobal: "module.name"
+  std::vector<PyPtr> items;                  // kTuple, kList
+  std::vector<std::pair<PyPtr, PyPtr>> dict;  // kDict, in insertion order
+  StorageRef storage;                        // kStorage
+  TensorRef tensor;                          // kTensor
+
+  const char* kind_name() const;
+};
+
+struct Pickle {
+  std::vector<std::unique_ptr<PyValue>> values;  // every value, owned here
+  PyPtr root = nullptr;
+};
+
+// Unpickles `data` (protocol 2 to 5 opcodes that state dicts use). `name` is for error messages.
+// Throws StorageError on anything malformed, truncated or outside the allowed subset.
+Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name);
+
+// Element size of a storage type ("FloatStorage" -> 4); 0 for an unknown one.
+std::size_t storage_element_size(const std::string& type);
+
+}  // namespace trainer::storage
