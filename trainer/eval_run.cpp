@@ -1,0 +1,108 @@
+#include "trainer/eval_run.h"
+
+#include "common/error.h"
+#include "models/registry.h"
+#include "storage/h5.h"
+#include "trainer/dataset.h"
+#include "trainer/weights.h"
+
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
+#include <cstdio>
+
+namespace trainer {
+namespace {
+
+namespace F = torch::nn::functional;
+
+void print_report(const EvalResult& r, std::ostream& log) {
+  char line[160];
+  std::snprintf(line, sizeof line, "test: %lld samples, loss %.4f, accuracy %.4f\n", static_cast<long long>(r.samples),
+                r.loss, r.accuracy);
+  log << line << "per-class accuracy:";
+  const std::int64_t k = r.confusion.size(0);
+  for (std::int64_t c = 0; c < k; ++c) {
+    const double total = static_cast<double>(r.confusion[c].sum().item<std::int64_t>());
+    std::snprintf(line, sizeof line, " %lld:%.3f", static_cast<long long>(c),
+                  total > 0 ? r.confusion[c][c].item<std::int64_t>() / total : 0.0);
+    log << line;
+  }
+  log << "\nconfusion matrix (rows: true class, columns: predicted):\n";
+  for (std::int64_t i = 0; i < k; ++i) {
+    for (std::int64_t j = 0; j < k; ++j) {
+      std::snprintf(line, sizeof line, "%6lld", static_cast<long long>(r.confusion[i][j].item<std::int64_t>()));
+      log << line;
+    }
+    log << "\n";
+  }
+  log << std::flush;
+}
+
+}  // namespace
+
+EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoint,
+                          const std::string& predictions_out, const torch::Device& device, std::ostream& log) {
+  torch::set_num_threads(config.threads);
+  const WeightSource source = read_weights(checkpoint);
+  const TensorDataset test = load_dataset(config.data, Split::kTest);
+  if (test.size() == 0) throw DataError("eval: the data set has no test split (--test-data FILE for hdf5)");
+
+  // Model and class count: what the checkpoint says, else the options, else the weights' head.
+  const std::string model_name = source.model.value_or(config.model);
+  std::int64_t num_classes = source.num_classes.value_or(config.num_classes);
+  if (num_classes <= 0) {
+    const auto reference = models::make_model(model_name, {test.images.size(1), 10});
+    num_classes = head_classes(models::state_dict(*reference), source).value_or(test.num_classes);
+  }
+  auto model = models::make_model(model_name, {test.images.size(1), num_classes});
+  model->check_input_shape(test.images.size(1), test.images.size(2), test.images.size(3));
+  const models::StateDict state = models::state_dict(*model);
+  load_weights(state, source, /*strict=*/true);
+  model->to(device);
+  model->eval();
+  log << "eval " << source.kind << " " << source.path << ": model " << model_name << ", " << num_classes
+      << " classes" << (source.epoch ? ", epoch " + std::to_string(*source.epoch) : std::string())
+      << (source.stripped_prefix.empty() ? "" : ", names normalized (stripped '" + source.stripped_prefix + "')")
+      << ", device " << device.str() << std::endl;
+  const std::int64_t largest = test.labels.max().item<std::int64_t>();
+  if (largest >= num_classes)
+    throw DataError("eval: the test split has label " + std::to_string(largest) + " but the model has " +
+                    std::to_string(num_classes) + " classes");
+
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> all_logits;
+  double loss_sum = 0;
+  for (std::int64_t begin = 0; begin < test.size(); begin += config.test_batch_size) {
+    const std::int64_t end = std::min(begin + config.test_batch_size, test.size());
+    torch::Tensor logits = model->forward(test.images.slice(0, begin, end).to(device)).to(torch::kCPU);
+    loss_sum += F::cross_entropy(logits, test.labels.slice(0, begin, end), F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    all_logits.push_back(logits);
+  }
+  const torch::Tensor logits = torch::cat(all_logits);
+  const torch::Tensor predictions = logits.argmax(1);
+
+  EvalResult result;
+  result.samples = test.size();
+  result.loss = loss_sum / static_cast<double>(test.size());
+  result.accuracy = predictions.eq(test.labels).sum().item<double>() / static_cast<double>(test.size());
+  result.confusion = torch::bincount(test.labels * num_classes + predictions, {}, num_classes * num_classes)
+                         .view({num_classes, num_classes});
+  print_report(result, log);
+
+  if (!predictions_out.empty()) {
+    storage::File out = storage::File::create(predictions_out);
+    const torch::Tensor labels = test.labels.contiguous();
+    out.write_raw("/logits", {logits.size(0), logits.size(1)}, H5T_NATIVE_FLOAT, logits.contiguous().data_ptr());
+    out.write_raw("/predictions", {predictions.size(0)}, H5T_NATIVE_INT64, predictions.contiguous().data_ptr());
+    out.write_raw("/labels", {labels.size(0)}, H5T_NATIVE_INT64, labels.data_ptr());
+    out.set_attribute("/", "checkpoint", source.path);
+    out.set_attribute("/", "accuracy", result.accuracy);
+    out.close();
+    log << "predictions written to " << predictions_out << std::endl;
+  }
+  return result;
+}
+
+}  // namespace trainer

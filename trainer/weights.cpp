@@ -1,0 +1,97 @@
+#include "trainer/weights.h"
+
+#include "common/error.h"
+#include "storage/checkpoint.h"
+#include "storage/fs.h"
+#include "storage/key_names.h"
+#include "storage/pt_file.h"
+
+#include <map>
+
+namespace trainer {
+namespace {
+
+std::string join(const std::vector<std::string>& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < 8; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > 8) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+void normalize(WeightSource& source) {
+  std::vector<std::string> keys;
+  for (const auto& entry : source.tensors) keys.push_back(entry.first);
+  const storage::Renaming renaming = storage::normalize_wrapper_prefixes(keys);
+  for (std::size_t i = 0; i < keys.size(); ++i) source.tensors[i].first = renaming.names[i];
+  source.stripped_prefix = renaming.stripped;
+}
+
+}  // namespace
+
+WeightSource read_weights(const std::string& path) {
+  WeightSource source;
+  if (!storage::fs::is_directory(path) && storage::looks_like_pt_file(path)) {
+    storage::PtStateDict pt = storage::read_pt_state_dict(path);
+    source.path = path;
+    source.kind = pt.location.empty() ? "torch.save file" : "torch.save checkpoint dict (" + pt.location + ")";
+    source.tensors = std::move(pt.tensors);
+    source.epoch = pt.epoch;
+  } else {
+    if (!storage::fs::exists(path)) throw StorageError(path + ": no such file or directory");
+    if (!storage::fs::is_directory(path))
+      throw StorageError(path + ": neither a checkpoint directory nor a torch.save file");
+    source.path = storage::resolve_checkpoint_path(path);
+    source.kind = "checkpoint";
+    const storage::CheckpointReader reader(source.path);
+    for (const auto& name : reader.tensors("/model")) source.tensors.emplace_back(name.substr(7), reader.read(name));
+    source.model = reader.index().string_attribute("/", "model");
+    source.num_classes = reader.index().int_attribute("/", "num_classes");
+    source.epoch = reader.index().int_attribute("/epoch", "completed_epochs");
+  }
+  if (source.tensors.empty()) throw CheckpointError(source.path + ": holds no model weights");
+  normalize(source);
+  return source;
+}
+
+WeightsReport load_weights(const models::StateDict& state, const WeightSource& source, bool strict) {
+  WeightsReport report;
+  std::map<std::string, const torch::Tensor*> available;
+  for (const auto& [name, tensor] : source.tensors) available[name] = &tensor;
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, tensor] : state) {
+    const auto it = available.find(name);
+    if (it == available.end()) {
+      report.missing.push_back(name);
+      continue;
+    }
+    if (it->second->sizes() != tensor.sizes()) {
+      report.mismatched.push_back(name + " (" + c10::str(it->second->sizes()) + " in the file, " +
+                                  c10::str(tensor.sizes()) + " in the model)");
+    } else {
+      tensor.copy_(*it->second);
+      ++report.loaded;
+    }
+    available.erase(it);
+  }
+  for (const auto& entry : available) report.unexpected.push_back(entry.first);
+  if (strict && (!report.missing.empty() || !report.unexpected.empty() || !report.mismatched.empty())) {
+    std::string message = source.path + " does not fit the model:";
+    if (!report.missing.empty()) message += " missing " + join(report.missing) + ";";
+    if (!report.unexpected.empty()) message += " unexpected " + join(report.unexpected) + ";";
+    if (!report.mismatched.empty()) message += " shape mismatch " + join(report.mismatched) + ";";
+    message.pop_back();
+    throw CheckpointError(message);
+  }
+  return report;
+}
+
+std::optional<std::int64_t> head_classes(const models::StateDict& reference, const WeightSource& source) {
+  std::string head;
+  for (const auto& [name, tensor] : reference)
+    if (tensor.dim() == 2) head = name;
+  for (const auto& [name, tensor] : source.tensors)
+    if (name == head && tensor.dim() == 2) return tensor.size(0);
+  return std::nullopt;
+}
+
+}  // namespace trainer

@@ -1,0 +1,42 @@
+#pragma once
+// Model weights from anywhere: our checkpoints (a directory, or a --checkpoint-dir's LATEST) and
+// Python's torch.save files, with wrapper prefixes normalized and every missing, unexpected or
+// mis-shaped tensor reported by name. Used by eval, export and (later) --init-from.
+
+#include "models/state_dict.h"
+#include "storage/tensor_file.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace trainer {
+
+struct WeightSource {
+  std::string path;         // what was read (the resolved checkpoint directory, or the .pt file)
+  std::string kind;         // "checkpoint" or "torch.save file"
+  storage::NamedTensors tensors;     // canonical names (wrapper prefixes stripped)
+  std::string stripped_prefix;       // "module." etc., or ""
+  std::optional<std::string> model;  // what the file says about itself, when it does
+  std::optional<std::int64_t> num_classes;
+  std::optional<std::int64_t> epoch;
+};
+
+// Throws StorageError (unreadable) or CheckpointError (no weights) naming the file.
+WeightSource read_weights(const std::string& path);
+
+struct WeightsReport {
+  std::vector<std::string> missing, unexpected, mismatched;
+  std::size_t loaded = 0;
+};
+
+// Copies every tensor of `source` whose name and shape fit into `state` (converted to the model's
+// dtype and device). With `strict`, anything missing, unexpected or mis-shaped throws
+// CheckpointError listing all of them.
+WeightsReport load_weights(const models::StateDict& state, const WeightSource& source, bool strict);
+
+// The number of output classes the weights were trained for: the first dimension of the last
+// two-dimensional tensor in the model's own state-dict order (the classifier head).
+std::optional<std::int64_t> head_classes(const models::StateDict& reference, const WeightSource& source);
+
+}  // namespace trainer
