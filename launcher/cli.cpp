@@ -18,7 +18,10 @@ namespace {
 
 const char* const kUsage =
     "usage: trainer [train] [options]\n"
-    "       trainer train --help | trainer --version\n\n"
+    "       trainer eval --checkpoint PATH|FILE.pt [--device cpu|cuda|cuda:N] [options]\n"
+    "       trainer inspect PATH [--verify]\n"
+    "       trainer export PATH --to FILE.pt [--add-prefix module.] [--with-optimizer]\n"
+    "       trainer SUBCOMMAND --help | trainer --version\n\n"
     "Trains a network on one process, or data-parallel under mpirun. Options may also be given in\n"
     "an INI file (--config FILE) with the same names; the command line overrides the file.\n";
 
@@ -205,14 +208,12 @@ std::vector<T> parse_list(const std::string& text, const std::string& option, co
   return values;
 }
 
-Command parse_inspect(const std::vector<std::string>& args, Command& command) {
-  command.action = Action::kInspect;
-  po::options_description options("trainer inspect PATH [--verify]");
-  options.add_options()
-      ("help,h", "show this help and exit")
-      ("verify", po::bool_switch(&command.inspect.verify), "read every tensor through its checksum");
+// A sub-command that takes one PATH and a few options of its own (inspect, export).
+Command parse_path_command(const std::vector<std::string>& args, Command& command, const std::string& usage,
+                           po::options_description& options, std::string& path) {
+  options.add_options()("help,h", "show this help and exit");
   po::options_description all;
-  all.add(options).add_options()("path", po::value(&command.inspect.path));
+  all.add(options).add_options()("path", po::value(&path));
   po::positional_options_description positional;
   positional.add("path", 1);
   po::variables_map values;
@@ -220,18 +221,41 @@ Command parse_inspect(const std::vector<std::string>& args, Command& command) {
     po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
     po::notify(values);
   } catch (const po::error& e) {
-    throw ConfigError("inspect: " + std::string(e.what()));
+    throw ConfigError(command.subcommand + ": " + std::string(e.what()));
   }
   if (values.count("help")) {
     std::ostringstream out;
-    out << "usage: trainer inspect PATH [--verify]\n\nPATH is a checkpoint directory or a "
-           "--checkpoint-dir (its LATEST).\n\n"
-        << options;
+    out << "usage: " << usage << "\n\n" << options;
     command.action = Action::kHelp;
     command.help_text = out.str();
     return command;
   }
-  if (command.inspect.path.empty()) throw ConfigError("inspect: name a checkpoint (trainer inspect PATH)");
+  if (path.empty()) throw ConfigError(command.subcommand + ": name a checkpoint (" + usage + ")");
+  return command;
+}
+
+Command parse_inspect(const std::vector<std::string>& args, Command& command) {
+  command.action = Action::kInspect;
+  po::options_description options(
+      "PATH is a checkpoint directory, a --checkpoint-dir (its LATEST) or a torch.save file");
+  options.add_options()("verify", po::bool_switch(&command.inspect.verify),
+                        "read every tensor through its checksum");
+  return parse_path_command(args, command, "trainer inspect PATH [--verify]", options, command.inspect.path);
+}
+
+Command parse_export(const std::vector<std::string>& args, Command& command) {
+  command.action = Action::kExport;
+  ExportConfig& e = command.exporting;
+  po::options_description options("PATH is a checkpoint directory or a --checkpoint-dir (its LATEST)");
+  options.add_options()
+      ("to", po::value(&e.to)->value_name("FILE.pt"), "the file to write (required)")
+      ("add-prefix", po::value(&e.add_prefix)->value_name("PREFIX"),
+       "prefix every key, e.g. module. for a DataParallel/DDP model")
+      ("with-optimizer", po::bool_switch(&e.with_optimizer),
+       "write {model_state_dict, optimizer_state_dict, epoch} as the PyTorch tutorials do");
+  parse_path_command(args, command, "trainer export PATH --to FILE.pt [--add-prefix P] [--with-optimizer]",
+                     options, e.path);
+  if (command.action == Action::kExport && e.to.empty()) throw ConfigError("export: --to FILE.pt is required");
   return command;
 }
 
@@ -263,12 +287,23 @@ Command parse_command_line(const std::vector<std::string>& args) {
     command.subcommand = rest[0];
     rest.erase(rest.begin());
     if (command.subcommand == "inspect") return parse_inspect(rest, command);
-    if (command.subcommand != "train")
-      throw ConfigError("unknown sub-command '" + command.subcommand + "' (available: train, inspect)");
+    if (command.subcommand == "export") return parse_export(rest, command);
+    if (command.subcommand != "train" && command.subcommand != "eval")
+      throw ConfigError("unknown sub-command '" + command.subcommand + "' (available: train, eval, inspect, export)");
   }
 
   RawValues raw;
   po::options_description options = train_options(command.train, raw);
+  const bool eval = command.subcommand == "eval";
+  if (eval) {
+    po::options_description evaluation("Evaluation (trainer eval)");
+    evaluation.add_options()
+        ("checkpoint", po::value(&command.eval.checkpoint)->value_name("PATH"),
+         "checkpoint directory, --checkpoint-dir (its LATEST) or torch.save FILE.pt (required)")
+        ("predictions-out", po::value(&command.eval.predictions_out)->value_name("FILE.h5"),
+         "write every test sample's logits, prediction and label");
+    options.add(evaluation);
+  }
   po::variables_map values;
   try {
     // Stray words are collected under a hidden name so that they can be reported by value.
@@ -302,6 +337,10 @@ Command parse_command_line(const std::vector<std::string>& args) {
     throw ConfigError(e.what());
   }
   validate_and_finish(command.train, raw);
+  if (eval) {
+    if (command.eval.checkpoint.empty()) throw ConfigError("eval: --checkpoint PATH is required");
+    command.action = Action::kEval;
+  }
   return command;
 }
 

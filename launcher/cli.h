@@ -9,11 +9,23 @@
 
 namespace trainer::launcher {
 
-enum class Action { kTrain, kInspect, kHelp, kVersion };
+enum class Action { kTrain, kEval, kInspect, kExport, kHelp, kVersion };
 
 struct InspectConfig {
   std::string path;  // a checkpoint directory, or a checkpoint root (its LATEST)
   bool verify = false;
+};
+
+struct EvalConfig {
+  std::string checkpoint;       // checkpoint directory, checkpoint root (LATEST) or FILE.pt
+  std::string predictions_out;  // HDF5 file with every sample's logits and label; empty: none
+};
+
+struct ExportConfig {
+  std::string path;        // our checkpoint (directory or root)
+  std::string to;          // FILE.pt
+  std::string add_prefix;  // e.g. "module." for users who load into a wrapped model
+  bool with_optimizer = false;  // a tutorial-style dict {model_state_dict, optimizer_state_dict, epoch}
 };
 
 struct Command {
@@ -22,6 +34,8 @@ struct Command {
   std::string help_text;  // for kHelp
   TrainConfig train;
   InspectConfig inspect;
+  EvalConfig eval;   // with `train` for the model, data and device options
+  ExportConfig exporting;
 };
 
 // argv[0] is the program name. Throws ConfigError naming the offending option or value.

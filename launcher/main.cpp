@@ -15,7 +15,11 @@
 #include "launcher/gpu_probe.h"
 #include "launcher/rank_log.h"
 #include "storage/checkpoint.h"
+#include "storage/fs.h"
 #include "storage/inspect.h"
+#include "storage/pt_export.h"
+#include "storage/pt_file.h"
+#include "trainer/eval_run.h"
 #include "trainer/train.h"
 
 #include <c10/util/Exception.h>
@@ -75,8 +79,29 @@ int train(const trainer::TrainConfig& config) {
 
 int inspect(const launcher::InspectConfig& config, int rank) {
   if (rank != 0) return 0;
+  if (!trainer::storage::fs::is_directory(config.path) && trainer::storage::looks_like_pt_file(config.path)) {
+    trainer::storage::inspect_pt(config.path, std::cout);
+    return 0;
+  }
   const trainer::storage::CheckpointReader reader(trainer::storage::resolve_checkpoint_path(config.path));
   trainer::storage::inspect_checkpoint(reader, config.verify, std::cout);
+  return 0;
+}
+
+// eval runs in one process; under mpirun rank 0 does the work and the others wait.
+int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eval, int rank) {
+  if (rank != 0) return 0;
+  const launcher::DeviceChoice choice =
+      launcher::choose_device(config.device, 0, 1, usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
+  trainer::run_evaluation(config, eval.checkpoint, eval.predictions_out, torch::Device(choice.device), std::cout);
+  return 0;
+}
+
+int export_checkpoint(const launcher::ExportConfig& config, int rank) {
+  if (rank != 0) return 0;
+  const auto report = trainer::storage::export_to_pt(config.path, config.to, config.add_prefix, config.with_optimizer);
+  std::cout << "exported " << report.tensors << " model tensors" << (config.with_optimizer ? " with optimizer state" : "")
+            << " to " << config.to << " (" << report.bytes << " bytes)" << std::endl;
   return 0;
 }
 
@@ -93,6 +118,10 @@ int run(const std::vector<std::string>& args, int rank) {
       return train(command.train);
     case launcher::Action::kInspect:
       return inspect(command.inspect, rank);
+    case launcher::Action::kEval:
+      return evaluate(command.train, command.eval, rank);
+    case launcher::Action::kExport:
+      return export_checkpoint(command.exporting, rank);
   }
   return kExitInternal;
 }
