@@ -4,6 +4,8 @@ python3-torch, python3-torchvision and python3-h5py):
 
   models.h5   for lenet and resnet18: every state-dict tensor under /<model>/state/<name>, an input
               batch under /<model>/input and PyTorch's eval-mode logits under /<model>/logits.
+  resnet18_dataparallel.pt, resnet18_dp_io.h5   torchvision's ResNet-18 saved by torch.save under
+              nn.DataParallel, with an input batch and its eval-mode logits (too large to commit)
   user_train.h5, user_test.h5   a user's own data set written by h5py (chunked, gzip-compressed,
               uint8 N x H x W images, int32 labels): two classes that differ in which half is bright.
 """
@@ -70,6 +72,12 @@ def main(out_dir):
     with h5py.File(f"{out_dir}/models.h5", "w") as out:
         write_model(out, "lenet", lenet(10), (4, 1, 32, 32))
         write_model(out, "resnet18", torchvision.models.resnet18(num_classes=10), (2, 3, 32, 32))
+    # torchvision's ResNet-18 saved under DataParallel, as a multi-GPU user would have it.
+    torch.manual_seed(1)
+    resnet = torchvision.models.resnet18(num_classes=10)
+    with h5py.File(f"{out_dir}/resnet18_dp_io.h5", "w") as out:
+        write_model(out, "resnet18", resnet, (2, 3, 32, 32))
+    torch.save(nn.DataParallel(resnet).state_dict(), f"{out_dir}/resnet18_dataparallel.pt")
     write_user_data(f"{out_dir}/user_train.h5", 512, 1)
     write_user_data(f"{out_dir}/user_test.h5", 256, 2)
 

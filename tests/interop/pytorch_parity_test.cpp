@@ -4,6 +4,7 @@
 #include "models/registry.h"
 #include "models/state_dict.h"
 #include "storage/h5.h"
+#include "trainer/weights.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -54,5 +55,22 @@ void expect_same_logits(const std::string& model_name, std::int64_t in_channels)
 TEST(PyTorchParity, LeNetGivesPyTorchsLogits) { expect_same_logits("lenet", 1); }
 
 TEST(PyTorchParity, ResNet18GivesTorchvisionsLogits) { expect_same_logits("resnet18", 3); }
+
+// torch.save of a DataParallel-wrapped torchvision ResNet-18, read by our own .pt reader.
+TEST(PyTorchParity, DataParallelResNet18FileGivesTorchvisionsLogits) {
+  const char* dir = std::getenv("TRAINER_INTEROP_DIR");
+  ASSERT_NE(dir, nullptr);
+  const trainer::WeightSource source = trainer::read_weights(std::string(dir) + "/resnet18_dataparallel.pt");
+  EXPECT_EQ(source.stripped_prefix, "module.");
+  auto model = trainer::models::make_model("resnet18", {3, 10});
+  trainer::load_weights(trainer::models::state_dict(*model), source, /*strict=*/true);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  auto file = trainer::storage::File::open_read(std::string(dir) + "/resnet18_dp_io.h5");
+  torch::Tensor input = read_tensor(file, "/resnet18/input", torch::empty({0}));
+  torch::Tensor expected = read_tensor(file, "/resnet18/logits", torch::empty({0}));
+  torch::Tensor actual = model->forward(input);
+  EXPECT_TRUE(torch::allclose(actual, expected, 1e-4, 1e-4)) << (actual - expected).abs().max().item<float>();
+}
 
 }  // namespace

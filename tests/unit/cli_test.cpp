@@ -86,7 +86,10 @@ TEST(Cli, ConfigFileErrorsNameTheFile) {
 TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> table = {
       {{"--bogus"}, "--bogus"},
-      {{"eval"}, "sub-command 'eval'"},
+      {{"frobnicate"}, "sub-command 'frobnicate'"},
+      {{"eval"}, "eval: --checkpoint PATH is required"},
+      {{"export", "ck"}, "export: --to FILE.pt is required"},
+      {{"export"}, "export: name a checkpoint"},
       {{"train", "extra"}, "positional"},
       {{"--epochs"}, "epochs"},
       {{"--epochs", "x"}, "epochs"},
