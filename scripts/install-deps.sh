@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs the Debian 12 packages trainer needs to build and run; with --test also those its tests
 # use (GoogleTest, and Python's torch/torchvision/h5py for the interoperability tests). Idempotent,
-# non-interactive, must run as root. Only missing packages are installed.
+# non-interactive, must run as root. Only missing packages are installed. (--test adds clang and
+# its libFuzzer runtime for tests/fuzz/run.sh.)
 set -euo pipefail
 
 packages=(
@@ -14,7 +15,7 @@ packages=(
   zlib1g-dev
   dataset-fashion-mnist
 )
-test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py)
+test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py clang libclang-rt-14-dev)
 
 if [ "${1:-}" = "--test" ]; then
   packages+=("${test_packages[@]}")
