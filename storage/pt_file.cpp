@@ -9,6 +9,8 @@ namespace trainer::storage {
 namespace {
 
 constexpr int kMaxNesting = 32;
+// The memo lets a file reference one value many times: bound the visits, not only the depth.
+constexpr long kMaxVisits = 1000000;
 
 torch::ScalarType dtype_of(const std::string& storage_type) {
   static const std::map<std::string, torch::ScalarType> types = {
@@ -39,15 +41,22 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
   return text + "]";
 }
 
-void describe(PyPtr v, const std::string& path, int depth, std::ostream& out, std::uint64_t& bytes, int& tensors) {
+struct Walk {
+  std::uint64_t bytes = 0;
+  int tensors = 0;
+  long visits = 0;
+};
+
+void describe(PyPtr v, const std::string& path, int depth, std::ostream& out, Walk& walk) {
   if (depth > kMaxNesting) throw StorageError("nesting deeper than " + std::to_string(kMaxNesting) + " at " + path);
+  if (++walk.visits > kMaxVisits) throw StorageError("more than " + std::to_string(kMaxVisits) + " values to list");
   switch (v->kind) {
     case PyValue::Kind::kTensor: {
       std::int64_t n = 1;
       for (auto d : v->tensor.size) n *= d;
       const std::uint64_t b = static_cast<std::uint64_t>(n) * storage_element_size(v->tensor.storage.type);
-      bytes += b;
-      ++tensors;
+      walk.bytes += b;
+      ++walk.tensors;
       out << "    " << std::left << std::setw(48) << path << " " << std::setw(16) << v->tensor.storage.type << " "
           << std::setw(16) << shape_text(v->tensor.size) << " " << std::right << std::setw(10) << b << "  "
           << v->tensor.storage.location << "\n";
@@ -58,13 +67,13 @@ void describe(PyPtr v, const std::string& path, int depth, std::ostream& out, st
         std::string name = key->kind == PyValue::Kind::kString ? key->text
                            : key->kind == PyValue::Kind::kInt  ? std::to_string(key->integer)
                                                                : std::string("<") + key->kind_name() + ">";
-        describe(value, path.empty() ? name : path + "." + name, depth + 1, out, bytes, tensors);
+        describe(value, path.empty() ? name : path + "." + name, depth + 1, out, walk);
       }
       return;
     case PyValue::Kind::kList:
     case PyValue::Kind::kTuple:
       for (std::size_t i = 0; i < v->items.size(); ++i)
-        describe(v->items[i], path + "[" + std::to_string(i) + "]", depth + 1, out, bytes, tensors);
+        describe(v->items[i], path + "[" + std::to_string(i) + "]", depth + 1, out, walk);
       return;
     case PyValue::Kind::kInt:
       out << "    " << path << " = " << v->integer << "\n";
@@ -151,10 +160,9 @@ bool looks_like_pt_file(const std::string& path) {
 void inspect_pt(const std::string& path, std::ostream& out) {
   PtFile file(path);
   out << "torch.save file " << path << " (a " << file.root()->kind_name() << ")\n";
-  std::uint64_t bytes = 0;
-  int tensors = 0;
-  describe(file.root(), "", 0, out, bytes, tensors);
-  out << "  total: " << tensors << " tensors, " << bytes << " bytes of tensor data\n" << std::flush;
+  Walk walk;
+  describe(file.root(), "", 0, out, walk);
+  out << "  total: " << walk.tensors << " tensors, " << walk.bytes << " bytes of tensor data\n" << std::flush;
 }
 
 }  // namespace trainer::storage

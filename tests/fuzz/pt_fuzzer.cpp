@@ -11,14 +11,20 @@
 
 namespace {
 
-// Walks a value the way the loader does, with the loader's depth bound.
-void walk(trainer::storage::PyPtr v, int depth) {
-  if (v == nullptr || depth > 32) return;
-  for (auto item : v->items) walk(item, depth + 1);
+// Walks a value the way `trainer inspect` does: depth and the number of visits are bounded,
+// because the memo lets a file share one value many times (a DAG that grows exponentially).
+void walk(trainer::storage::PyPtr v, int depth, long& budget) {
+  if (v == nullptr || depth > 32 || --budget < 0) return;
+  for (auto item : v->items) walk(item, depth + 1, budget);
   for (const auto& [key, value] : v->dict) {
-    walk(key, depth + 1);
-    walk(value, depth + 1);
+    walk(key, depth + 1, budget);
+    walk(value, depth + 1, budget);
   }
+}
+
+void walk(trainer::storage::PyPtr v) {
+  long budget = 1000000;
+  walk(v, 0, budget);
 }
 
 }  // namespace
@@ -26,14 +32,14 @@ void walk(trainer::storage::PyPtr v, int depth) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   try {
     if (size > 0 && data[0] == 0x80) {  // a bare pickle
-      walk(trainer::storage::unpickle(data, size, "fuzz.pkl").root, 0);
+      walk(trainer::storage::unpickle(data, size, "fuzz.pkl").root);
       return 0;
     }
     trainer::storage::ZipReader zip(std::vector<std::uint8_t>(data, data + size), "fuzz.pt");
     for (const auto& name : zip.names()) {
       const auto [bytes, length] = zip.entry(name);
       if (name.size() >= 8 && name.compare(name.size() - 8, 8, "data.pkl") == 0)
-        walk(trainer::storage::unpickle(bytes, length, name).root, 0);
+        walk(trainer::storage::unpickle(bytes, length, name).root);
     }
   } catch (const trainer::StorageError&) {
   }
