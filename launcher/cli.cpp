@@ -27,6 +27,7 @@ const char* const kUsage =
 
 // Values that need parsing or checks beyond their type; copied into TrainConfig after notify().
 struct RawValues {
+  std::vector<std::string> lr_groups;
   std::string config_file;
   std::string classes;
   std::string normalize;
@@ -52,6 +53,17 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "write one JSON object per epoch to FILE")
       ("save-weights", po::value(&c.save_weights)->value_name("FILE"),
        "write the final weights to an HDF5 file, one dataset per state-dict key under /model");
+
+  po::options_description finetune("Fine-tuning");
+  finetune.add_options()
+      ("init-from", po::value(&c.init_from)->value_name("PATH|FILE.pt"),
+       "start from these weights (a checkpoint or a torch.save file); tensors of another shape are "
+       "re-initialized")
+      ("init-non-strict", po::bool_switch(&c.init_non_strict), "allow weights missing from --init-from")
+      ("freeze", po::value(&c.freeze)->composing()->value_name("PREFIX"),
+       "do not train parameters whose name starts with PREFIX (repeatable)")
+      ("lr-group", po::value(&raw.lr_groups)->composing()->value_name("PREFIX=LR[,momentum=M][,weight_decay=W]"),
+       "a parameter group with its own learning rate (repeatable; LR 0 keeps it fixed)");
 
   po::options_description checkpoints("Checkpoints");
   checkpoints.add_options()
@@ -124,7 +136,7 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "LR decay factor");
 
   po::options_description all;
-  all.add(general).add(model).add(data).add(optim).add(checkpoints);
+  all.add(general).add(model).add(data).add(optim).add(finetune).add(checkpoints);
   return all;
 }
 
@@ -166,6 +178,8 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
           "--dataset " + c.data.dataset + ": expected fashion-mnist, synthetic or hdf5");
   require(c.data.dataset != "hdf5" || !c.data.data_file.empty(), "--dataset hdf5 needs --data FILE");
 
+  for (const auto& spec : raw.lr_groups) c.lr_groups.push_back(parse_lr_group(spec));
+  for (const auto& prefix : c.freeze) require(!prefix.empty(), "--freeze needs a non-empty prefix");
   if (!raw.classes.empty()) {
     c.data.classes = parse_int_list(raw.classes, "--classes");
     require(c.data.classes.size() >= 2, "--classes must name at least two classes");
@@ -185,6 +199,40 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   c.data.synthetic_train_size = raw.synthetic_size;
   c.data.synthetic_test_size = raw.synthetic_test_size;
 }
+
+}  // namespace
+
+LrGroup parse_lr_group(const std::string& spec) {
+  const auto equals = spec.find('=');
+  if (equals == std::string::npos || equals == 0)
+    throw ConfigError("--lr-group " + spec + ": expected PREFIX=LR[,momentum=M][,weight_decay=W]");
+  LrGroup group;
+  group.prefix = spec.substr(0, equals);
+  std::stringstream rest(spec.substr(equals + 1));
+  std::string item;
+  bool first = true;
+  while (std::getline(rest, item, ',')) {
+    std::string key = "lr", value = item;
+    if (!first || item.find('=') != std::string::npos) {
+      const auto eq = item.find('=');
+      if (eq == std::string::npos) throw ConfigError("--lr-group " + spec + ": '" + item + "' is not KEY=VALUE");
+      key = item.substr(0, eq);
+      value = item.substr(eq + 1);
+    }
+    first = false;
+    const std::vector<double> number = parse_double_list(value, "--lr-group " + spec);
+    if (number.size() != 1 || !std::isfinite(number[0]) || number[0] < 0)
+      throw ConfigError("--lr-group " + spec + ": " + key + " must be a non-negative number");
+    if (key == "lr") group.lr = number[0];
+    else if (key == "momentum" && number[0] < 1) group.momentum = number[0];
+    else if (key == "weight_decay") group.weight_decay = number[0];
+    else throw ConfigError("--lr-group " + spec + ": unknown or out-of-range key '" + key + "'");
+  }
+  if (first) throw ConfigError("--lr-group " + spec + ": the learning rate is missing");
+  return group;
+}
+
+namespace {
 
 std::string help_text(const po::options_description& options) {
   std::ostringstream out;

@@ -180,6 +180,27 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
   if (saved_optimizer != config.optimizer.name)
     throw CheckpointError(where + " holds " + saved_optimizer + " state, this run uses --optimizer " +
                           config.optimizer.name);
+  // The parameter groups (--lr-group, --freeze) must be the ones the checkpoint was trained with.
+  std::map<std::string, std::string> name_of_key;
+  for (const auto& [name, tensor] : state) name_of_key[state_key(tensor)] = name;
+  const std::vector<std::string> saved_groups = index.list("/optimizer/param_groups");
+  auto group_text = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string("[]") : "[" + names.front() + (names.size() > 1 ? ", ...]" : "]") +
+                                                   " (" + std::to_string(names.size()) + ")";
+  };
+  if (saved_groups.size() != optimizer.param_groups().size())
+    throw CheckpointError(where + " has " + std::to_string(saved_groups.size()) +
+                          " parameter group(s), this run has " + std::to_string(optimizer.param_groups().size()) +
+                          " (were --lr-group or --freeze changed?)");
+  for (std::size_t g = 0; g < saved_groups.size(); ++g) {
+    const auto saved_names = index.strings_attribute("/optimizer/param_groups/" + std::to_string(g), "params");
+    std::vector<std::string> names;
+    for (const auto& p : optimizer.param_groups()[g].params()) names.push_back(name_of_key.at(state_key(p)));
+    if (names != saved_names)
+      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " holds " + group_text(saved_names) +
+                            ", this run's holds " + group_text(names) + " (were --lr-group or --freeze changed?)");
+  }
+
   std::map<std::string, torch::Tensor> by_name(state.begin(), state.end());
   optimizer.state().clear();
   for (const auto& path : checkpoint.tensors("/optimizer/state")) {

@@ -5,7 +5,9 @@
 #include "trainer/dataset.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace trainer {
 
@@ -16,6 +18,15 @@ struct OptimizerConfig {
   double weight_decay = 0.0;
   std::int64_t lr_step = 5;  // epochs between LR decays; 0: constant LR
   double lr_gamma = 0.2;     // factor applied every lr_step epochs
+};
+
+// --lr-group PREFIX=LR[,momentum=M][,weight_decay=W]: parameters whose name starts with PREFIX
+// form a parameter group of their own.
+struct LrGroup {
+  std::string prefix;
+  double lr = 0;
+  std::optional<double> momentum;
+  std::optional<double> weight_decay;
 };
 
 struct TrainConfig {
@@ -34,6 +45,11 @@ struct TrainConfig {
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
   std::string save_weights;            // HDF5 file for the final weights; empty: none
+  // Fine-tuning.
+  std::string init_from;              // weights to start from (checkpoint or .pt); empty: none
+  bool init_non_strict = false;       // tolerate weights missing from the file
+  std::vector<std::string> freeze;    // parameter-name prefixes that do not train
+  std::vector<LrGroup> lr_groups;     // parameter groups with their own hyper-parameters
   // Checkpoints (format v1, see storage/checkpoint.h).
   std::string checkpoint_dir = "checkpoints";  // "none" or empty: no checkpoints
   std::int64_t checkpoint_every = 1;           // epochs between checkpoints; 0: only the final one

@@ -6,17 +6,30 @@
 #include <torch/optim/optimizer.h>
 
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace trainer {
 
-// Throws ConfigError for an unknown optimizer or invalid hyper-parameters.
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(std::vector<torch::Tensor> parameters,
-                                                        const OptimizerConfig& config);
+using NamedParameters = std::vector<std::pair<std::string, torch::Tensor>>;
+
+struct OptimizerSetup {
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<double> base_lrs;                  // per parameter group, before the schedule
+  std::vector<std::string> group_names;          // "default" or the --lr-group prefix
+};
+
+// One parameter group per --lr-group (first matching prefix wins) and a default group for the
+// rest, in that order; parameters that do not require gradients (frozen) are left out. Throws
+// ConfigError for an unknown optimizer, invalid hyper-parameters, or a prefix matching nothing.
+OptimizerSetup make_optimizer(const NamedParameters& parameters, const OptimizerConfig& config,
+                              const std::vector<LrGroup>& groups = {});
 
 // PyTorch's StepLR: lr * gamma^floor(epoch / step), epoch 0-based.
 double scheduled_lr(const OptimizerConfig& config, std::int64_t epoch);
 
-void set_lr(torch::optim::Optimizer& optimizer, double lr);
+// Sets every group's LR to its base LR times the schedule's factor for `epoch`.
+void apply_schedule(const OptimizerSetup& setup, const OptimizerConfig& config, std::int64_t epoch);
 
 }  // namespace trainer

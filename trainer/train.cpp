@@ -9,6 +9,7 @@
 #include "trainer/progress.h"
 #include "trainer/replicas.h"
 #include "trainer/resume.h"
+#include "trainer/weights.h"
 #include "storage/checkpoint.h"
 #include "trainer/checkpointing.h"
 #include "trainer/sampler.h"
@@ -99,6 +100,43 @@ Evaluation evaluate(models::Network& model, const TensorDataset& data, std::int6
 
 namespace {
 
+// --init-from: weights only (not optimizer, not progress), names normalized. Tensors of another
+// shape (a new head) are skipped and stay freshly initialized; missing ones are an error unless
+// --init-non-strict.
+void initialize_from(const TrainConfig& config, const models::StateDict& state, std::ostream& log) {
+  const WeightSource source = read_weights(config.init_from);
+  const WeightsReport report = load_weights(state, source, /*strict=*/false);
+  if (!report.missing.empty() && !config.init_non_strict) {
+    std::string names;
+    for (const auto& n : report.missing) names += (names.empty() ? "" : ", ") + n;
+    throw CheckpointError("--init-from " + source.path + " lacks " + names + " (--init-non-strict to start them fresh)");
+  }
+  log << "initialized from " << source.kind << " " << source.path << ": " << report.loaded << " tensor(s) loaded"
+      << (source.stripped_prefix.empty() ? "" : ", names normalized (stripped '" + source.stripped_prefix + "')");
+  for (const auto& name : report.mismatched) log << "; re-initialized (shape differs): " << name;
+  for (const auto& name : report.missing) log << "; fresh (not in the file): " << name;
+  if (!report.unexpected.empty()) log << "; " << report.unexpected.size() << " unused tensor(s) in the file";
+  log << std::endl;
+}
+
+// --freeze: parameters under these prefixes stop requiring gradients; returns every parameter
+// by name. A prefix matching nothing is an error (a typo would otherwise train everything).
+NamedParameters freeze(torch::nn::Module& model, const std::vector<std::string>& prefixes, std::ostream& log) {
+  NamedParameters parameters;
+  for (const auto& item : model.named_parameters()) parameters.emplace_back(item.key(), item.value());
+  for (const auto& prefix : prefixes) {
+    std::size_t frozen = 0;
+    for (auto& [name, tensor] : parameters)
+      if (name.rfind(prefix, 0) == 0) {
+        tensor.set_requires_grad(false);
+        ++frozen;
+      }
+    if (frozen == 0) throw ConfigError("--freeze " + prefix + ": no parameter name starts with '" + prefix + "'");
+    log << "frozen: " << frozen << " parameter tensor(s) under '" << prefix << "'" << std::endl;
+  }
+  return parameters;
+}
+
 // Saves a checkpoint of the current state (collective), logs it, applies retention.
 void save(const TrainConfig& config, const ModelIdentity& identity, const models::StateDict& state,
           const torch::optim::Optimizer& optimizer, const TrainingProgress& progress, const RunContext& context) {
@@ -140,9 +178,15 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
   model->check_input_shape(train.images.size(1), train.images.size(2), train.images.size(3));
   model->to(context.device);
   const models::StateDict state = models::state_dict(*model);
-  broadcast_state(state, comm);  // every replica starts from rank 0's initialization
-  std::unique_ptr<torch::optim::Optimizer> optimizer =
-      make_optimizer(model->parameters(), config.optimizer);
+  if (!config.init_from.empty() && context.control.rank() == 0) initialize_from(config, state, log);
+  broadcast_state(state, comm);  // every replica starts from rank 0's weights
+  const NamedParameters parameters = freeze(*model, config.freeze, log);
+  const OptimizerSetup setup = make_optimizer(parameters, config.optimizer, config.lr_groups);
+  torch::optim::Optimizer* optimizer = setup.optimizer.get();
+  if (setup.base_lrs.size() > 1)
+    for (std::size_t g = 0; g < setup.base_lrs.size(); ++g)
+      log << "parameter group " << g << " (" << setup.group_names[g] << "): "
+          << optimizer->param_groups()[g].params().size() << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
   comm::GradientBucketer bucketer(model->parameters());
 
   log << "model " << config.model << " (" << parameter_count(*model) << " parameters, "
@@ -182,7 +226,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
   for (std::int64_t epoch = progress.completed_epochs; epoch < config.epochs; ++epoch) {
     const auto start = Clock::now();
     const double lr = scheduled_lr(config.optimizer, epoch);
-    set_lr(*optimizer, lr);
+    apply_schedule(setup, config.optimizer, epoch);
     model->train();
     // A mid-epoch resume skips the positions already consumed; carried sums complete the metrics.
     std::vector<std::int64_t> order = sampler.indices(epoch, progress.position_in_epoch);
