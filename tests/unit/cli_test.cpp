@@ -159,6 +159,23 @@ TEST(Cli, CheckpointOptions) {
   EXPECT_FALSE(parse({"--checkpoint-dir", "none"}).train.checkpointing());
 }
 
+TEST(Cli, FineTuningOptions) {
+  auto c = parse({"--init-from", "pre.pt", "--freeze", "features.", "--freeze", "bn", "--lr-group",
+                  "features.=0.001,momentum=0.5", "--lr-group", "classifier.0.=0", "--init-non-strict"});
+  EXPECT_EQ(c.train.init_from, "pre.pt");
+  EXPECT_TRUE(c.train.init_non_strict);
+  EXPECT_EQ(c.train.freeze, (std::vector<std::string>{"features.", "bn"}));
+  ASSERT_EQ(c.train.lr_groups.size(), 2u);
+  EXPECT_EQ(c.train.lr_groups[0].prefix, "features.");
+  EXPECT_DOUBLE_EQ(c.train.lr_groups[0].lr, 0.001);
+  EXPECT_DOUBLE_EQ(*c.train.lr_groups[0].momentum, 0.5);
+  EXPECT_FALSE(c.train.lr_groups[0].weight_decay.has_value());
+  EXPECT_DOUBLE_EQ(c.train.lr_groups[1].lr, 0.0);
+  for (const char* bad : {"features.", "=0.1", "features.=x", "features.=-1", "features.=0.1,speed=2",
+                          "features.=0.1,momentum=1"})
+    EXPECT_THROW(trainer::launcher::parse_lr_group(bad), trainer::ConfigError) << bad;
+}
+
 TEST(Cli, ListParsers) {
   EXPECT_EQ(trainer::launcher::parse_int_list("1, 2,3", "--x"), (std::vector<std::int64_t>{1, 2, 3}));
   EXPECT_THROW(trainer::launcher::parse_int_list("1.5", "--x"), trainer::ConfigError);
