@@ -173,6 +173,15 @@ DatasetInfo File::describe(const std::string& dataset) const {
   int rank = static_cast<int>(check(H5Sget_simple_extent_ndims(space.id()), where(dataset) + ": cannot read its rank"));
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
   if (rank > 0) H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  // A damaged or hostile file can announce any extent: refuse sizes no real tensor has, so that
+  // element counts never overflow and no reader tries to allocate them.
+  constexpr hsize_t kMaxElements = hsize_t{1} << 40;
+  hsize_t elements = 1;
+  for (hsize_t d : dims) {
+    if (d != 0 && elements > kMaxElements / d)
+      throw StorageError(where(dataset) + ": announces an impossible size (corrupt file?)");
+    elements *= d;
+  }
   info.shape.assign(dims.begin(), dims.end());
   info.element_size = H5Tget_size(type.id());
   switch (H5Tget_class(type.id())) {
@@ -197,6 +206,9 @@ std::vector<T> File::read(const std::string& dataset) const {
     throw StorageError(where(dataset) + ": holds neither integers nor floating-point numbers");
   Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
              H5Dclose);
+  if (static_cast<std::uint64_t>(info.element_count()) * sizeof(T) > (std::uint64_t{1} << 36))
+    throw StorageError(where(dataset) + ": too large to read into memory at once (" +
+                       std::to_string(info.element_count()) + " elements)");
   std::vector<T> values(static_cast<std::size_t>(info.element_count()));
   check(H5Dread(set.id(), memory_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
         where(dataset) + ": cannot read");

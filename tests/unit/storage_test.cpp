@@ -125,3 +125,30 @@ TEST(CheckpointReader, RejectsWhatIsNotACompleteCheckpoint) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found by the fuzzer: an extent whose element count overflows 64 bits. Chunked and never
+// written, such a dataset costs nothing on disk.
+TEST(H5, ImpossibleExtentsAreErrorsNotOverflows) {
+  const std::string path = ::testing::TempDir() + "/storage_test_huge.h5";
+  {
+    File f = File::create(path);
+    const hsize_t dims[3] = {hsize_t{1} << 31, hsize_t{1} << 31, hsize_t{1} << 31};
+    const hsize_t chunk[3] = {1, 1, 16};
+    hid_t space = H5Screate_simple(3, dims, nullptr);
+    hid_t properties = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(properties, 3, chunk);
+    hid_t set = H5Dcreate2(f.id(), "/huge", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, properties, H5P_DEFAULT);
+    ASSERT_GE(set, 0);
+    H5Dclose(set);
+    H5Pclose(properties);
+    H5Sclose(space);
+    f.close();
+  }
+  File f = File::open_read(path);
+  EXPECT_THROW(f.describe("/huge"), trainer::StorageError);
+  EXPECT_THROW(f.read<float>("/huge"), trainer::StorageError);
+}
+
+}  // namespace
