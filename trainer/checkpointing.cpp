@@ -1,6 +1,7 @@
 #include "trainer/checkpointing.h"
 
 #include "common/error.h"
+#include "trainer/weights.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <nlohmann/json.hpp>
@@ -11,7 +12,6 @@
 #include <chrono>
 #include <ctime>
 #include <map>
-#include <set>
 #include <sstream>
 
 namespace trainer {
@@ -150,29 +150,13 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
     throw CheckpointError(where + " has " + std::to_string(saved_classes) + " classes, this run's model has " +
                           std::to_string(identity.num_classes));
 
-  // Strict, by name: report every missing, unexpected and mis-shaped tensor at once.
-  std::set<std::string> saved;
-  for (const auto& path : checkpoint.tensors("/model")) saved.insert(path.substr(7));
-  std::string missing, mismatched;
-  for (const auto& [name, tensor] : state) {
-    if (!saved.erase(name)) {
-      missing += (missing.empty() ? "" : ", ") + name;
-      continue;
-    }
-    const auto shape = checkpoint.shape("/model/" + name);
-    if (shape != tensor.sizes().vec()) mismatched += (mismatched.empty() ? "" : ", ") + name;
-  }
-  std::string unexpected;
-  for (const auto& name : saved) unexpected += (unexpected.empty() ? "" : ", ") + name;
-  if (!missing.empty() || !unexpected.empty() || !mismatched.empty())
-    throw CheckpointError(where + " does not fit the model: " +
-                          (missing.empty() ? "" : "missing " + missing + "; ") +
-                          (unexpected.empty() ? "" : "unexpected " + unexpected + "; ") +
-                          (mismatched.empty() ? "" : "shape mismatch " + mismatched));
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& [name, tensor] : state) tensor.copy_(checkpoint.read("/model/" + name));
-  }
+  // Strict, by name, through the loader every path shares: every missing, unexpected and
+  // mis-shaped tensor is reported at once.
+  WeightSource weights;
+  weights.path = checkpoint.directory();
+  weights.kind = "checkpoint";
+  for (const auto& path : checkpoint.tensors("/model")) weights.tensors.emplace_back(path.substr(7), checkpoint.read(path));
+  load_weights(state, weights, /*strict=*/true);
 
   const std::string group0 = "/optimizer/param_groups/0";
   if (!index.has(group0)) throw CheckpointError(where + " has no optimizer state");
