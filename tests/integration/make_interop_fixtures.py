@@ -9,6 +9,7 @@ python3-torch, python3-torchvision and python3-h5py):
   user_train.h5, user_test.h5   a user's own data set written by h5py (chunked, gzip-compressed,
               uint8 N x H x W images, int32 labels): two classes that differ in which half is bright.
 """
+import os
 import sys
 
 import h5py
@@ -17,21 +18,13 @@ import torch
 import torch.nn as nn
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from make_pt_fixtures import LeNet  # noqa: E402  (one definition for every fixture)
+
 
 def lenet(num_classes):
     # The PyTorch tutorial's LeNet as two nn.Sequential blocks: trainer's names must match these.
-    class LeNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2, 2),
-                                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2))
-            self.classifier = nn.Sequential(nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84),
-                                            nn.ReLU(), nn.Linear(84, num_classes))
-
-        def forward(self, x):
-            return self.classifier(torch.flatten(self.features(x), 1))
-
-    return LeNet()
+    return LeNet(num_classes)
 
 
 def write_model(out, name, model, input_shape):
