@@ -49,4 +49,11 @@ class CommError : public Error {
   using Error::Error;
 };
 
+// Not an error: a stop signal (SIGTERM, SIGUSR1, ...) was agreed on by all ranks and the state is
+// saved. main() exits with kExitStopped so that a batch script can requeue the job.
+class StopRequested : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace trainer

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "models/registry.h"
+#include "launcher/stop_signals.h"
 
 #include <H5public.h>
 #include <boost/program_options.hpp>
@@ -47,6 +48,8 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("gpu-order", po::value(&c.gpu_order)->default_value(c.gpu_order),
        "index | free-memory: the order in which local ranks take the visible GPUs")
       ("verbose", po::bool_switch(&c.verbose), "every rank logs, not only rank 0")
+      ("stop-signals", po::value(&c.stop_signals)->default_value(c.stop_signals),
+       "signals that make every rank checkpoint at the next step and exit with status 75; none")
       ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
       ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
       ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
@@ -154,6 +157,7 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.epochs >= 1, "--epochs must be at least 1");
   require(c.batch_size >= 1, "--batch-size must be at least 1");
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
+  parse_stop_signals(c.stop_signals);  // throws for an unknown name
   require(c.checkpoint_every >= 0, "--checkpoint-every must not be negative");
   require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
   require(c.keep_last >= 0, "--keep-last must not be negative");

@@ -3,6 +3,7 @@
 //   0  success
 //   1  internal failure (a bug, a library error, a failed collective)
 //   2  bad input: option, value, data file; one line on stderr names it
+//  75  stopped by a stop signal after saving a checkpoint (resume with --resume auto)
 // In a job of several ranks a failing rank ends the whole job with MPI_Abort, so that no rank is
 // left waiting in a collective; MPI_Finalize is called on the success path only.
 
@@ -14,6 +15,7 @@
 #include "launcher/device_selection.h"
 #include "launcher/gpu_probe.h"
 #include "launcher/rank_log.h"
+#include "launcher/stop_signals.h"
 #include "storage/checkpoint.h"
 #include "storage/fs.h"
 #include "storage/inspect.h"
@@ -73,7 +75,9 @@ int train(const trainer::TrainConfig& config) {
     nccl = std::make_unique<comm::NcclCommunicator>(world, device.index());
     gradients = nccl.get();
   }
-  trainer::run_training(config, trainer::RunContext{*gradients, world, device, log.stream()});
+  launcher::install_stop_handlers(launcher::parse_stop_signals(config.stop_signals));
+  trainer::run_training(config, trainer::RunContext{*gradients, world, device, log.stream(),
+                                                    launcher::stop_signal_received});
   return 0;
 }
 
@@ -151,6 +155,8 @@ int main(int argc, char** argv) {
     rank = mpi->world_rank();
     size = mpi->world_size();
     return run(args, rank);
+  } catch (const trainer::StopRequested&) {
+    return launcher::kExitStopped;  // every rank stopped at the same step: finalize normally
   } catch (const trainer::InputError& e) {
     return fail(kExitBadInput, e.what(), rank, size, true);
   } catch (const trainer::Error& e) {

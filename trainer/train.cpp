@@ -137,6 +137,23 @@ NamedParameters freeze(torch::nn::Module& model, const std::vector<std::string>&
   return parameters;
 }
 
+// True on every rank once any rank has received a stop signal: one small collective per step, so
+// that all ranks stop at the same step boundary and save the same state.
+bool stop_agreed(const RunContext& context) {
+  if (!context.stop_requested) return false;
+  std::vector<torch::Tensor> flag{torch::tensor({context.stop_requested() ? std::int64_t{1} : 0}, torch::kInt64)};
+  context.control.allreduce(flag, {comm::ReduceOp::kMax});
+  return flag[0].item<std::int64_t>() != 0;
+}
+
+[[noreturn]] void stop_now(const TrainConfig& config, const TrainingProgress& progress, const RunContext& context) {
+  context.log << "stopping on a signal at global step " << progress.global_step
+              << (config.checkpointing() ? "; resume with --resume auto"
+                                         : "; no checkpoint was written (--checkpoint-dir none)")
+              << std::endl;
+  throw StopRequested("stopped on a signal at global step " + std::to_string(progress.global_step));
+}
+
 // Saves a checkpoint of the current state (collective), logs it, applies retention.
 void save(const TrainConfig& config, const ModelIdentity& identity, const models::StateDict& state,
           const torch::optim::Optimizer& optimizer, const TrainingProgress& progress, const RunContext& context) {
@@ -223,6 +240,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     log << "nothing to train: the checkpoint has " << progress.completed_epochs << " of " << config.epochs
         << " epoch(s) done" << std::endl;
 
+  bool stop_after_epoch = false;
   for (std::int64_t epoch = progress.completed_epochs; epoch < config.epochs; ++epoch) {
     const auto start = Clock::now();
     const double lr = scheduled_lr(config.optimizer, epoch);
@@ -259,8 +277,10 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
       progress_lines.step(progress.step_in_epoch, loss_sum / static_cast<double>(done), done * comm.size());
 
       const bool last_step = step + 1 == steps;
-      if (config.checkpointing() && config.checkpoint_every_steps > 0 && !last_step &&
-          progress.global_step % config.checkpoint_every_steps == 0) {
+      const bool stop = stop_agreed(context);
+      if (stop && last_step) stop_after_epoch = true;
+      const bool periodic = config.checkpoint_every_steps > 0 && progress.global_step % config.checkpoint_every_steps == 0;
+      if (config.checkpointing() && !last_step && (periodic || stop)) {
         TrainingProgress snapshot = progress;
         const auto sums = reduce_sums(loss_sum, correct, static_cast<double>(done), context);
         snapshot.position_in_epoch = progress.position_in_epoch + done * comm.size();
@@ -270,6 +290,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
         snapshot.samples_seen += static_cast<std::int64_t>(sums[2]);
         save(config, identity, state, *optimizer, snapshot, context);
       }
+      if (stop && !last_step) stop_now(config, progress, context);
     }
 
     const double epoch_seconds = seconds_since(start);  // training only; evaluation is not throughput
@@ -301,9 +322,10 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     progress.partial_loss_sum = progress.partial_correct = progress.partial_count = 0;
     const bool final_epoch = epoch + 1 == config.epochs;
     const bool due = config.checkpoint_every > 0 && (epoch + 1) % config.checkpoint_every == 0;
-    if (config.checkpointing() && (due || final_epoch)) {
+    if (config.checkpointing() && (due || final_epoch || stop_after_epoch)) {
       save(config, identity, state, *optimizer, progress, context);
     }
+    if (stop_after_epoch && !final_epoch) stop_now(config, progress, context);
   }
 
   result.replica_fingerprint = check_replicas_identical(state, comm);

@@ -9,6 +9,7 @@
 #include "trainer/dataset.h"
 #include "trainer/metrics.h"
 
+#include <functional>
 #include <ostream>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct RunContext {
   comm::Communicator& control;  // MPI: CPU tensors, metadata, checkpoint commits
   torch::Device device;
   std::ostream& log;            // rank 0: standard output; other ranks: silent unless --verbose
+  // Whether a stop signal arrived on this rank; polled at every step boundary, where the ranks
+  // agree on it with a collective. Empty: never stop early.
+  std::function<bool()> stop_requested = {};
 };
 
 struct Evaluation {

@@ -124,6 +124,8 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
       {{"--progress-seconds", "-1"}, "--progress-seconds"},
       {{"--accumulate-steps", "0"}, "--accumulate-steps"},
       {{"--gpu-order", "random"}, "--gpu-order"},
+      {{"--stop-signals", "KILL"}, "--stop-signals"},
+      {{"--stop-signals", ""}, "--stop-signals"},
       {{"--keep-last", "-1"}, "--keep-last"},
       {{"--checkpoint-every", "-1"}, "--checkpoint-every"},
       {{"--checkpoint-every-steps", "-1"}, "--checkpoint-every-steps"},
