@@ -1,17 +1,12 @@
 #include "storage/inspect.h"
 
 #include "storage/fs.h"
+#include "storage/tensor_types.h"
 
 #include <iomanip>
 
 namespace trainer::storage {
 namespace {
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
-  return text + "]";
-}
 
 const char* dtype_name(const DatasetInfo& info) {
   if (info.kind == ElementKind::kFloat) return info.element_size == 8 ? "float64" : "float32";

@@ -1,6 +1,7 @@
 #include "storage/pt_file.h"
 
 #include "common/error.h"
+#include "storage/tensor_types.h"
 
 #include <fstream>
 #include <iomanip>
@@ -33,12 +34,6 @@ PyPtr lookup(PyPtr dict, const std::string& key) {
   for (const auto& [k, v] : dict->dict)
     if (k->kind == PyValue::Kind::kString && k->text == key) return v;
   return nullptr;
-}
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
-  return text + "]";
 }
 
 struct Walk {

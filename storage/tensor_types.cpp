@@ -29,4 +29,10 @@ torch::ScalarType torch_type_of(const DatasetInfo& info, const std::string& data
                      ") is not one trainer reads");
 }
 
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? "," : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
 }  // namespace trainer::storage

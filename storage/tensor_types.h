@@ -5,7 +5,9 @@
 
 #include <torch/types.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace trainer::storage {
 
@@ -14,5 +16,8 @@ hid_t hdf5_type_of(torch::ScalarType type, const std::string& tensor_name);
 
 // Throws StorageError naming the dataset for an HDF5 type trainer does not read.
 torch::ScalarType torch_type_of(const DatasetInfo& info, const std::string& dataset_name);
+
+// "[120,400]": a shape as inspect prints it.
+std::string shape_text(const std::vector<std::int64_t>& shape);
 
 }  // namespace trainer::storage
