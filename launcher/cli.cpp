@@ -50,6 +50,9 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("verbose", po::bool_switch(&c.verbose), "every rank logs, not only rank 0")
       ("stop-signals", po::value(&c.stop_signals)->default_value(c.stop_signals),
        "signals that make every rank checkpoint at the next step and exit with status 75; none")
+      ("signal-lead", po::value(&c.signal_lead)->default_value(c.signal_lead)->value_name("SECONDS"),
+       "time a stop signal leaves before the kill (Slurm: --signal=B:USR1@SECONDS); a save that "
+       "would not fit in it is warned about; 0: unknown")
       ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
       ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
       ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
@@ -158,6 +161,7 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.batch_size >= 1, "--batch-size must be at least 1");
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
   parse_stop_signals(c.stop_signals);  // throws for an unknown name
+  require(std::isfinite(c.signal_lead) && c.signal_lead >= 0, "--signal-lead must be a number of seconds, 0 or more");
   require(c.checkpoint_every >= 0, "--checkpoint-every must not be negative");
   require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
   require(c.keep_last >= 0, "--keep-last must not be negative");

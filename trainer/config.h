@@ -43,6 +43,7 @@ struct TrainConfig {
   std::string gpu_order = "index";     // index | free-memory
   bool verbose = false;                // every rank logs, not only rank 0
   std::string stop_signals = "TERM,USR1";  // signals that stop the run after a checkpoint
+  double signal_lead = 0;              // seconds between the stop signal and the kill; 0: unknown
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
   std::string save_weights;            // HDF5 file for the final weights; empty: none

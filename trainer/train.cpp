@@ -13,6 +13,7 @@
 #include "storage/checkpoint.h"
 #include "trainer/checkpointing.h"
 #include "trainer/sampler.h"
+#include "trainer/stop_budget.h"
 
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
@@ -154,9 +155,10 @@ bool stop_agreed(const RunContext& context) {
   throw StopRequested("stopped on a signal at global step " + std::to_string(progress.global_step));
 }
 
-// Saves a checkpoint of the current state (collective), logs it, applies retention.
-void save(const TrainConfig& config, const ModelIdentity& identity, const models::StateDict& state,
-          const torch::optim::Optimizer& optimizer, const TrainingProgress& progress, const RunContext& context) {
+// Saves a checkpoint of the current state (collective), logs it, applies retention. Returns the
+// seconds the save took.
+double save(const TrainConfig& config, const ModelIdentity& identity, const models::StateDict& state,
+            const torch::optim::Optimizer& optimizer, const TrainingProgress& progress, const RunContext& context) {
   const std::string name = checkpoint_name(progress);
   const storage::CheckpointData data =
       capture_checkpoint(config, identity, state, optimizer, progress, context.control.size());
@@ -169,6 +171,7 @@ void save(const TrainConfig& config, const ModelIdentity& identity, const models
   if (context.control.rank() == 0 && config.keep_last > 0)
     for (const auto& removed : storage::apply_retention(config.checkpoint_dir, static_cast<int>(config.keep_last)))
       context.log << "checkpoint " << removed << " removed (--keep-last " << config.keep_last << ")" << std::endl;
+  return report.seconds;
 }
 
 }  // namespace
@@ -240,6 +243,13 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     log << "nothing to train: the checkpoint has " << progress.completed_epochs << " of " << config.epochs
         << " epoch(s) done" << std::endl;
 
+  StopBudget stop_budget(config.signal_lead);
+  double slowest_step = 0;
+  const auto save_checked = [&](const TrainingProgress& snapshot) {
+    const double seconds = save(config, identity, state, *optimizer, snapshot, context);
+    if (auto warning = stop_budget.after_save(seconds, slowest_step)) log << *warning << std::endl;
+  };
+
   bool stop_after_epoch = false;
   for (std::int64_t epoch = progress.completed_epochs; epoch < config.epochs; ++epoch) {
     const auto start = Clock::now();
@@ -254,6 +264,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     double loss_sum = 0, correct = 0;
     std::int64_t done = 0;
     for (std::int64_t step = 0; step < steps; ++step) {
+      const auto step_start = Clock::now();
       const std::int64_t step_begin = step * samples_per_step;
       const std::int64_t step_count = std::min(samples_per_step, static_cast<std::int64_t>(order.size()) - step_begin);
       optimizer->zero_grad();
@@ -278,6 +289,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
 
       const bool last_step = step + 1 == steps;
       const bool stop = stop_agreed(context);
+      slowest_step = std::max(slowest_step, seconds_since(step_start));
       if (stop && last_step) stop_after_epoch = true;
       const bool periodic = config.checkpoint_every_steps > 0 && progress.global_step % config.checkpoint_every_steps == 0;
       if (config.checkpointing() && !last_step && (periodic || stop)) {
@@ -288,7 +300,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
         snapshot.partial_correct += sums[1];
         snapshot.partial_count += sums[2];
         snapshot.samples_seen += static_cast<std::int64_t>(sums[2]);
-        save(config, identity, state, *optimizer, snapshot, context);
+        save_checked(snapshot);
       }
       if (stop && !last_step) stop_now(config, progress, context);
     }
@@ -323,7 +335,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     const bool final_epoch = epoch + 1 == config.epochs;
     const bool due = config.checkpoint_every > 0 && (epoch + 1) % config.checkpoint_every == 0;
     if (config.checkpointing() && (due || final_epoch || stop_after_epoch)) {
-      save(config, identity, state, *optimizer, progress, context);
+      save_checked(progress);
     }
     if (stop_after_epoch && !final_epoch) stop_now(config, progress, context);
   }

@@ -9,6 +9,7 @@ expect_bad_input "unexpected positional argument 'extra'" train extra
 expect_bad_input "for option '--epochs' is invalid" --epochs many
 expect_bad_input "--epochs must be at least 1" --epochs 0
 expect_bad_input "--lr must be a positive number" --lr -1
+expect_bad_input "--signal-lead must be a number of seconds, 0 or more" --signal-lead -5
 expect_bad_input "--model vgg: unknown model" --model vgg
 expect_bad_input "--device tpu" --device tpu --limit-train 10
 [ -e /dev/nvidia0 ] || expect_bad_input "no GPU is visible" --device cuda --limit-train 10
