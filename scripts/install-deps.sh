@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages trainer needs to build and run; with --test also those its tests
 # use (GoogleTest, and Python's torch/torchvision/h5py for the interoperability tests). Idempotent,
 # non-interactive, must run as root. Only missing packages are installed. (--test adds clang and
-# its libFuzzer runtime for tests/fuzz/run.sh.)
+# its libFuzzer runtime for tests/fuzz/run.sh, and Slurm with munge for the one-node test cluster.)
 set -euo pipefail
 
 packages=(
@@ -15,7 +15,8 @@ packages=(
   zlib1g-dev
   dataset-fashion-mnist
 )
-test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py clang libclang-rt-14-dev)
+test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py clang libclang-rt-14-dev
+  slurm-wlm munge)
 
 if [ "${1:-}" = "--test" ]; then
   packages+=("${test_packages[@]}")
