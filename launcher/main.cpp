@@ -14,6 +14,7 @@
 #include "launcher/cli.h"
 #include "launcher/device_selection.h"
 #include "launcher/gpu_probe.h"
+#include "launcher/launcher_death.h"
 #include "launcher/rank_log.h"
 #include "launcher/stop_signals.h"
 #include "storage/checkpoint.h"
@@ -34,6 +35,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -147,6 +150,7 @@ int fail(int status, const std::string& message, int rank, int size, bool input_
 }  // namespace
 
 int main(int argc, char** argv) {
+  const int launcher = static_cast<int>(getppid());
   const std::vector<std::string> args(argv, argv + argc);
   std::unique_ptr<comm::MpiEnvironment> mpi;
   int rank = 0, size = 1;
@@ -154,6 +158,7 @@ int main(int argc, char** argv) {
     mpi = std::make_unique<comm::MpiEnvironment>(&argc, &argv);
     rank = mpi->world_rank();
     size = mpi->world_size();
+    if (size > 1) launcher::die_with_launcher(launcher);
     return run(args, rank);
   } catch (const trainer::StopRequested&) {
     return launcher::kExitStopped;  // every rank stopped at the same step: finalize normally
