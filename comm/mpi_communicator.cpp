@@ -1,9 +1,11 @@
 #include "comm/mpi_communicator.h"
 
+#include "comm/mpi_environment.h"
 #include "common/error.h"
 
 #include <algorithm>
 #include <climits>
+#include <iostream>
 
 namespace trainer::comm {
 namespace {
@@ -65,6 +67,26 @@ MpiCommunicator::~MpiCommunicator() {
   if (comm_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&comm_);
 }
 
+void MpiCommunicator::set_timeout(std::chrono::milliseconds timeout) {
+  watchdog_.reset();
+  if (timeout.count() <= 0 || size_ == 1) return;
+  const std::string rank = "rank " + std::to_string(rank_) + "/" + std::to_string(size_);
+  watchdog_ = std::make_unique<CollectiveWatchdog>(timeout, [rank](const std::string& message) {
+    // From the watchdog thread while the main thread is blocked inside MPI: the job cannot go on,
+    // and MPI_Abort is the one call that ends every rank (a plain exit would leave peers waiting).
+    std::cerr << "trainer: error: " << rank << ": " << message << "; ending the job" << std::endl;
+    MpiEnvironment::abort_job(1);
+  });
+}
+
+CollectiveWatchdog::Scope MpiCommunicator::watch(const char* collective, std::int64_t bytes) {
+  static CollectiveWatchdog unwatched(std::chrono::milliseconds(0), nullptr);
+  CollectiveWatchdog& watchdog = watchdog_ ? *watchdog_ : unwatched;
+  return watchdog.watch([collective, bytes] {
+    return std::string(collective) + " of " + std::to_string(bytes) + " bytes";
+  });
+}
+
 void MpiCommunicator::check(int status, const std::string& what) const {
   if (status == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING] = {};
@@ -95,6 +117,7 @@ void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const Allre
       throw CommError("allreduce: averaging needs a floating-point tensor");
     const MPI_Datatype type = mpi_type(tensor.scalar_type());
     in_slices(tensor, [&](void* data, int count) {
+      const auto watching = watch("MPI_Allreduce", std::int64_t{count} * tensor.element_size());
       check(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_op(options.op), comm_), "MPI_Allreduce");
     });
     if (options.op == ReduceOp::kAverage) tensor.div_(size_);
@@ -107,15 +130,20 @@ void MpiCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const Broad
     check_tensor(tensor, "broadcast");
     const MPI_Datatype type = mpi_type(tensor.scalar_type());
     in_slices(tensor, [&](void* data, int count) {
+      const auto watching = watch("MPI_Bcast", std::int64_t{count} * tensor.element_size());
       check(MPI_Bcast(data, count, type, options.root, comm_), "MPI_Bcast");
     });
   }
 }
 
-void MpiCommunicator::barrier() { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+void MpiCommunicator::barrier() {
+  const auto watching = watch("MPI_Barrier", 0);
+  check(MPI_Barrier(comm_), "MPI_Barrier");
+}
 
 std::vector<std::int64_t> MpiCommunicator::allgather(std::int64_t value) {
   std::vector<std::int64_t> values(static_cast<std::size_t>(size_));
+  const auto watching = watch("MPI_Allgather", sizeof value);
   check(MPI_Allgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, comm_), "MPI_Allgather");
   return values;
 }

@@ -1,9 +1,14 @@
 #pragma once
 // Communicator over MPI for CPU tensors, on a private duplicate of MPI_COMM_WORLD so that no other
 // library's messages can interleave with ours. Only the thread that created it may call it
-// (MPI_THREAD_FUNNELED).
+// (MPI_THREAD_FUNNELED). With a communication timeout set, a collective that waits longer than it
+// (a peer is dead or stuck) prints which one and ends the job (see collective_watchdog.h).
 
+#include "comm/collective_watchdog.h"
 #include "comm/communicator.h"
+
+#include <chrono>
+#include <memory>
 
 #include <mpi.h>
 
@@ -31,8 +36,13 @@ class MpiCommunicator : public Communicator {
 
   MPI_Comm handle() const { return comm_; }
 
+  // Collectives that wait longer than `timeout` abort the job with a message naming the
+  // collective and this rank; 0 turns the watchdog off (the default).
+  void set_timeout(std::chrono::milliseconds timeout);
+
  private:
   void check(int status, const std::string& what) const;
+  CollectiveWatchdog::Scope watch(const char* collective, std::int64_t bytes);
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
 
   MPI_Comm comm_ = MPI_COMM_NULL;
@@ -40,6 +50,7 @@ class MpiCommunicator : public Communicator {
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
+  std::unique_ptr<CollectiveWatchdog> watchdog_;
 };
 
 }  // namespace trainer::comm

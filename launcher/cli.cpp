@@ -53,6 +53,9 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("signal-lead", po::value(&c.signal_lead)->default_value(c.signal_lead)->value_name("SECONDS"),
        "time a stop signal leaves before the kill (Slurm: --signal=B:USR1@SECONDS); a save that "
        "would not fit in it is warned about; 0: unknown")
+      ("comm-timeout", po::value(&c.comm_timeout)->default_value(c.comm_timeout)->value_name("SECONDS"),
+       "a collective that waits longer for the other ranks (one is dead or stuck) ends the job "
+       "with a message; 0: wait forever")
       ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
       ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
       ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
@@ -161,6 +164,7 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.batch_size >= 1, "--batch-size must be at least 1");
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
   parse_stop_signals(c.stop_signals);  // throws for an unknown name
+  require(std::isfinite(c.comm_timeout) && c.comm_timeout >= 0, "--comm-timeout must be a number of seconds, 0 or more");
   require(std::isfinite(c.signal_lead) && c.signal_lead >= 0, "--signal-lead must be a number of seconds, 0 or more");
   require(c.checkpoint_every >= 0, "--checkpoint-every must not be negative");
   require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");

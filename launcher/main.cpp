@@ -63,6 +63,8 @@ std::vector<int> usable_gpus(launcher::GpuOrder order) {
 int train(const trainer::TrainConfig& config) {
   comm::MpiCommunicator world(MPI_COMM_WORLD,
                               launcher::local_rank_from_environment(std::getenv).value_or(-1));
+  const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(config.comm_timeout * 1000));
+  world.set_timeout(timeout);
   launcher::RankLog log(std::cout, world.rank(), config.verbose);
   const launcher::DeviceChoice choice =
       launcher::choose_device(config.device, world.local_rank(), world.local_size(),
@@ -75,7 +77,9 @@ int train(const trainer::TrainConfig& config) {
   if (device.is_cuda() && world.size() > 1) {
     if (!comm::nccl_available())
       throw trainer::ConfigError("training on GPUs with several ranks needs NCCL, and this build has none");
-    nccl = std::make_unique<comm::NcclCommunicator>(world, device.index());
+    // NCCL's wait is always bounded: "no timeout" (0) means a year there.
+    nccl = std::make_unique<comm::NcclCommunicator>(
+        world, device.index(), timeout.count() > 0 ? timeout : std::chrono::hours(24 * 365));
     gradients = nccl.get();
   }
   launcher::install_stop_handlers(launcher::parse_stop_signals(config.stop_signals));

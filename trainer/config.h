@@ -44,6 +44,7 @@ struct TrainConfig {
   bool verbose = false;                // every rank logs, not only rank 0
   std::string stop_signals = "TERM,USR1";  // signals that stop the run after a checkpoint
   double signal_lead = 0;              // seconds between the stop signal and the kill; 0: unknown
+  double comm_timeout = 600;           // seconds a collective may wait for its peers; 0: forever
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
   std::string save_weights;            // HDF5 file for the final weights; empty: none

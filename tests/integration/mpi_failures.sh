@@ -1,5 +1,6 @@
 #!/bin/bash
-# One rank's failure ends the whole job quickly: a rank killed with SIGKILL mid-training, and a
+# One rank's failure ends the whole job quickly: a rank killed with SIGKILL mid-training, a rank
+# that stops (SIGSTOP) and trips the communication timeout, and a
 # rank that throws (bad input on rank 0 only) while the other waits in a collective.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
@@ -44,3 +45,27 @@ run_mpi 2 "$TRAINER" --checkpoint-dir none --epochs 0 >"$WORK/input.log" 2>&1 ||
 [ "$status" -ne 0 ] || fail "bad input under mpirun exited 0"
 [ "$(grep -c '^trainer: error:' "$WORK/input.log")" -eq 1 ] || fail "expected one error line: $(cat "$WORK/input.log")"
 grep -q "rank 0/2: --epochs must be at least 1" "$WORK/input.log" || fail "error line does not name the problem"
+
+# 4. A stuck rank (SIGSTOP: alive, silent) would leave the other waiting in a collective forever;
+#    --comm-timeout ends the job with a line naming the collective that waited.
+run_mpi 2 "$TRAINER" --checkpoint-dir none --epochs 50 --limit-train 20000 --progress-seconds 1 --comm-timeout 3 \
+  >"$WORK/stuck.log" 2>&1 &
+job=$!
+for _ in $(seq 100); do
+  grep -q "step" "$WORK/stuck.log" && break
+  sleep 0.2
+done
+stuck=$(pgrep -f "$TRAINER --checkpoint-dir none --epochs 50 --limit-train 20000 --progress-seconds 1 --comm-timeout 3" | tail -1)
+[ -n "$stuck" ] || fail "no rank to stop"
+stopped_at=$(date +%s)
+kill -STOP "$stuck"
+status=0
+timeout 60 tail --pid=$job -f /dev/null || { kill -9 "$stuck"; fail "mpirun still running 60 s after a rank stopped"; }
+wait $job || status=$?
+elapsed=$(($(date +%s) - stopped_at))
+echo "mpirun ended with status $status, $elapsed s after SIGSTOP of one rank (--comm-timeout 3)"
+[ "$status" -ne 0 ] || fail "mpirun exited 0 with a stuck rank"
+grep -q "trainer: error: rank 0/2: MPI_[A-Za-z]* of [0-9]* bytes has waited [0-9]* s for the other ranks (communication timeout 3 s): a rank is dead or stuck" \
+  "$WORK/stuck.log" || fail "no line naming the timed-out collective: $(cat "$WORK/stuck.log")"
+[ "$elapsed" -le 20 ] || fail "the job took $elapsed s to end"
+expect_bad_input "--comm-timeout must be a number of seconds, 0 or more" --comm-timeout -1
