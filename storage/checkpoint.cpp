@@ -64,6 +64,48 @@ void commit_directory(const std::string& temporary, const std::string& final_pat
   fs::remove_tree(displaced);
 }
 
+SaveReport write_and_commit(const std::string& root, const std::string& name,
+                            const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+                            const std::map<std::string, Attributes>& attributes, const std::vector<int>& owners,
+                            comm::Communicator& comm, std::chrono::steady_clock::time_point start) {
+  const int rank = comm.rank(), ranks = comm.size();
+  const std::string final_path = fs::join(root, name);
+  const std::string temporary = final_path + ".tmp";
+  const std::string shard_path = fs::join(temporary, shard_file_name(rank, ranks));
+  {
+    File shard = File::create(shard_path);
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      if (owners[i] != rank) continue;
+      const auto& [tensor_name, tensor] = tensors[i];
+      torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
+      std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
+      shard.write_raw(tensor_name, shape, hdf5_type_of(host.scalar_type(), tensor_name), host.data_ptr(),
+                      /*checksummed=*/true);
+    }
+    shard.close();
+  }
+  fs::fsync_path(shard_path);
+  const std::vector<std::int64_t> shard_sizes =
+      comm.allgather(static_cast<std::int64_t>(fs::file_size(shard_path)));  // also the barrier
+
+  SaveReport report;
+  report.path = final_path;
+  if (rank == 0) {
+    const std::string index_path = fs::join(temporary, kIndexFile);
+    write_index(index_path, tensors, attributes, owners, ranks, shard_sizes);
+    fs::fsync_path(index_path);
+    fs::fsync_path(temporary);
+    commit_directory(temporary, final_path);
+    fs::fsync_path(root);
+    fs::replace_text_atomically(fs::join(root, kLatestFile), name);
+    report.bytes = fs::file_size(fs::join(final_path, kIndexFile));
+  }
+  for (std::int64_t size : shard_sizes) report.bytes += static_cast<std::uint64_t>(size);
+  comm.barrier();  // nobody goes on (or deletes old checkpoints) before the commit
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
 }  // namespace
 
 SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointData& data,
@@ -96,40 +138,19 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name, con
   }
   comm.barrier();
 
-  const std::string shard_path = fs::join(temporary, shard_file_name(rank, ranks));
-  {
-    File shard = File::create(shard_path);
-    for (std::size_t i = 0; i < tensors.size(); ++i) {
-      if (owners[i] != rank) continue;
-      const auto& [tensor_name, tensor] = tensors[i];
-      torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
-      std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
-      shard.write_raw(tensor_name, shape, hdf5_type_of(host.scalar_type(), tensor_name), host.data_ptr(),
-                      /*checksummed=*/true);
+  // A failed save (disk full, quota, I/O error) removes its partial files, so that the space is
+  // not held until the next start; the committed checkpoints are never touched.
+  try {
+    return write_and_commit(root, name, tensors, data.attributes, owners, comm, start);
+  } catch (...) {
+    try {
+      fs::remove_tree(temporary);
+    } catch (...) {
     }
-    shard.close();
+    throw;
   }
-  fs::fsync_path(shard_path);
-  const std::vector<std::int64_t> shard_sizes =
-      comm.allgather(static_cast<std::int64_t>(fs::file_size(shard_path)));  // also the barrier
-
-  SaveReport report;
-  report.path = final_path;
-  if (rank == 0) {
-    const std::string index_path = fs::join(temporary, kIndexFile);
-    write_index(index_path, tensors, data.attributes, owners, ranks, shard_sizes);
-    fs::fsync_path(index_path);
-    fs::fsync_path(temporary);
-    commit_directory(temporary, final_path);
-    fs::fsync_path(root);
-    fs::replace_text_atomically(fs::join(root, kLatestFile), name);
-    report.bytes = fs::file_size(fs::join(final_path, kIndexFile));
-  }
-  for (std::int64_t size : shard_sizes) report.bytes += static_cast<std::uint64_t>(size);
-  comm.barrier();  // nobody goes on (or deletes old checkpoints) before the commit
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return report;
 }
+
 
 CheckpointReader::CheckpointReader(const std::string& directory) : directory_(directory) {
   const std::string index_path = fs::join(directory, kIndexFile);

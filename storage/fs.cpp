@@ -23,14 +23,26 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// stat() that tells "not there" (false) from "cannot look" (permission, I/O error: an exception),
+// so that an unreadable directory is reported as such, not as a missing checkpoint.
+bool stat_path(const std::string& path, struct stat& info) {
+  if (::stat(path.c_str(), &info) == 0) return true;
+  if (errno == ENOENT || errno == ENOTDIR) return false;
+  fail("cannot access", path);
+}
+
+}  // namespace
+
 bool exists(const std::string& path) {
   struct stat info {};
-  return ::stat(path.c_str(), &info) == 0;
+  return stat_path(path, info);
 }
 
 bool is_directory(const std::string& path) {
   struct stat info {};
-  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+  return stat_path(path, info) && S_ISDIR(info.st_mode);
 }
 
 std::uint64_t file_size(const std::string& path) {
@@ -95,14 +107,19 @@ std::string read_text(const std::string& path) {
 
 void replace_text_atomically(const std::string& path, const std::string& text) {
   const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text << '\n';
-    out.flush();
-    if (!out) fail("cannot write", temporary);
+  try {
+    {
+      std::ofstream out(temporary, std::ios::trunc);
+      out << text << '\n';
+      out.flush();
+      if (!out) fail("cannot write", temporary);
+    }
+    fsync_path(temporary);
+    rename_path(temporary, path);
+  } catch (...) {
+    std::remove(temporary.c_str());  // `path` keeps its old content
+    throw;
   }
-  fsync_path(temporary);
-  rename_path(temporary, path);
   fsync_path(parent_of(path));
 }
 

@@ -8,6 +8,7 @@
 
 namespace trainer::storage::fs {
 
+// False when nothing is there; throws StorageError when the path cannot be looked at (EACCES, EIO).
 bool exists(const std::string& path);
 bool is_directory(const std::string& path);
 std::uint64_t file_size(const std::string& path);

@@ -11,29 +11,41 @@
 namespace trainer::storage {
 namespace {
 
-// HDF5 prints its error stack to stderr by default; we fold it into exceptions instead.
-void silence_automatic_error_printing() {
+// Once, before the library's first use: HDF5 prints its error stack to stderr by default (we fold
+// it into exceptions instead), and registers an exit handler that closes whatever is still open;
+// after a failed write (disk full) that handler crashes inside HDF5 1.10 on the half-closed file.
+// Every file we open is closed explicitly, so the handler is not needed.
+void prepare_library() {
   static const bool done = [] {
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     return true;
   }();
   (void)done;
 }
 
+struct ErrorText {
+  std::string stack;   // the top of HDF5's stack: what failed
+  std::string system;  // the operating system's reason at its bottom, e.g. "No space left on device"
+};
+
 herr_t append_error(unsigned depth, const H5E_error2_t* error, void* out) {
-  auto* text = static_cast<std::string*>(out);
-  if (depth < 3 && error->desc != nullptr && error->desc[0] != '\0') {
-    if (!text->empty()) *text += "; ";
-    *text += error->desc;
-  }
+  auto* text = static_cast<ErrorText*>(out);
+  if (error->desc == nullptr || error->desc[0] == '\0') return 0;
+  const std::string desc = error->desc;
+  if (depth < 3) text->stack += (text->stack.empty() ? "" : "; ") + desc;
+  const std::string marker = "error message = '";
+  if (const auto at = desc.find(marker); at != std::string::npos && text->system.empty())
+    text->system = desc.substr(at + marker.size(), desc.find('\'', at + marker.size()) - at - marker.size());
   return 0;
 }
 
 std::string error_stack() {
-  std::string text;
+  ErrorText text;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, append_error, &text);
   H5Eclear2(H5E_DEFAULT);
-  return text.empty() ? "unknown HDF5 error" : text;
+  if (text.stack.empty()) text.stack = "unknown HDF5 error";
+  return text.system.empty() ? text.stack : text.stack + ": " + text.system;
 }
 
 template <typename T>
@@ -121,7 +133,7 @@ std::int64_t DatasetInfo::element_count() const {
 }
 
 File File::open_read(const std::string& path) {
-  silence_automatic_error_printing();
+  prepare_library();
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) throw StorageError(path + ": no such file");
   if (S_ISDIR(info.st_mode)) throw StorageError(path + ": is a directory, not an HDF5 file");
@@ -135,7 +147,7 @@ File File::open_read(const std::string& path) {
 }
 
 File File::create(const std::string& path) {
-  silence_automatic_error_printing();
+  prepare_library();
   Handle fapl = file_access();
   hid_t id = check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id()),
                    path + ": cannot create");

@@ -5,6 +5,9 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
+
 namespace trainer {
 namespace {
 
@@ -16,6 +19,7 @@ std::string find_file(const std::string& directory, const std::string& stem) {
   for (const std::string& name : {stem + ".gz", stem}) {
     std::string path = directory + "/" + name;
     if (::stat(path.c_str(), &info) == 0) return path;
+    if (errno != ENOENT) throw DataError(path + ": cannot access: " + std::strerror(errno));
   }
   throw DataError("Fashion-MNIST file " + stem + "[.gz] not found in " + directory +
                   " (install dataset-fashion-mnist or pass --data-dir)");
