@@ -29,6 +29,7 @@ const char* const kUsage =
 // Values that need parsing or checks beyond their type; copied into TrainConfig after notify().
 struct RawValues {
   std::vector<std::string> lr_groups;
+  std::string checkpoint_async = "off";
   std::string config_file;
   std::string classes;
   std::string normalize;
@@ -84,6 +85,8 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "optimizer steps between mid-epoch checkpoints; 0: none")
       ("keep-last", po::value(&c.keep_last)->default_value(c.keep_last),
        "committed checkpoints to keep; 0: all")
+      ("checkpoint-async", po::value(&raw.checkpoint_async)->default_value(raw.checkpoint_async)->value_name("on|off"),
+       "write checkpoints in the background while training goes on; the commit follows at a later step")
       ("resume", po::value(&c.resume)->default_value(c.resume),
        "auto (newest usable checkpoint in --checkpoint-dir) | none | PATH (a checkpoint or a checkpoint dir)")
       ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
@@ -170,6 +173,9 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
   require(c.keep_last >= 0, "--keep-last must not be negative");
   require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
+  require(raw.checkpoint_async == "on" || raw.checkpoint_async == "off",
+          "--checkpoint-async " + raw.checkpoint_async + ": expected on or off");
+  c.checkpoint_async = raw.checkpoint_async == "on";
   require(c.gpu_order == "index" || c.gpu_order == "free-memory",
           "--gpu-order " + c.gpu_order + ": expected index or free-memory");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");

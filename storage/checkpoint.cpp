@@ -64,64 +64,22 @@ void commit_directory(const std::string& temporary, const std::string& final_pat
   fs::remove_tree(displaced);
 }
 
-SaveReport write_and_commit(const std::string& root, const std::string& name,
-                            const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                            const std::map<std::string, Attributes>& attributes, const std::vector<int>& owners,
-                            comm::Communicator& comm, std::chrono::steady_clock::time_point start) {
-  const int rank = comm.rank(), ranks = comm.size();
-  const std::string final_path = fs::join(root, name);
-  const std::string temporary = final_path + ".tmp";
-  const std::string shard_path = fs::join(temporary, shard_file_name(rank, ranks));
-  {
-    File shard = File::create(shard_path);
-    for (std::size_t i = 0; i < tensors.size(); ++i) {
-      if (owners[i] != rank) continue;
-      const auto& [tensor_name, tensor] = tensors[i];
-      torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
-      std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
-      shard.write_raw(tensor_name, shape, hdf5_type_of(host.scalar_type(), tensor_name), host.data_ptr(),
-                      /*checksummed=*/true);
-    }
-    shard.close();
-  }
-  fs::fsync_path(shard_path);
-  const std::vector<std::int64_t> shard_sizes =
-      comm.allgather(static_cast<std::int64_t>(fs::file_size(shard_path)));  // also the barrier
-
-  SaveReport report;
-  report.path = final_path;
-  if (rank == 0) {
-    const std::string index_path = fs::join(temporary, kIndexFile);
-    write_index(index_path, tensors, attributes, owners, ranks, shard_sizes);
-    fs::fsync_path(index_path);
-    fs::fsync_path(temporary);
-    commit_directory(temporary, final_path);
-    fs::fsync_path(root);
-    fs::replace_text_atomically(fs::join(root, kLatestFile), name);
-    report.bytes = fs::file_size(fs::join(final_path, kIndexFile));
-  }
-  for (std::int64_t size : shard_sizes) report.bytes += static_cast<std::uint64_t>(size);
-  comm.barrier();  // nobody goes on (or deletes old checkpoints) before the commit
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return report;
-}
-
 }  // namespace
 
-SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointData& data,
-                           comm::Communicator& comm) {
-  const auto start = std::chrono::steady_clock::now();
-  const int rank = comm.rank(), ranks = comm.size();
-  const std::string final_path = fs::join(root, name);
-  const std::string temporary = final_path + ".tmp";
+CheckpointSave::CheckpointSave(const std::string& root, const std::string& name, const CheckpointData& data,
+                               comm::Communicator& comm, bool snapshot)
+    : root_(root), name_(name), attributes_(data.attributes), rank_(comm.rank()), ranks_(comm.size()),
+      start_(std::chrono::steady_clock::now()) {
+  final_path_ = fs::join(root, name);
+  temporary_ = final_path_ + ".tmp";
 
   // Ownership must be computed from the same list on every rank: sort by name (the caller's order
   // may come from a hash map), and check that all ranks hand over the same layout.
-  std::vector<std::pair<std::string, torch::Tensor>> tensors = data.tensors;
-  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  tensors_ = data.tensors;
+  std::sort(tensors_.begin(), tensors_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::uint64_t> bytes;
   std::uint64_t layout = 0xcbf29ce484222325ull;
-  for (const auto& [tensor_name, tensor] : tensors) {
+  for (const auto& [tensor_name, tensor] : tensors_) {
     bytes.push_back(static_cast<std::uint64_t>(tensor.numel()) * tensor.element_size());
     for (char c : tensor_name + ":" + std::to_string(bytes.back()) + ";")
       layout = (layout ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
@@ -129,28 +87,90 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name, con
   for (std::int64_t other : comm.allgather(static_cast<std::int64_t>(layout)))
     if (other != static_cast<std::int64_t>(layout))
       throw Error("checkpoint " + name + ": the ranks hand over different tensors (" + comm.where() + ")");
-  const std::vector<int> owners = assign_owners(bytes, ranks);
+  owners_ = assign_owners(bytes, ranks_);
 
-  if (rank == 0) {
+  // A snapshot decouples the save from training: this rank's tensors are copied to host memory now
+  // (one allocation each; the index needs only the names of the others), so that the optimizer
+  // may change the originals while the shard is written.
+  if (snapshot) {
+    for (std::size_t i = 0; i < tensors_.size(); ++i) {
+      torch::Tensor& tensor = tensors_[i].second;
+      tensor = owners_[i] == rank_ ? tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true).contiguous()
+                                   : torch::Tensor();  // the index needs only its name
+    }
+  }
+
+  if (rank_ == 0) {
     fs::make_directories(root);
-    fs::remove_tree(temporary);
-    fs::make_directories(temporary);
+    fs::remove_tree(temporary_);
+    fs::make_directories(temporary_);
   }
   comm.barrier();
+}
 
-  // A failed save (disk full, quota, I/O error) removes its partial files, so that the space is
-  // not held until the next start; the committed checkpoints are never touched.
+void CheckpointSave::write_shard() {
+  const std::string shard_path = fs::join(temporary_, shard_file_name(rank_, ranks_));
   try {
-    return write_and_commit(root, name, tensors, data.attributes, owners, comm, start);
-  } catch (...) {
-    try {
-      fs::remove_tree(temporary);
-    } catch (...) {
+    {
+      File shard = File::create(shard_path);
+      for (std::size_t i = 0; i < tensors_.size(); ++i) {
+        if (owners_[i] != rank_) continue;
+        const auto& [tensor_name, tensor] = tensors_[i];
+        torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
+        std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
+        shard.write_raw(tensor_name, shape, hdf5_type_of(host.scalar_type(), tensor_name), host.data_ptr(),
+                        /*checksummed=*/true);
+      }
+      shard.close();
     }
+    fs::fsync_path(shard_path);
+    shard_size_ = static_cast<std::int64_t>(fs::file_size(shard_path));
+  } catch (...) {
+    abandon();
     throw;
   }
 }
 
+SaveReport CheckpointSave::commit(comm::Communicator& comm) {
+  try {
+    const std::vector<std::int64_t> shard_sizes = comm.allgather(shard_size_);  // also the barrier
+    SaveReport report;
+    report.path = final_path_;
+    if (rank_ == 0) {
+      const std::string index_path = fs::join(temporary_, kIndexFile);
+      write_index(index_path, tensors_, attributes_, owners_, ranks_, shard_sizes);
+      fs::fsync_path(index_path);
+      fs::fsync_path(temporary_);
+      commit_directory(temporary_, final_path_);
+      fs::fsync_path(root_);
+      fs::replace_text_atomically(fs::join(root_, kLatestFile), name_);
+      report.bytes = fs::file_size(fs::join(final_path_, kIndexFile));
+    }
+    for (std::int64_t size : shard_sizes) report.bytes += static_cast<std::uint64_t>(size);
+    comm.barrier();  // nobody goes on (or deletes old checkpoints) before the commit
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return report;
+  } catch (...) {
+    abandon();
+    throw;
+  }
+}
+
+void CheckpointSave::abandon() noexcept {
+  // A failed save (disk full, quota, I/O error) removes its partial files, so that the space is
+  // not held until the next start; the committed checkpoints are never touched.
+  try {
+    fs::remove_tree(temporary_);
+  } catch (...) {
+  }
+}
+
+SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointData& data,
+                           comm::Communicator& comm) {
+  CheckpointSave save(root, name, data, comm, /*snapshot=*/false);
+  save.write_shard();
+  return save.commit(comm);
+}
 
 CheckpointReader::CheckpointReader(const std::string& directory) : directory_(directory) {
   const std::string index_path = fs::join(directory, kIndexFile);

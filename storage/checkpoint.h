@@ -9,6 +9,7 @@
 
 #include <torch/types.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,35 @@ struct SaveReport {
 // fsyncs <root> and replaces <root>/LATEST. On return the checkpoint is committed on every rank.
 SaveReport save_checkpoint(const std::string& root, const std::string& name,
                            const CheckpointData& data, comm::Communicator& comm);
+
+// save_checkpoint in its three phases, so that the middle one can run on a background thread
+// while training goes on (asynchronous checkpoints):
+//   1. the constructor (collective): checks that the ranks agree on the layout, assigns owners,
+//      creates <name>.tmp; with `snapshot`, copies this rank's tensors to host memory;
+//   2. write_shard(): writes and fsyncs this rank's shard; no communication, so any thread may
+//      call it (libhdf5 is not thread-safe: no other HDF5 call may run meanwhile);
+//   3. commit() (collective, after every rank's write_shard returned): index, rename, LATEST.
+// Until commit() returns, the previous checkpoint stays LATEST; a failure in 2 or 3 removes
+// <name>.tmp before rethrowing.
+class CheckpointSave {
+ public:
+  CheckpointSave(const std::string& root, const std::string& name, const CheckpointData& data,
+                 comm::Communicator& comm, bool snapshot);
+  void write_shard();
+  SaveReport commit(comm::Communicator& comm);
+  const std::string& name() const { return name_; }
+
+ private:
+  void abandon() noexcept;
+
+  std::string root_, name_, final_path_, temporary_;
+  std::vector<std::pair<std::string, torch::Tensor>> tensors_;
+  std::map<std::string, Attributes> attributes_;
+  std::vector<int> owners_;
+  int rank_ = 0, ranks_ = 1;
+  std::int64_t shard_size_ = 0;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // A committed checkpoint, opened for reading. The constructor checks the format, the `complete`
 // mark and that every shard exists with the size the index recorded.

@@ -58,6 +58,7 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 1;           // epochs between checkpoints; 0: only the final one
   std::int64_t checkpoint_every_steps = 0;     // optimizer steps between mid-epoch checkpoints; 0: none
   std::int64_t keep_last = 3;                  // committed checkpoints kept; 0: all
+  bool checkpoint_async = false;               // write shards on a background thread
   std::string resume = "auto";                 // auto | none | PATH
 
   bool checkpointing() const { return !checkpoint_dir.empty() && checkpoint_dir != "none"; }

@@ -11,6 +11,7 @@
 #include "trainer/resume.h"
 #include "trainer/weights.h"
 #include "storage/checkpoint.h"
+#include "trainer/checkpoint_saver.h"
 #include "trainer/checkpointing.h"
 #include "trainer/sampler.h"
 #include "trainer/stop_budget.h"
@@ -138,13 +139,22 @@ NamedParameters freeze(torch::nn::Module& model, const std::vector<std::string>&
   return parameters;
 }
 
-// True on every rank once any rank has received a stop signal: one small collective per step, so
-// that all ranks stop at the same step boundary and save the same state.
-bool stop_agreed(const RunContext& context) {
-  if (!context.stop_requested) return false;
-  std::vector<torch::Tensor> flag{torch::tensor({context.stop_requested() ? std::int64_t{1} : 0}, torch::kInt64)};
-  context.control.allreduce(flag, {comm::ReduceOp::kMax});
-  return flag[0].item<std::int64_t>() != 0;
+// What the ranks agree on at a step boundary, in one small collective: whether any rank has received
+// a stop signal (so that all stop at the same step and save the same state), and whether every
+// rank's background checkpoint write has finished (so that all commit it at the same step).
+struct StepAgreement {
+  bool stop = false;
+  bool commit = false;
+};
+
+StepAgreement agree_at_step_boundary(const RunContext& context, const CheckpointSaver& saver) {
+  const bool pending = saver.pending();  // the same on every rank
+  if (!context.stop_requested && !pending) return {};
+  const std::int64_t stop = context.stop_requested && context.stop_requested() ? 1 : 0;
+  const std::int64_t writing = pending && !saver.written() ? 1 : 0;
+  std::vector<torch::Tensor> flags{torch::tensor({stop, writing}, torch::kInt64)};
+  context.control.allreduce(flags, {comm::ReduceOp::kMax});
+  return {flags[0][0].item<std::int64_t>() != 0, pending && flags[0][1].item<std::int64_t>() == 0};
 }
 
 [[noreturn]] void stop_now(const TrainConfig& config, const TrainingProgress& progress, const RunContext& context) {
@@ -153,25 +163,6 @@ bool stop_agreed(const RunContext& context) {
                                          : "; no checkpoint was written (--checkpoint-dir none)")
               << std::endl;
   throw StopRequested("stopped on a signal at global step " + std::to_string(progress.global_step));
-}
-
-// Saves a checkpoint of the current state (collective), logs it, applies retention. Returns the
-// seconds the save took.
-double save(const TrainConfig& config, const ModelIdentity& identity, const models::StateDict& state,
-            const torch::optim::Optimizer& optimizer, const TrainingProgress& progress, const RunContext& context) {
-  const std::string name = checkpoint_name(progress);
-  const storage::CheckpointData data =
-      capture_checkpoint(config, identity, state, optimizer, progress, context.control.size());
-  const storage::SaveReport report = storage::save_checkpoint(config.checkpoint_dir, name, data, context.control);
-  char line[256];
-  std::snprintf(line, sizeof line, "checkpoint %s saved: %.2f MB in %.3f s (%.1f MB/s), training stalled %.3f s",
-                report.path.c_str(), report.bytes / 1e6, report.seconds,
-                report.bytes / 1e6 / std::max(report.seconds, 1e-9), report.seconds);
-  context.log << line << std::endl;
-  if (context.control.rank() == 0 && config.keep_last > 0)
-    for (const auto& removed : storage::apply_retention(config.checkpoint_dir, static_cast<int>(config.keep_last)))
-      context.log << "checkpoint " << removed << " removed (--keep-last " << config.keep_last << ")" << std::endl;
-  return report.seconds;
 }
 
 }  // namespace
@@ -243,11 +234,21 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     log << "nothing to train: the checkpoint has " << progress.completed_epochs << " of " << config.epochs
         << " epoch(s) done" << std::endl;
 
+  // Checkpoints: saved (or started in the background) at the steps and epochs the options ask for;
+  // after each commit, old ones are removed and the save time is checked against the signal lead.
+  CheckpointSaver saver(config.checkpoint_dir, config.checkpoint_async, context.control, log);
   StopBudget stop_budget(config.signal_lead);
   double slowest_step = 0;
-  const auto save_checked = [&](const TrainingProgress& snapshot) {
-    const double seconds = save(config, identity, state, *optimizer, snapshot, context);
-    if (auto warning = stop_budget.after_save(seconds, slowest_step)) log << *warning << std::endl;
+  const auto committed = [&](const std::optional<CheckpointSaver::Committed>& done) {
+    if (!done) return;
+    if (context.control.rank() == 0 && config.keep_last > 0)
+      for (const auto& removed : storage::apply_retention(config.checkpoint_dir, static_cast<int>(config.keep_last)))
+        log << "checkpoint " << removed << " removed (--keep-last " << config.keep_last << ")" << std::endl;
+    if (auto warning = stop_budget.after_save(done->report.seconds, slowest_step)) log << *warning << std::endl;
+  };
+  const auto save = [&](const TrainingProgress& snapshot, bool wait) {
+    committed(saver.save(capture_checkpoint(config, identity, state, *optimizer, snapshot, context.control.size()),
+                         checkpoint_name(snapshot), wait));
   };
 
   bool stop_after_epoch = false;
@@ -288,7 +289,9 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
       progress_lines.step(progress.step_in_epoch, loss_sum / static_cast<double>(done), done * comm.size());
 
       const bool last_step = step + 1 == steps;
-      const bool stop = stop_agreed(context);
+      const StepAgreement agreed = agree_at_step_boundary(context, saver);
+      if (agreed.commit) committed(saver.commit_pending());
+      const bool stop = agreed.stop;
       slowest_step = std::max(slowest_step, seconds_since(step_start));
       if (stop && last_step) stop_after_epoch = true;
       const bool periodic = config.checkpoint_every_steps > 0 && progress.global_step % config.checkpoint_every_steps == 0;
@@ -300,7 +303,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
         snapshot.partial_correct += sums[1];
         snapshot.partial_count += sums[2];
         snapshot.samples_seen += static_cast<std::int64_t>(sums[2]);
-        save_checked(snapshot);
+        save(snapshot, /*wait=*/stop);
       }
       if (stop && !last_step) stop_now(config, progress, context);
     }
@@ -335,7 +338,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     const bool final_epoch = epoch + 1 == config.epochs;
     const bool due = config.checkpoint_every > 0 && (epoch + 1) % config.checkpoint_every == 0;
     if (config.checkpointing() && (due || final_epoch || stop_after_epoch)) {
-      save_checked(progress);
+      save(progress, /*wait=*/final_epoch || stop_after_epoch);
     }
     if (stop_after_epoch && !final_epoch) stop_now(config, progress, context);
   }

@@ -53,4 +53,23 @@ expect_bad_input "was written for model lenet, this run trains resnet18" "${run[
 expect_bad_input "holds sgd state, this run uses --optimizer adam" "${run[@]}" --epochs 3 \
   --checkpoint-dir stopped --optimizer adam --lr 0.001
 expect_bad_input "has 10 classes, this run's model has 2" "${run[@]}" --epochs 3 --checkpoint-dir stopped --classes 0,6
+# Asynchronous checkpoints hold the state of the step they were taken at, although training went on
+# while they were written: each one equals its synchronous twin bit for bit, and resuming from a
+# mid-epoch one ends where the straight run ends.
+run_mpi 2 "$TRAINER" "${run[@]}" --epochs 2 --checkpoint-every-steps 3 --checkpoint-dir sync >/dev/null
+run_mpi 2 "$TRAINER" "${run[@]}" --epochs 2 --checkpoint-every-steps 3 --checkpoint-dir async \
+  --checkpoint-async on >async.log
+grep -q "checkpoint async/epoch-0000-step-00000003 saved in the background: .* training stalled" async.log ||
+  fail "no background save in the log: $(cat async.log)"
+compared=0
+for checkpoint in sync/epoch-*; do
+  $tools same "$checkpoint" "async/$(basename "$checkpoint")" >/dev/null || fail "async $(basename "$checkpoint") differs from sync"
+  compared=$((compared + 1))
+done
+[ "$compared" -ge 7 ] || fail "only $compared checkpoints to compare"
+rm -rf async/epoch-0002 async/epoch-0001-step-00000007 && echo epoch-0001-step-00000004 >async/LATEST
+run_mpi 2 "$TRAINER" "${run[@]}" --epochs 2 --checkpoint-dir async --checkpoint-async on >resumed-async.log
+grep -q "resumed from async/epoch-0001-step-00000004" resumed-async.log || fail "did not resume: $(cat resumed-async.log)"
+$tools same sync/epoch-0002 async/epoch-0002 || fail "the run resumed from an async checkpoint differs"
+expect_bad_input "--checkpoint-async maybe: expected on or off" --checkpoint-async maybe
 echo "resume checks passed"

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Crash anywhere: real `mpirun -np 2` training that saves a checkpoint every step is killed with
 # SIGKILL at a random moment (rank 0, rank 1 or mpirun itself), TRIALS times with a fixed SEED.
+# Every other trial writes its checkpoints in the background (--checkpoint-async on).
 # After every kill, LATEST must name a complete checkpoint that verifies (never a partial one),
 # `--resume auto` must continue from exactly that checkpoint, and the finished run must equal an
 # uninterrupted run bit for bit (training is deterministic).
@@ -43,8 +44,10 @@ trial_failed() {
 }
 for trial in $(seq "$TRIALS"); do
   dir=trial-$trial
-  ranks_pattern="$TRAINER ${run[*]} --checkpoint-dir $dir\$"
-  run_mpi 2 "$TRAINER" "${run[@]}" --checkpoint-dir "$dir" >"$dir.log" 2>&1 &
+  async=$([ $((trial % 2)) -eq 0 ] && echo on || echo off)
+  args=("${run[@]}" --checkpoint-async $async --checkpoint-dir "$dir")
+  ranks_pattern="$TRAINER ${args[*]}\$"
+  run_mpi 2 "$TRAINER" "${args[@]}" >"$dir.log" 2>&1 &
   job=$!
   delay=$((RANDOM * 32768 + RANDOM))
   delay=$((earliest + delay % (span - earliest)))
@@ -85,7 +88,7 @@ for trial in $(seq "$TRIALS"); do
   [ "$killed" = yes ] && victims_count[$victim]=$((victims_count[$victim] + 1))
   [ "$saving" -gt 0 ] && during_save=$((during_save + 1))
 
-  run_mpi 2 "$TRAINER" "${run[@]}" --checkpoint-dir "$dir" >"$dir.resume" 2>&1 ||
+  run_mpi 2 "$TRAINER" "${args[@]}" >"$dir.resume" 2>&1 ||
     { trial_failed "resume failed: $(tail -3 "$dir.resume")"; continue; }
   if [ "$latest" != none ] && ! grep -q "resumed from $dir/$latest" "$dir.resume"; then
     trial_failed "did not resume from LATEST ($latest): $(grep -m1 resum "$dir.resume")"
@@ -93,7 +96,7 @@ for trial in $(seq "$TRIALS"); do
   fi
   $tools same "reference/$final" "$dir/$final" >"$dir.same" ||
     { trial_failed "final state differs from the uninterrupted run: $(cat "$dir.same")"; continue; }
-  echo "trial $trial: kill -9 $victim ($killed) at ${delay} ms, LATEST $latest$([ "$saving" -gt 0 ] && echo ', during a save'); resumed, final state identical"
+  echo "trial $trial: async $async, kill -9 $victim ($killed) at ${delay} ms, LATEST $latest$([ "$saving" -gt 0 ] && echo ', during a save'); resumed, final state identical"
   rm -rf "$dir" "$dir".*
 done
 
