@@ -96,10 +96,10 @@ int main(int argc, char** argv) {
 
     std::vector<torch::Tensor> params = model_like_parameters(bytes);
     for (auto& p : params) p.mutable_grad() = torch::empty_like(p);
-    trainer::comm::GradientBucketer bucketer(params);
+    trainer::comm::GradientBucketer bucketer(params, comm, /*overlap=*/false);
     const double ours_s = time_per_call(comm, options.seconds, [&] {
       for (auto& p : params) p.mutable_grad().fill_(comm.rank() + 1);
-      bucketer.average_gradients(comm);
+      bucketer.average_gradients();
     });
     for (auto& p : params) correct = correct && p.grad().eq((n + 1) / 2.0).all().item<bool>();
 

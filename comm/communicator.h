@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,15 @@ struct AllreduceOptions {
 
 struct BroadcastOptions {
   int root = 0;
+};
+
+// A collective in flight (c10d's Work): test() lets it progress and says whether it has completed;
+// wait() blocks until it has, and rethrows its failure.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual bool test() = 0;
+  virtual void wait() = 0;
 };
 
 class Communicator {
@@ -39,6 +49,11 @@ class Communicator {
   virtual void barrier() = 0;
   // A small allgather for metadata: every rank's value, indexed by rank.
   virtual std::vector<std::int64_t> allgather(std::int64_t value) = 0;
+
+  // Starts an allreduce of one tensor and returns at once (MPI: MPI_Iallreduce); the tensor must not
+  // be touched before the Work has completed. Backends without non-blocking collectives run it to
+  // completion here and return finished Work, so callers need not care.
+  virtual std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {});
 
   // "rank 1/4 on node17": for error messages.
   std::string where() const;

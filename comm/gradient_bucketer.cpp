@@ -1,9 +1,67 @@
 #include "comm/gradient_bucketer.h"
 
+#include <torch/autograd.h>
+
 namespace trainer::comm {
 
-GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
-                                   const BucketLimits& limits) {
+struct GradientBucketer::State {
+  struct Bucket {
+    std::vector<torch::Tensor> parameters;
+    std::vector<std::int64_t> offsets;  // element offset of each parameter in `buffer`
+    torch::Tensor buffer;
+    std::vector<bool> filled;           // overlap: which gradients are in `buffer` already
+    std::size_t missing = 0;            // overlap: gradients still to come
+    std::unique_ptr<Work> work;         // the allreduce in flight
+  };
+
+  Communicator& comm;
+  bool overlap = false;
+  bool armed = false;          // between prepare_backward() and average_gradients()
+  std::size_t next_launch = 0;  // buckets start in index order
+  std::vector<Bucket> buckets;
+
+  explicit State(Communicator& c) : comm(c) {}
+
+  torch::Tensor slice(Bucket& bucket, std::size_t i) {
+    return bucket.buffer.narrow(0, bucket.offsets[i], bucket.parameters[i].numel());
+  }
+
+  // The gradient the step will have: what was accumulated so far plus what backward just produced.
+  void fill(Bucket& bucket, std::size_t i, const torch::Tensor& incoming) {
+    torch::Tensor destination = slice(bucket, i);
+    const torch::Tensor& accumulated = bucket.parameters[i].grad();
+    if (incoming.defined() && accumulated.defined())
+      torch::add_out(destination, accumulated.reshape({-1}), incoming.reshape({-1}));
+    else if (incoming.defined()) destination.copy_(incoming.reshape({-1}));
+    else if (accumulated.defined()) destination.copy_(accumulated.reshape({-1}));
+    else destination.zero_();
+    bucket.filled[i] = true;
+  }
+
+  void launch_ready() {
+    while (next_launch < buckets.size() && buckets[next_launch].missing == 0) {
+      Bucket& bucket = buckets[next_launch++];
+      bucket.work = comm.allreduce_async(bucket.buffer, {ReduceOp::kSum});
+    }
+    for (std::size_t b = 0; b < next_launch; ++b)
+      if (buckets[b].work) buckets[b].work->test();  // progress: MPI moves only inside MPI calls
+  }
+
+  void on_gradient(std::size_t b, std::size_t i, const torch::Tensor& incoming) {
+    if (!armed) return;  // an earlier micro-batch: autograd accumulates, nothing to send yet
+    torch::NoGradGuard no_grad;
+    Bucket& bucket = buckets[b];
+    if (bucket.filled[i]) return;
+    fill(bucket, i, incoming);
+    --bucket.missing;
+    launch_ready();
+  }
+};
+
+GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters, Communicator& comm, bool overlap,
+                                   const BucketLimits& limits)
+    : state_(std::make_shared<State>(comm)) {
+  state_->overlap = overlap && comm.size() > 1;
   std::vector<torch::Tensor> trainable;
   for (auto it = parameters.rbegin(); it != parameters.rend(); ++it)
     if (it->requires_grad()) trainable.push_back(*it);
@@ -13,7 +71,7 @@ GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
     slots.push_back({static_cast<std::size_t>(p.numel()) * p.element_size(),
                      static_cast<int>(p.scalar_type())});
   for (const auto& positions : plan_buckets(slots, limits)) {
-    Bucket bucket;
+    State::Bucket bucket;
     std::int64_t elements = 0;
     for (std::size_t position : positions) {
       bucket.parameters.push_back(trainable[position]);
@@ -21,43 +79,85 @@ GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
       elements += trainable[position].numel();
     }
     bucket.buffer = torch::empty({elements}, trainable[positions.front()].options().requires_grad(false));
-    buckets_.push_back(std::move(bucket));
+    bucket.filled.assign(positions.size(), false);
+    state_->buckets.push_back(std::move(bucket));
+  }
+  if (!state_->overlap) return;
+  // The hooks hold the state weakly: a model that outlives the bucketer keeps harmless hooks.
+  const std::weak_ptr<State> weak = state_;
+  for (std::size_t b = 0; b < state_->buckets.size(); ++b)
+    for (std::size_t i = 0; i < state_->buckets[b].parameters.size(); ++i)
+      state_->buckets[b].parameters[i].register_hook([weak, b, i](const torch::Tensor& grad) {
+        if (auto state = weak.lock()) state->on_gradient(b, i, grad);
+      });
+}
+
+GradientBucketer::~GradientBucketer() = default;
+
+void GradientBucketer::prepare_backward() {
+  State& s = *state_;
+  if (!s.overlap) return;
+  s.armed = true;
+  s.next_launch = 0;
+  for (auto& bucket : s.buckets) {
+    bucket.filled.assign(bucket.parameters.size(), false);
+    bucket.missing = bucket.parameters.size();
+    bucket.work.reset();
   }
 }
 
-void GradientBucketer::average_gradients(Communicator& comm) {
-  if (comm.size() == 1) return;
+void GradientBucketer::average_gradients() {
+  State& s = *state_;
+  if (s.comm.size() == 1) return;
   torch::NoGradGuard no_grad;
-  for (auto& bucket : buckets_) {
-    for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
-      const torch::Tensor& grad = bucket.parameters[i].grad();
-      torch::Tensor slice = bucket.buffer.narrow(0, bucket.offsets[i], bucket.parameters[i].numel());
-      if (grad.defined()) slice.copy_(grad.reshape({-1}));
-      else slice.zero_();
+  if (s.overlap && s.armed) {
+    // Gradients no hook saw (parameters unused by this step's graph) go in now; then every bucket
+    // still waiting starts, in order.
+    for (auto& bucket : s.buckets)
+      for (std::size_t i = 0; i < bucket.parameters.size(); ++i)
+        if (!bucket.filled[i]) {
+          s.fill(bucket, i, torch::Tensor());
+          --bucket.missing;
+        }
+    s.launch_ready();
+    s.armed = false;
+  } else {
+    for (auto& bucket : s.buckets) {
+      for (std::size_t i = 0; i < bucket.parameters.size(); ++i) s.fill(bucket, i, torch::Tensor());
+      std::vector<torch::Tensor> tensors{bucket.buffer};
+      s.comm.allreduce(tensors, {ReduceOp::kSum});
     }
-    std::vector<torch::Tensor> tensors{bucket.buffer};
-    comm.allreduce(tensors, {ReduceOp::kSum});
+  }
+  const double inverse_size = 1.0 / s.comm.size();
+  for (auto& bucket : s.buckets) {
+    if (bucket.work) bucket.work->wait();
+    bucket.work.reset();
     // Divide by the world size after the reduction has completed, never before, in the same pass
     // that copies the average back into each gradient.
-    const torch::Tensor inverse = torch::scalar_tensor(1.0 / comm.size(), bucket.buffer.options());
+    const torch::Tensor inverse = torch::scalar_tensor(inverse_size, bucket.buffer.options());
     for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
       torch::Tensor& param = bucket.parameters[i];
-      torch::Tensor summed = bucket.buffer.narrow(0, bucket.offsets[i], param.numel()).view(param.sizes());
+      torch::Tensor summed = s.slice(bucket, i).view(param.sizes());
       if (param.grad().defined()) torch::mul_out(param.mutable_grad(), summed, inverse);
       else param.mutable_grad() = summed * inverse;
     }
   }
 }
 
+bool GradientBucketer::overlapping() const { return state_->overlap; }
+
+std::size_t GradientBucketer::bucket_count() const { return state_->buckets.size(); }
+
 std::size_t GradientBucketer::parameter_count() const {
   std::size_t count = 0;
-  for (const auto& bucket : buckets_) count += bucket.parameters.size();
+  for (const auto& bucket : state_->buckets) count += bucket.parameters.size();
   return count;
 }
 
 std::size_t GradientBucketer::bytes() const {
   std::size_t total = 0;
-  for (const auto& bucket : buckets_) total += static_cast<std::size_t>(bucket.buffer.numel()) * bucket.buffer.element_size();
+  for (const auto& bucket : state_->buckets)
+    total += static_cast<std::size_t>(bucket.buffer.numel()) * bucket.buffer.element_size();
   return total;
 }
 

@@ -3,36 +3,50 @@
 // into preallocated flat buckets (plan_buckets, in reverse registration order like DDP's reducer,
 // identical on every rank), each bucket is reduced, divided by the world size once the reduction
 // has completed, and copied back. Parameters that do not require gradients (frozen) are left out.
+//
+// With overlap, a hook on every trainable parameter copies its gradient into its bucket as soon as
+// backward has computed it, and a bucket's allreduce starts (non-blocking) when its last gradient
+// has arrived, while backward goes on with the layers below. Buckets start in index order on every
+// rank (collectives must be issued in the same order everywhere), and average_gradients() then
+// only completes what is still in flight. Hooks run on the thread that called backward() (LibTorch
+// runs CPU backward there), which is also the thread that owns MPI.
 
 #include "comm/bucket_plan.h"
 #include "comm/communicator.h"
 
 #include <torch/types.h>
 
+#include <memory>
 #include <vector>
 
 namespace trainer::comm {
 
 class GradientBucketer {
  public:
-  // `parameters` in registration order (Module::parameters()).
-  explicit GradientBucketer(const std::vector<torch::Tensor>& parameters, const BucketLimits& limits = {});
+  // `parameters` in registration order (Module::parameters()). With `overlap`, `comm` is where the
+  // hooks' allreduces go (it must outlive the bucketer's use).
+  GradientBucketer(const std::vector<torch::Tensor>& parameters, Communicator& comm, bool overlap,
+                   const BucketLimits& limits = {});
+  ~GradientBucketer();
+  GradientBucketer(const GradientBucketer&) = delete;
+  GradientBucketer& operator=(const GradientBucketer&) = delete;
 
-  // Replaces every trainable parameter's gradient by its average over the ranks of `comm`. A
-  // parameter without a gradient on this rank contributes zeros (and receives the average).
-  void average_gradients(Communicator& comm);
+  // With overlap: call right before the backward() that completes the step's gradients (the last
+  // micro-batch when they are accumulated). Without overlap it does nothing.
+  void prepare_backward();
 
-  std::size_t bucket_count() const { return buckets_.size(); }
+  // Replaces every trainable parameter's gradient by its average over the ranks. A parameter
+  // without a gradient on this rank contributes zeros (and receives the average).
+  void average_gradients();
+
+  bool overlapping() const;
+  std::size_t bucket_count() const;
   std::size_t parameter_count() const;  // trainable parameters covered
   std::size_t bytes() const;            // gradient bytes exchanged per step
 
  private:
-  struct Bucket {
-    std::vector<torch::Tensor> parameters;
-    std::vector<std::int64_t> offsets;  // element offset of each parameter in `buffer`
-    torch::Tensor buffer;
-  };
-  std::vector<Bucket> buckets_;
+  struct State;  // shared with the autograd hooks
+  std::shared_ptr<State> state_;
 };
 
 }  // namespace trainer::comm

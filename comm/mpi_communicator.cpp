@@ -79,7 +79,7 @@ void MpiCommunicator::set_timeout(std::chrono::milliseconds timeout) {
   });
 }
 
-CollectiveWatchdog::Scope MpiCommunicator::watch(const char* collective, std::int64_t bytes) {
+CollectiveWatchdog::Scope MpiCommunicator::watch(const char* collective, std::int64_t bytes) const {
   static CollectiveWatchdog unwatched(std::chrono::milliseconds(0), nullptr);
   CollectiveWatchdog& watchdog = watchdog_ ? *watchdog_ : unwatched;
   return watchdog.watch([collective, bytes] {
@@ -122,6 +122,55 @@ void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const Allre
     });
     if (options.op == ReduceOp::kAverage) tensor.div_(size_);
   }
+}
+
+namespace {
+
+class MpiWork : public Work {
+ public:
+  MpiWork(const MpiCommunicator& comm, torch::Tensor tensor, ReduceOp op, std::int64_t bytes)
+      : comm_(comm), tensor_(std::move(tensor)), op_(op), bytes_(bytes) {}
+  ~MpiWork() override {
+    if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // never free a buffer in use
+  }
+  MPI_Request* request() { return &request_; }
+  bool test() override {
+    if (request_ == MPI_REQUEST_NULL) return true;
+    int done = 0;
+    finish(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test(MPI_Iallreduce)");
+    return done != 0;
+  }
+  void wait() override {
+    if (request_ == MPI_REQUEST_NULL) return;
+    const auto watching = comm_.watch("MPI_Iallreduce", bytes_);
+    finish(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait(MPI_Iallreduce)");
+  }
+
+ private:
+  void finish(int status, const char* what) {
+    comm_.check(status, what);
+    if (request_ == MPI_REQUEST_NULL && op_ == ReduceOp::kAverage) tensor_.div_(comm_.size());
+  }
+  const MpiCommunicator& comm_;
+  torch::Tensor tensor_;
+  ReduceOp op_;
+  std::int64_t bytes_;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+};
+
+}  // namespace
+
+std::unique_ptr<Work> MpiCommunicator::allreduce_async(torch::Tensor tensor, const AllreduceOptions& options) {
+  if (size_ == 1 || tensor.numel() > INT_MAX) return Communicator::allreduce_async(std::move(tensor), options);
+  check_tensor(tensor, "allreduce");
+  if (options.op == ReduceOp::kAverage && !tensor.is_floating_point())
+    throw CommError("allreduce: averaging needs a floating-point tensor");
+  const std::int64_t bytes = tensor.numel() * static_cast<std::int64_t>(tensor.element_size());
+  auto work = std::make_unique<MpiWork>(*this, tensor, options.op, bytes);
+  check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
+                       mpi_type(tensor.scalar_type()), mpi_op(options.op), comm_, work->request()),
+        "MPI_Iallreduce");
+  return work;
 }
 
 void MpiCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options) {

@@ -30,6 +30,9 @@ class MpiCommunicator : public Communicator {
   std::string backend() const override { return "mpi"; }
 
   void allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options = {}) override;
+  // MPI_Iallreduce. Open MPI progresses non-blocking collectives inside MPI calls: callers call
+  // test() now and then (the gradient bucketer does, from its autograd hooks).
+  std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {}) override;
   void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
   void barrier() override;
   std::vector<std::int64_t> allgather(std::int64_t value) override;
@@ -40,9 +43,11 @@ class MpiCommunicator : public Communicator {
   // collective and this rank; 0 turns the watchdog off (the default).
   void set_timeout(std::chrono::milliseconds timeout);
 
- private:
+  // For this backend's Work objects: turns an MPI status into CommError; watches a wait.
   void check(int status, const std::string& what) const;
-  CollectiveWatchdog::Scope watch(const char* collective, std::int64_t bytes);
+  CollectiveWatchdog::Scope watch(const char* collective, std::int64_t bytes) const;
+
+ private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
 
   MPI_Comm comm_ = MPI_COMM_NULL;

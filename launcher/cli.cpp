@@ -30,6 +30,7 @@ const char* const kUsage =
 struct RawValues {
   std::vector<std::string> lr_groups;
   std::string checkpoint_async = "off";
+  std::string overlap = "on";
   std::string config_file;
   std::string classes;
   std::string normalize;
@@ -134,6 +135,8 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "samples per micro-batch per rank")
       ("accumulate-steps", po::value(&c.accumulate_steps)->default_value(c.accumulate_steps),
        "micro-batches per optimizer step; gradients are exchanged once per step")
+      ("overlap", po::value(&raw.overlap)->default_value(raw.overlap)->value_name("on|off"),
+       "start each gradient bucket's allreduce during backward, as soon as its gradients are ready")
       ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
        "samples per evaluation batch")
       ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), "sgd | adam")
@@ -173,6 +176,8 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
   require(c.keep_last >= 0, "--keep-last must not be negative");
   require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
+  require(raw.overlap == "on" || raw.overlap == "off", "--overlap " + raw.overlap + ": expected on or off");
+  c.overlap = raw.overlap == "on";
   require(raw.checkpoint_async == "on" || raw.checkpoint_async == "off",
           "--checkpoint-async " + raw.checkpoint_async + ": expected on or off");
   c.checkpoint_async = raw.checkpoint_async == "on";

@@ -37,6 +37,7 @@ struct TrainConfig {
   std::int64_t epochs = 10;
   std::int64_t batch_size = 64;        // per rank
   std::int64_t accumulate_steps = 1;   // micro-batches per optimizer step (gradients reduced once)
+  bool overlap = true;                 // gradient allreduces start during backward
   std::int64_t test_batch_size = 1000;
   std::uint64_t seed = 0;
   std::string device = "auto";         // auto | cpu | cuda | cuda:N (the launcher resolves it)

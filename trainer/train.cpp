@@ -198,7 +198,7 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     for (std::size_t g = 0; g < setup.base_lrs.size(); ++g)
       log << "parameter group " << g << " (" << setup.group_names[g] << "): "
           << optimizer->param_groups()[g].params().size() << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
-  comm::GradientBucketer bucketer(model->parameters());
+  comm::GradientBucketer bucketer(model->parameters(), comm, config.overlap);
 
   log << "model " << config.model << " (" << parameter_count(*model) << " parameters, "
       << num_classes << " classes) | data " << config.data.dataset << ": " << train.size()
@@ -209,7 +209,8 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
       << config.batch_size << " x " << comm.size() << " rank(s)";
   if (config.accumulate_steps > 1) log << " x " << config.accumulate_steps << " accumulated";
   if (comm.size() > 1)
-    log << " | gradients: " << bucketer.bytes() << " bytes in " << bucketer.bucket_count() << " bucket(s)";
+    log << " | gradients: " << bucketer.bytes() << " bytes in " << bucketer.bucket_count() << " bucket(s)"
+        << (bucketer.overlapping() ? ", overlapped with backward" : "");
   log << std::endl;
 
   TrainResult result;
@@ -276,12 +277,13 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
         torch::Tensor labels = train.labels.index_select(0, index).to(context.device);
         torch::Tensor logits = model->forward(images);
         torch::Tensor loss = F::cross_entropy(logits, labels);
+        if (begin + config.batch_size >= step_begin + step_count) bucketer.prepare_backward();  // the last micro-batch
         // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
         (loss * (static_cast<double>(count) / static_cast<double>(step_count))).backward();
         loss_sum += loss.item<double>() * static_cast<double>(count);
         correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
       }
-      bucketer.average_gradients(comm);
+      bucketer.average_gradients();
       optimizer->step();
       done += step_count;
       ++progress.global_step;

@@ -72,7 +72,7 @@ TEST_F(Mpi, BucketerAveragesGradientsAndLeavesFrozenOnesAlone) {
   for (int i = 0; i < 40; ++i) params.push_back(torch::zeros({i % 7 + 1, 3}, torch::requires_grad()));
   torch::Tensor frozen = torch::zeros({5}, torch::requires_grad(false));
   params.push_back(frozen);
-  trainer::comm::GradientBucketer bucketer(params, {/*first=*/64, /*cap=*/256});
+  trainer::comm::GradientBucketer bucketer(params, comm, /*overlap=*/false, {/*first=*/64, /*cap=*/256});
   EXPECT_EQ(bucketer.parameter_count(), 40u);
   EXPECT_GT(bucketer.bucket_count(), 3u);
 
@@ -80,7 +80,7 @@ TEST_F(Mpi, BucketerAveragesGradientsAndLeavesFrozenOnesAlone) {
     if (i == 13 && comm.rank() == 0) continue;  // no gradient on rank 0: contributes zeros
     params[i].mutable_grad() = torch::full(params[i].sizes(), (r() + 1) * (i + 1));
   }
-  bucketer.average_gradients(comm);
+  bucketer.average_gradients();
   for (int i = 0; i < 40; ++i) {
     double sum = 0;
     for (int k = 0; k < comm.size(); ++k) sum += (i == 13 && k == 0) ? 0 : (k + 1) * (i + 1);
@@ -89,6 +89,45 @@ TEST_F(Mpi, BucketerAveragesGradientsAndLeavesFrozenOnesAlone) {
         << "parameter " << i;
   }
   EXPECT_FALSE(frozen.grad().defined());
+}
+
+TEST_F(Mpi, OverlappedBucketsAverageWhatBackwardProducesAndWhatItDoesNot) {
+  // Gradients from a real backward reach the buckets through hooks; one parameter is not in the
+  // graph (its bucket is completed afterwards), and one step accumulates two micro-batches.
+  std::vector<torch::Tensor> params;
+  for (int i = 0; i < 30; ++i) params.push_back(torch::zeros({i % 5 + 1, 4}, torch::requires_grad()));
+  trainer::comm::GradientBucketer bucketer(params, comm, /*overlap=*/true, {/*first=*/64, /*cap=*/256});
+  ASSERT_TRUE(bucketer.overlapping() || comm.size() == 1);
+  const int unused = 17;
+  const auto backward = [&](double scale) {
+    torch::Tensor loss = torch::zeros({});
+    for (int i = 0; i < 30; ++i)
+      if (i != unused) loss = loss + (params[i] * (scale * (r() + 1) * (i + 1))).sum();
+    loss.backward();
+  };
+  for (int step = 0; step < 2; ++step) {
+    for (auto& p : params)
+      if (p.grad().defined()) p.mutable_grad().zero_();
+    backward(1.0);              // micro-batch 1: accumulated locally, nothing sent
+    bucketer.prepare_backward();
+    backward(2.0);              // micro-batch 2: the hooks send each bucket as it fills
+    bucketer.average_gradients();
+    for (int i = 0; i < 30; ++i) {
+      double sum = 0;
+      for (int k = 0; k < comm.size(); ++k) sum += i == unused ? 0 : 3.0 * (k + 1) * (i + 1);
+      ASSERT_TRUE(params[i].grad().defined()) << i;
+      EXPECT_TRUE(torch::allclose(params[i].grad(), torch::full(params[i].sizes(), sum / n())))
+          << "step " << step << " parameter " << i << ": " << params[i].grad().view(-1)[0].item<double>();
+    }
+  }
+}
+
+TEST_F(Mpi, AsyncAllreduceCompletesOnWait) {
+  torch::Tensor t = torch::full({1000}, static_cast<double>(r() + 1));
+  auto work = comm.allreduce_async(t, {ReduceOp::kAverage});
+  work->test();
+  work->wait();
+  EXPECT_TRUE(t.eq((n() + 1) / 2.0).all().item<bool>());
 }
 
 }  // namespace
