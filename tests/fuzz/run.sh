@@ -27,4 +27,43 @@ cd "$out"
 ./pt_fuzzer -runs=0 "$root/tests/fuzz/corpus" "$root/tests/fixtures"
 ./h5_fuzzer -runs=0 "$root/tests/fuzz/corpus_h5"
 ./pt_fuzzer -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 pt 2>&1 | tail -8
-./h5_fuzzer -max_total_time="$seconds" -max_len=20000 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 h5 2>&1 | tail -8
+
+# libhdf5 1.10 itself crashes, or asks for gigabytes, on some malformed files (its symbol-table and
+# local-heap parsing, reached through H5Literate); that is not ours to fix and must not fail this
+# run. A finding whose first frame past the sanitizer and libc lies inside libhdf5 is kept in
+# $out/hdf5-defects/ and fuzzing goes on with the next seed; any other finding fails the run.
+first_frame() {  # the first stack frame on stdin that is not the sanitizer's, libFuzzer's or libc's
+  grep -E '^ +#[0-9]+ ' | grep -vE '__sanitizer|__asan|__interceptor|fuzzer::|in malloc|in calloc|in realloc|memmove|memcpy|memset|libc\.so' | head -1 || true
+}
+# A defect of libhdf5's own: it faulted inside libhdf5, and on memory that libhdf5 allocated (a
+# buffer of ours that libhdf5 overran would mean we passed a wrong size: our bug).
+hdf5_defect() {
+  local fault allocation
+  fault=$(first_frame <"$1")
+  allocation=$(sed -n '/allocated by thread/,/^$/p' "$1" | first_frame)
+  [[ "$fault" == *libhdf5* ]] && { [ -z "$allocation" ] || [[ "$allocation" == *libhdf5* ]]; }
+}
+mkdir -p "$out/hdf5-defects"
+deadline=$((SECONDS + seconds))
+seed=1
+hdf5_defects=0
+while [ $SECONDS -lt "$deadline" ]; do
+  status=0
+  ./h5_fuzzer -seed=$seed -max_total_time=$((deadline - SECONDS)) -max_len=20000 -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$out/h5-finding-" h5 >"$out/h5.log" 2>&1 || status=$?
+  if [ "$status" -eq 0 ]; then
+    tail -6 "$out/h5.log"
+    break
+  fi
+  frame=$(first_frame <"$out/h5.log")
+  if hdf5_defect "$out/h5.log"; then
+    hdf5_defects=$((hdf5_defects + 1))
+    mv "$out"/h5-finding-* "$out/hdf5-defects/" 2>/dev/null || true
+    echo "h5 fuzzer, seed $seed: a defect inside libhdf5 (not ours), kept in $out/hdf5-defects:$frame" | sed 's/ (BuildId.*//'
+    seed=$((seed + 1))
+    continue
+  fi
+  cat "$out/h5.log"  # a finding in our code: shown in full, and the test fails
+  exit 1
+done
+echo "h5 fuzzer: $hdf5_defects defect(s) inside libhdf5 set aside, none in our code"
