@@ -17,6 +17,7 @@ struct GradientBucketer::State {
   Communicator& comm;
   bool overlap = false;
   bool armed = false;          // between prepare_backward() and average_gradients()
+  bool accumulated = false;    // .grad holds earlier micro-batches: add it to what backward brings
   std::size_t next_launch = 0;  // buckets start in index order
   std::vector<Bucket> buckets;
 
@@ -29,7 +30,8 @@ struct GradientBucketer::State {
   // The gradient the step will have: what was accumulated so far plus what backward just produced.
   void fill(Bucket& bucket, std::size_t i, const torch::Tensor& incoming) {
     torch::Tensor destination = slice(bucket, i);
-    const torch::Tensor& accumulated = bucket.parameters[i].grad();
+    const torch::Tensor accumulated = incoming.defined() && !this->accumulated ? torch::Tensor()
+                                                                                : bucket.parameters[i].grad();
     if (incoming.defined() && accumulated.defined())
       torch::add_out(destination, accumulated.reshape({-1}), incoming.reshape({-1}));
     else if (incoming.defined()) destination.copy_(incoming.reshape({-1}));
@@ -94,10 +96,11 @@ GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
 
 GradientBucketer::~GradientBucketer() = default;
 
-void GradientBucketer::prepare_backward() {
+void GradientBucketer::prepare_backward(bool accumulated) {
   State& s = *state_;
   if (!s.overlap) return;
   s.armed = true;
+  s.accumulated = accumulated;
   s.next_launch = 0;
   for (auto& bucket : s.buckets) {
     bucket.filled.assign(bucket.parameters.size(), false);

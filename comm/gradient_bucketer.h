@@ -32,8 +32,10 @@ class GradientBucketer {
   GradientBucketer& operator=(const GradientBucketer&) = delete;
 
   // With overlap: call right before the backward() that completes the step's gradients (the last
-  // micro-batch when they are accumulated). Without overlap it does nothing.
-  void prepare_backward();
+  // micro-batch when they are accumulated); `accumulated`: the gradients hold earlier micro-batches'
+  // contributions, which are added (otherwise they are zero or undefined, and skipped). Without
+  // overlap it does nothing.
+  void prepare_backward(bool accumulated);
 
   // Replaces every trainable parameter's gradient by its average over the ranks. A parameter
   // without a gradient on this rank contributes zeros (and receives the average).

@@ -198,7 +198,12 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
     for (std::size_t g = 0; g < setup.base_lrs.size(); ++g)
       log << "parameter group " << g << " (" << setup.group_names[g] << "): "
           << optimizer->param_groups()[g].params().size() << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
-  comm::GradientBucketer bucketer(model->parameters(), comm, config.overlap);
+  // Overlap needs non-blocking collectives issued from backward's thread: MPI on CPUs has both.
+  // On GPUs backward runs on LibTorch's device threads and our NCCL collectives block, so it is off.
+  const bool overlap = config.overlap && !context.device.is_cuda();
+  if (config.overlap && !overlap && comm.size() > 1)
+    log << "note: --overlap is not implemented for NCCL yet; gradients are exchanged after backward" << std::endl;
+  comm::GradientBucketer bucketer(model->parameters(), comm, overlap);
 
   log << "model " << config.model << " (" << parameter_count(*model) << " parameters, "
       << num_classes << " classes) | data " << config.data.dataset << ": " << train.size()
@@ -277,7 +282,8 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
         torch::Tensor labels = train.labels.index_select(0, index).to(context.device);
         torch::Tensor logits = model->forward(images);
         torch::Tensor loss = F::cross_entropy(logits, labels);
-        if (begin + config.batch_size >= step_begin + step_count) bucketer.prepare_backward();  // the last micro-batch
+        if (begin + config.batch_size >= step_begin + step_count)  // the last micro-batch
+          bucketer.prepare_backward(/*accumulated=*/begin != step_begin);
         // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
         (loss * (static_cast<double>(count) / static_cast<double>(step_count))).backward();
         loss_sum += loss.item<double>() * static_cast<double>(count);

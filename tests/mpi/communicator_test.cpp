@@ -109,7 +109,7 @@ TEST_F(Mpi, OverlappedBucketsAverageWhatBackwardProducesAndWhatItDoesNot) {
     for (auto& p : params)
       if (p.grad().defined()) p.mutable_grad().zero_();
     backward(1.0);              // micro-batch 1: accumulated locally, nothing sent
-    bucketer.prepare_backward();
+    bucketer.prepare_backward(/*accumulated=*/true);
     backward(2.0);              // micro-batch 2: the hooks send each bucket as it fills
     bucketer.average_gradients();
     for (int i = 0; i < 30; ++i) {
