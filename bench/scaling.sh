@@ -13,7 +13,7 @@ trap 'rm -rf "$work"' EXIT
 throughput() {  # ranks, then trainer options; prints samples/s of the last epoch
   local ranks=$1
   shift
-  mpirun -np "$ranks" --oversubscribe --bind-to none "$trainer" "$@" --progress-seconds 0 \
+  mpirun -np "$ranks" --oversubscribe --bind-to none "$trainer" "$@" --progress-seconds 0 --checkpoint-dir none \
     --metrics-file "$work/m.jsonl" >/dev/null
   /usr/bin/python3 -c 'import json,sys; print(round(json.loads(open(sys.argv[1]).read().splitlines()[-1])["samples_per_second"]))' "$work/m.jsonl"
 }

@@ -67,7 +67,7 @@ void commit_directory(const std::string& temporary, const std::string& final_pat
 }  // namespace
 
 CheckpointSave::CheckpointSave(const std::string& root, const std::string& name, const CheckpointData& data,
-                               comm::Communicator& comm, bool snapshot)
+                               comm::Communicator& comm, SnapshotBuffers* snapshot)
     : root_(root), name_(name), attributes_(data.attributes), rank_(comm.rank()), ranks_(comm.size()),
       start_(std::chrono::steady_clock::now()) {
   final_path_ = fs::join(root, name);
@@ -89,14 +89,24 @@ CheckpointSave::CheckpointSave(const std::string& root, const std::string& name,
       throw Error("checkpoint " + name + ": the ranks hand over different tensors (" + comm.where() + ")");
   owners_ = assign_owners(bytes, ranks_);
 
-  // A snapshot decouples the save from training: this rank's tensors are copied to host memory now
-  // (one allocation each; the index needs only the names of the others), so that the optimizer
-  // may change the originals while the shard is written.
+  // A snapshot decouples the save from training: this rank's tensors are copied to host buffers
+  // now, so that the optimizer may change the originals while the shard is written. The index
+  // needs only the names of the others.
   if (snapshot) {
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
-      torch::Tensor& tensor = tensors_[i].second;
-      tensor = owners_[i] == rank_ ? tensor.detach().to(torch::kCPU, /*non_blocking=*/false, /*copy=*/true).contiguous()
-                                   : torch::Tensor();  // the index needs only its name
+      auto& [tensor_name, tensor] = tensors_[i];
+      if (owners_[i] != rank_) {
+        tensor = torch::Tensor();
+        continue;
+      }
+      torch::Tensor& buffer = (*snapshot)[tensor_name];
+      if (!buffer.defined() || buffer.sizes() != tensor.sizes() || buffer.scalar_type() != tensor.scalar_type())
+        buffer = torch::empty(tensor.sizes(), torch::TensorOptions()
+                                                  .dtype(tensor.scalar_type())
+                                                  .device(torch::kCPU)
+                                                  .pinned_memory(tensor.is_cuda()));
+      buffer.copy_(tensor.detach());
+      tensor = buffer;
     }
   }
 
@@ -167,7 +177,7 @@ void CheckpointSave::abandon() noexcept {
 
 SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointData& data,
                            comm::Communicator& comm) {
-  CheckpointSave save(root, name, data, comm, /*snapshot=*/false);
+  CheckpointSave save(root, name, data, comm, /*snapshot=*/nullptr);
   save.write_shard();
   return save.commit(comm);
 }

@@ -46,16 +46,23 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name,
 // save_checkpoint in its three phases, so that the middle one can run on a background thread
 // while training goes on (asynchronous checkpoints):
 //   1. the constructor (collective): checks that the ranks agree on the layout, assigns owners,
-//      creates <name>.tmp; with `snapshot`, copies this rank's tensors to host memory;
+//      creates <name>.tmp; with `snapshot`, copies this rank's tensors to host buffers;
 //   2. write_shard(): writes and fsyncs this rank's shard; no communication, so any thread may
 //      call it (libhdf5 is not thread-safe: no other HDF5 call may run meanwhile);
 //   3. commit() (collective, after every rank's write_shard returned): index, rename, LATEST.
 // Until commit() returns, the previous checkpoint stays LATEST; a failure in 2 or 3 removes
 // <name>.tmp before rethrowing.
+// Host buffers for snapshots, kept from one save to the next by name: a steady-state snapshot is a
+// plain copy, without allocating (and faulting in) hundreds of megabytes each time. Pinned when
+// the tensors live on a GPU.
+using SnapshotBuffers = std::map<std::string, torch::Tensor>;
+
 class CheckpointSave {
  public:
+  // `snapshot`: copy this rank's tensors into these buffers (null: write from the tensors given,
+  // which then must not change before write_shard() returns).
   CheckpointSave(const std::string& root, const std::string& name, const CheckpointData& data,
-                 comm::Communicator& comm, bool snapshot);
+                 comm::Communicator& comm, SnapshotBuffers* snapshot);
   void write_shard();
   SaveReport commit(comm::Communicator& comm);
   const std::string& name() const { return name_; }

@@ -57,7 +57,7 @@ std::optional<CheckpointSaver::Committed> CheckpointSaver::save(const storage::C
     return committed;
   }
   auto pending = std::make_unique<Pending>();
-  pending->save = std::make_unique<storage::CheckpointSave>(root_, name, data, control_, /*snapshot=*/true);
+  pending->save = std::make_unique<storage::CheckpointSave>(root_, name, data, control_, &snapshots_);
   storage::CheckpointSave* save = pending->save.get();
   pending->write = std::async(std::launch::async, [save] {
     const auto write_start = Clock::now();

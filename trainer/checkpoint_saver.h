@@ -51,6 +51,7 @@ class CheckpointSaver {
   comm::Communicator& control_;
   std::ostream& log_;
   std::unique_ptr<Pending> pending_;
+  storage::SnapshotBuffers snapshots_;  // reused by every background save (one at a time)
 };
 
 }  // namespace trainer

@@ -15,7 +15,7 @@ flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 mkdir -p "$out/pt" "$out/h5"
 clang++ "${flags[@]}" "$root/storage/zip_reader.cpp" "$root/storage/pickle_reader.cpp" \
   "$root/tests/fuzz/pt_fuzzer.cpp" -o "$out/pt_fuzzer"
-clang++ "${flags[@]}" -I/usr/include/hdf5/serial "$root/storage/h5.cpp" "$root/tests/fuzz/h5_fuzzer.cpp" \
+clang++ "${flags[@]}" -I/usr/include/hdf5/serial "$root/storage/h5.cpp" "$root/storage/fletcher32.cpp" "$root/tests/fuzz/h5_fuzzer.cpp" \
   -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5 -o "$out/h5_fuzzer"
 echo "leak:libhdf5_serial.so" >"$out/lsan.supp"
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 LSAN_OPTIONS=suppressions=$out/lsan.supp

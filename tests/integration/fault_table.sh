@@ -92,7 +92,7 @@ for launcher in single mpirun; do
   fi
   [ "$status" -eq 2 ] || fail "$launcher: a full disk exited $status, expected 2: $(cat err)"
   [ "$(grep -c '^trainer: error:' err)" -eq 1 ] || fail "$launcher: expected one error line: $(cat err)"
-  grep -q "^trainer: error: .*full/epoch-0003.tmp/shard-0000[01]-of-0000[12].h5: .*No space left on device" err ||
+  grep -q "^trainer: error: .*full/epoch-0003.tmp/shard-0000[01]-of-0000[12].h5:.*No space left on device" err ||
     fail "$launcher: the error does not name the file and the reason: $(cat err)"
   [ "$(fingerprint full)" = "$before" ] || fail "$launcher: the failed save left files or changed the previous checkpoint: $(ls -R full)"
   "$TRAINER" inspect full --verify >/dev/null || fail "$launcher: the previous checkpoint does not verify"
