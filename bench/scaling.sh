@@ -32,6 +32,6 @@ bench() {
   done
 }
 bench "lenet fashion-mnist (batch 64)" --epochs 2 --limit-train 12000 --limit-test 1000 --batch-size 64
-bench "resnet18 synthetic 3x32x32 (b 32)" --model resnet18 --dataset synthetic \
-  --synthetic-shape 3,32,32 --synthetic-size 512 --synthetic-test-size 64 --batch-size 32 --epochs 2
+bench "resnet18 synthetic 3x32x32 (b 64)" --model resnet18 --dataset synthetic \
+  --synthetic-shape 3,32,32 --synthetic-size 1024 --synthetic-test-size 64 --batch-size 64 --epochs 2
 echo "# efficiency = samples/s at N ranks / (N x samples/s at 1 rank); 4 ranks share 2 cores here"
