@@ -39,8 +39,6 @@ class CollectiveWatchdog {
   // `what` is called only when the timeout fires, so describing the collective costs nothing.
   [[nodiscard]] Scope watch(std::function<std::string()> what);
 
-  std::chrono::milliseconds timeout() const { return timeout_; }
-
  private:
   void run();
 

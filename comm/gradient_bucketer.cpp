@@ -30,12 +30,12 @@ struct GradientBucketer::State {
   // The gradient the step will have: what was accumulated so far plus what backward just produced.
   void fill(Bucket& bucket, std::size_t i, const torch::Tensor& incoming) {
     torch::Tensor destination = slice(bucket, i);
-    const torch::Tensor accumulated = incoming.defined() && !this->accumulated ? torch::Tensor()
-                                                                                : bucket.parameters[i].grad();
-    if (incoming.defined() && accumulated.defined())
-      torch::add_out(destination, accumulated.reshape({-1}), incoming.reshape({-1}));
+    // Without earlier micro-batches .grad holds zeros (or nothing): not worth reading.
+    const torch::Tensor earlier = incoming.defined() && !accumulated ? torch::Tensor() : bucket.parameters[i].grad();
+    if (incoming.defined() && earlier.defined())
+      torch::add_out(destination, earlier.reshape({-1}), incoming.reshape({-1}));
     else if (incoming.defined()) destination.copy_(incoming.reshape({-1}));
-    else if (accumulated.defined()) destination.copy_(accumulated.reshape({-1}));
+    else if (earlier.defined()) destination.copy_(earlier.reshape({-1}));
     else destination.zero_();
     bucket.filled[i] = true;
   }

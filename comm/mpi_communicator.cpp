@@ -68,7 +68,7 @@ MpiCommunicator::~MpiCommunicator() {
 }
 
 void MpiCommunicator::set_timeout(std::chrono::milliseconds timeout) {
-  watchdog_.reset();
+  watchdog_ = std::make_unique<CollectiveWatchdog>(std::chrono::milliseconds(0), nullptr);
   if (timeout.count() <= 0 || size_ == 1) return;
   const std::string rank = "rank " + std::to_string(rank_) + "/" + std::to_string(size_);
   watchdog_ = std::make_unique<CollectiveWatchdog>(timeout, [rank](const std::string& message) {
@@ -80,9 +80,7 @@ void MpiCommunicator::set_timeout(std::chrono::milliseconds timeout) {
 }
 
 CollectiveWatchdog::Scope MpiCommunicator::watch(const char* collective, std::int64_t bytes) const {
-  static CollectiveWatchdog unwatched(std::chrono::milliseconds(0), nullptr);
-  CollectiveWatchdog& watchdog = watchdog_ ? *watchdog_ : unwatched;
-  return watchdog.watch([collective, bytes] {
+  return watchdog_->watch([collective, bytes] {
     return std::string(collective) + " of " + std::to_string(bytes) + " bytes";
   });
 }
@@ -109,12 +107,16 @@ void MpiCommunicator::check_tensor(const torch::Tensor& tensor, const char* coll
                     c10::toString(tensor.scalar_type()) + " in " + collective);
 }
 
+void MpiCommunicator::check_reducible(const torch::Tensor& tensor, ReduceOp op) const {
+  check_tensor(tensor, "allreduce");
+  if (op == ReduceOp::kAverage && !tensor.is_floating_point())
+    throw CommError("allreduce: averaging needs a floating-point tensor");
+}
+
 void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options) {
   if (size_ == 1) return;  // a collective over one rank is the identity, whatever the device
   for (auto& tensor : tensors) {
-    check_tensor(tensor, "allreduce");
-    if (options.op == ReduceOp::kAverage && !tensor.is_floating_point())
-      throw CommError("allreduce: averaging needs a floating-point tensor");
+    check_reducible(tensor, options.op);
     const MPI_Datatype type = mpi_type(tensor.scalar_type());
     in_slices(tensor, [&](void* data, int count) {
       const auto watching = watch("MPI_Allreduce", std::int64_t{count} * tensor.element_size());
@@ -162,9 +164,7 @@ class MpiWork : public Work {
 
 std::unique_ptr<Work> MpiCommunicator::allreduce_async(torch::Tensor tensor, const AllreduceOptions& options) {
   if (size_ == 1 || tensor.numel() > INT_MAX) return Communicator::allreduce_async(std::move(tensor), options);
-  check_tensor(tensor, "allreduce");
-  if (options.op == ReduceOp::kAverage && !tensor.is_floating_point())
-    throw CommError("allreduce: averaging needs a floating-point tensor");
+  check_reducible(tensor, options.op);
   const std::int64_t bytes = tensor.numel() * static_cast<std::int64_t>(tensor.element_size());
   auto work = std::make_unique<MpiWork>(*this, tensor, options.op, bytes);
   check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),

@@ -49,13 +49,16 @@ class MpiCommunicator : public Communicator {
 
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
+  void check_reducible(const torch::Tensor& tensor, ReduceOp op) const;  // check_tensor, and kAverage needs floats
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
-  std::unique_ptr<CollectiveWatchdog> watchdog_;
+  // Without a timeout it watches nothing (and runs no thread); set_timeout replaces it.
+  std::unique_ptr<CollectiveWatchdog> watchdog_ =
+      std::make_unique<CollectiveWatchdog>(std::chrono::milliseconds(0), nullptr);
 };
 
 }  // namespace trainer::comm

@@ -21,10 +21,6 @@ namespace {
   throw StorageError(path + ": " + what + ": " + std::strerror(errno));
 }
 
-}  // namespace
-
-namespace {
-
 // stat() that tells "not there" (false) from "cannot look" (permission, I/O error: an exception),
 // so that an unreadable directory is reported as such, not as a missing checkpoint.
 bool stat_path(const std::string& path, struct stat& info) {

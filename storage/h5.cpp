@@ -247,11 +247,11 @@ void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>
   Handle create(check(H5Pcreate(H5P_DATASET_CREATE), "creating dataset properties"), H5Pclose);
   std::int64_t count = 1;
   for (std::int64_t d : shape) count *= d;
+  std::vector<hsize_t> chunk;  // checksummed: chunks of at most ~16 MiB along the first axis
   if (checksummed && !shape.empty() && count > 0) {
-    // Chunks of at most ~16 MiB along the first axis; Fletcher-32 is computed per chunk.
     constexpr std::int64_t kChunkBytes = std::int64_t{16} << 20;
     const std::int64_t row_bytes = count / shape[0] * static_cast<std::int64_t>(H5Tget_size(type));
-    std::vector<hsize_t> chunk(shape.begin(), shape.end());
+    chunk.assign(shape.begin(), shape.end());
     chunk[0] = static_cast<hsize_t>(std::clamp<std::int64_t>(kChunkBytes / std::max<std::int64_t>(row_bytes, 1), 1, shape[0]));
     check(H5Pset_chunk(create.id(), static_cast<int>(chunk.size()), chunk.data()), where(dataset) + ": chunking");
     check(H5Pset_fletcher32(create.id()), where(dataset) + ": Fletcher-32 filter");
@@ -261,8 +261,8 @@ void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>
                    where(dataset) + ": cannot create dataset"),
              H5Dclose);
   if (count == 0) return;
-  if (checksummed && !shape.empty())
-    write_checksummed_chunks(set.id(), dataset, shape, type, data);
+  if (!chunk.empty())
+    write_checksummed_chunks(set.id(), dataset, shape, chunk[0], type, data);
   else
     check(H5Dwrite(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(dataset) + ": cannot write");
 }
@@ -272,20 +272,17 @@ void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>
 // and is written as it will be stored (data, then the Fletcher-32 sum, little-endian), which HDF5
 // checks on every read like any chunk its own filter wrote. Edge chunks are padded with zeros.
 void File::write_checksummed_chunks(hid_t set, const std::string& dataset, const std::vector<std::int64_t>& shape,
-                                    hid_t type, const void* data) {
-  Handle create(check(H5Dget_create_plist(set), where(dataset) + ": dataset properties"), H5Pclose);
-  std::vector<hsize_t> chunk(shape.size());
-  check(H5Pget_chunk(create.id(), static_cast<int>(chunk.size()), chunk.data()), where(dataset) + ": chunking");
+                                    hsize_t chunk_rows, hid_t type, const void* data) {
   std::int64_t row_elements = 1;
   for (std::size_t d = 1; d < shape.size(); ++d) row_elements *= shape[d];
   const std::size_t row_bytes = static_cast<std::size_t>(row_elements) * H5Tget_size(type);
-  const std::size_t chunk_bytes = static_cast<std::size_t>(chunk[0]) * row_bytes;
+  const std::size_t chunk_bytes = static_cast<std::size_t>(chunk_rows) * row_bytes;
   thread_local std::vector<unsigned char> buffer;  // one per writing thread, kept between calls
   if (buffer.size() < chunk_bytes + 4) buffer.resize(chunk_bytes + 4);
   const auto* source = static_cast<const unsigned char*>(data);
   std::vector<hsize_t> offset(shape.size(), 0);
-  for (std::int64_t row = 0; row < shape[0]; row += static_cast<std::int64_t>(chunk[0])) {
-    const std::size_t rows = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(chunk[0]), shape[0] - row));
+  for (std::int64_t row = 0; row < shape[0]; row += static_cast<std::int64_t>(chunk_rows)) {
+    const std::size_t rows = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(chunk_rows), shape[0] - row));
     std::memcpy(buffer.data(), source + static_cast<std::size_t>(row) * row_bytes, rows * row_bytes);
     std::memset(buffer.data() + rows * row_bytes, 0, chunk_bytes - rows * row_bytes);
     const std::uint32_t sum = fletcher32(buffer.data(), chunk_bytes);

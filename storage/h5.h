@@ -105,7 +105,7 @@ class File {
 
  private:
   void write_checksummed_chunks(hid_t set, const std::string& dataset, const std::vector<std::int64_t>& shape,
-                                hid_t type, const void* data);
+                                hsize_t chunk_rows, hid_t type, const void* data);
   File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
   std::string where(const std::string& object) const;
 

@@ -297,10 +297,10 @@ TrainResult run_training(const TrainConfig& config, const RunContext& context) {
       progress_lines.step(progress.step_in_epoch, loss_sum / static_cast<double>(done), done * comm.size());
 
       const bool last_step = step + 1 == steps;
+      slowest_step = std::max(slowest_step, seconds_since(step_start));  // before a commit, which is not the step's
       const StepAgreement agreed = agree_at_step_boundary(context, saver);
       if (agreed.commit) committed(saver.commit_pending());
       const bool stop = agreed.stop;
-      slowest_step = std::max(slowest_step, seconds_since(step_start));
       if (stop && last_step) stop_after_epoch = true;
       const bool periodic = config.checkpoint_every_steps > 0 && progress.global_step % config.checkpoint_every_steps == 0;
       if (config.checkpointing() && !last_step && (periodic || stop)) {
