@@ -1,5 +1,7 @@
 #include "comm/communicator.h"
 
+#include "common/error.h"
+
 #include <unistd.h>
 
 namespace trainer::comm {
@@ -12,6 +14,18 @@ class CompletedWork : public Work {
 };
 
 }  // namespace
+
+void Communicator::unsupported(const std::string& collective) const {
+  throw CommError("backend " + backend() + " does not support " + collective + " (" + where() + ")");
+}
+
+void Communicator::allreduce(std::vector<torch::Tensor>&, const AllreduceOptions&) { unsupported("allreduce"); }
+
+void Communicator::broadcast(std::vector<torch::Tensor>&, const BroadcastOptions&) { unsupported("broadcast"); }
+
+void Communicator::barrier() { unsupported("barrier"); }
+
+std::vector<std::int64_t> Communicator::allgather(std::int64_t) { unsupported("allgather"); }
 
 std::unique_ptr<Work> Communicator::allreduce_async(torch::Tensor tensor, const AllreduceOptions& options) {
   std::vector<torch::Tensor> tensors{std::move(tensor)};

@@ -2,9 +2,11 @@
 // The one abstract communicator, after c10d's Backend: one method per collective, each taking
 // tensors plus an options struct. Contract: every rank calls the collectives in the same order with
 // tensors of the same shapes and dtypes; collectives are in place; a failure throws CommError that
-// names the backend, the rank, the host and the library's own error string. Backends accept the
-// tensors they can move (MPI: contiguous CPU tensors; NCCL: contiguous CUDA tensors) and throw
-// "backend X does not support Y" for the rest.
+// names the backend, the rank, the host and the library's own error string. A backend overrides the
+// collectives it has; the others throw CommError("backend X does not support Y"), as c10d's do.
+// Backends: comm/mpi_communicator.h (CPU tensors), comm/nccl_communicator.h (CUDA tensors, built
+// when CUDA and NCCL are found), comm/loopback_communicator.h (one rank, in-process, for tests);
+// comm/backends.h picks one.
 
 #include <torch/types.h>
 
@@ -44,19 +46,22 @@ class Communicator {
   virtual int local_size() const = 0;
   virtual std::string backend() const = 0;
 
-  virtual void allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options = {}) = 0;
-  virtual void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) = 0;
-  virtual void barrier() = 0;
+  virtual void allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options = {});
+  virtual void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {});
+  virtual void barrier();
   // A small allgather for metadata: every rank's value, indexed by rank.
-  virtual std::vector<std::int64_t> allgather(std::int64_t value) = 0;
+  virtual std::vector<std::int64_t> allgather(std::int64_t value);
 
   // Starts an allreduce of one tensor and returns at once (MPI: MPI_Iallreduce); the tensor must not
-  // be touched before the Work has completed. Backends without non-blocking collectives run it to
-  // completion here and return finished Work, so callers need not care.
+  // be touched before the Work has completed. By default the allreduce runs to completion here and
+  // the Work returned is finished, so callers need not care whether a backend overlaps.
   virtual std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {});
 
   // "rank 1/4 on node17": for error messages.
   std::string where() const;
+
+ protected:
+  [[noreturn]] void unsupported(const std::string& collective) const;
 };
 
 }  // namespace trainer::comm

@@ -65,7 +65,7 @@ ncclRedOp_t nccl_op(ReduceOp op) {
                       ncclGetErrorString(status_) + "; " + ncclGetLastError(comm));               \
   } while (0)
 
-NcclCommunicator::NcclCommunicator(MpiCommunicator& bootstrap, int cuda_device,
+NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int cuda_device,
                                    std::chrono::milliseconds timeout)
     : bootstrap_(bootstrap), device_(cuda_device), timeout_(timeout), state_(std::make_unique<State>()) {
   TRAINER_CUDA_CHECK(cudaSetDevice(device_), where());
@@ -143,7 +143,5 @@ void NcclCommunicator::barrier() { bootstrap_.barrier(); }
 std::vector<std::int64_t> NcclCommunicator::allgather(std::int64_t value) {
   return bootstrap_.allgather(value);
 }
-
-bool nccl_available() { return true; }
 
 }  // namespace trainer::comm

@@ -1,13 +1,13 @@
 #pragma once
 // Communicator over NCCL for CUDA tensors: one NCCL communicator per process, bootstrapped by
-// broadcasting NCCL's unique id over MPI, with a CUDA stream of its own. Compiled only when CMake
-// finds CUDA and NCCL (TRAINER_HAVE_NCCL); chosen at run time when the model lives on a GPU.
+// broadcasting NCCL's unique id over the control communicator, with a CUDA stream of its own.
+// Compiled only when CMake finds CUDA and NCCL; comm/backends.cpp chooses it at run time when the
+// model lives on a GPU.
 // Contract: the calling thread has the communicator's device current; collectives wait for all
 // prior work on the device, run on the private stream, and return when it has completed, or throw
 // CommError after `timeout` (the NCCL communicator is aborted first, so no rank hangs on).
 
 #include "comm/communicator.h"
-#include "comm/mpi_communicator.h"
 
 #include <chrono>
 #include <functional>
@@ -17,7 +17,7 @@ namespace trainer::comm {
 
 class NcclCommunicator : public Communicator {
  public:
-  NcclCommunicator(MpiCommunicator& bootstrap, int cuda_device,
+  NcclCommunicator(Communicator& bootstrap, int cuda_device,
                    std::chrono::milliseconds timeout = std::chrono::minutes(10));
   ~NcclCommunicator() override;
   NcclCommunicator(const NcclCommunicator&) = delete;
@@ -42,13 +42,10 @@ class NcclCommunicator : public Communicator {
                   const std::function<int(torch::Tensor&)>& launch);
   void wait(const char* collective);
 
-  MpiCommunicator& bootstrap_;
+  Communicator& bootstrap_;
   int device_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<State> state_;
 };
-
-// True when this build has NCCL support compiled in.
-bool nccl_available();
 
 }  // namespace trainer::comm
