@@ -1,53 +1,41 @@
 #include "storage/checkpoint.h"
 
 #include "common/error.h"
+#include "common/fnv1a.h"
+#include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
+#include "storage/h5.h"
 #include "storage/ownership.h"
 #include "storage/tensor_types.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
 
 namespace trainer::storage {
 namespace {
 
-constexpr const char* kIndexFile = "index.h5";
-constexpr const char* kLatestFile = "LATEST";
-
-std::string shard_file_name(int rank, int ranks) {
-  char name[64];
-  std::snprintf(name, sizeof name, "shard-%05d-of-%05d.h5", rank, ranks);
-  return name;
+std::map<std::string, Attributes> group_attributes(const CheckpointContents& c) {
+  std::map<std::string, Attributes> groups;
+  groups[schema::kRoot] = c.run.to_attributes();
+  groups[schema::kEpoch] = c.epoch.to_attributes();
+  for (std::size_t g = 0; g < c.param_groups.size(); ++g) groups[schema::param_group(g)] = c.param_groups[g].to_attributes();
+  return groups;
 }
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-void write_index(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
-                 const std::map<std::string, Attributes>& groups, const std::vector<int>& owners, int ranks,
-                 const std::vector<std::int64_t>& shard_sizes) {
+void write_index(const std::string& path, const NamedTensors& tensors, const std::map<std::string, Attributes>& groups,
+                 const std::vector<int>& owners, const IndexRecord& record) {
   File index = File::create(path);
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const std::string& name = tensors[i].first;
-    index.link_external(name, shard_file_name(owners[i], ranks), name);
-  }
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    index.link_external(tensors[i].first, record.shard_files[static_cast<std::size_t>(owners[i])], tensors[i].first);
   for (const auto& [group, attributes] : groups) {
     index.create_group(group);
     for (const auto& [name, value] : attributes) index.set_attribute(group, name, value);
   }
-  std::vector<std::string> files, sizes;
-  for (int r = 0; r < ranks; ++r) {
-    files.push_back(shard_file_name(r, ranks));
-    sizes.push_back(std::to_string(shard_sizes[static_cast<std::size_t>(r)]));
-  }
-  index.set_attribute("/", "format", std::string(kFormatName));
-  index.set_attribute("/", "format_version", kFormatVersion);
-  index.set_attribute("/", "world_size", static_cast<std::int64_t>(ranks));
-  index.set_attribute("/", "shard_files", files);
-  index.set_attribute("/", "shard_sizes", sizes);
-  index.set_attribute("/", "complete", std::int64_t{1});  // last: a reader trusts nothing without it
+  // `complete` last: a reader trusts nothing without it.
+  Attributes root = record.to_attributes();
+  const AttributeValue complete = root.at("complete");
+  root.erase("complete");
+  for (const auto& [name, value] : root) index.set_attribute(schema::kRoot, name, value);
+  index.set_attribute(schema::kRoot, "complete", complete);
   index.close();
 }
 
@@ -64,52 +52,62 @@ void commit_directory(const std::string& temporary, const std::string& final_pat
   fs::remove_tree(displaced);
 }
 
+// Every rank must hand over the same names and sizes: ownership and the index depend on it.
+void check_same_layout(const NamedTensors& tensors, const std::vector<std::uint64_t>& bytes, const std::string& name,
+                       comm::Communicator& comm) {
+  Fnv1a layout;
+  for (std::size_t i = 0; i < tensors.size(); ++i) layout.update(tensors[i].first + ":" + std::to_string(bytes[i]) + ";");
+  const auto mine = static_cast<std::int64_t>(layout.value());
+  for (std::int64_t other : comm.allgather(mine))
+    if (other != mine) throw Error("checkpoint " + name + ": the ranks hand over different tensors (" + comm.where() + ")");
+}
+
+// Copies this rank's tensors into reused host buffers; the others are dropped (the index needs
+// only their names).
+void take_snapshot(NamedTensors& tensors, const std::vector<int>& owners, int rank, SnapshotBuffers& buffers) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    auto& [path, tensor] = tensors[i];
+    if (owners[i] != rank) {
+      tensor = torch::Tensor();
+      continue;
+    }
+    torch::Tensor& buffer = buffers[path];
+    if (!buffer.defined() || buffer.sizes() != tensor.sizes() || buffer.scalar_type() != tensor.scalar_type())
+      buffer = torch::empty(tensor.sizes(), torch::TensorOptions()
+                                                .dtype(tensor.scalar_type())
+                                                .device(torch::kCPU)
+                                                .pinned_memory(tensor.is_cuda()));
+    buffer.copy_(tensor.detach());
+    tensor = buffer;
+  }
+}
+
 }  // namespace
 
-CheckpointSave::CheckpointSave(const std::string& root, const std::string& name, const CheckpointData& data,
+NamedTensors checkpoint_tensors(const CheckpointContents& c) {
+  NamedTensors tensors;
+  for (const auto& [name, tensor] : c.model) tensors.emplace_back(schema::model_tensor(name), tensor);
+  for (const auto& s : c.optimizer_state) tensors.emplace_back(schema::optimizer_state(s.parameter, s.key), s.tensor);
+  tensors.emplace_back(schema::kRngState, c.rng_state);
+  // Ownership must be computed from the same list on every rank: sort by path.
+  std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return tensors;
+}
+
+CheckpointSave::CheckpointSave(const std::string& root, const std::string& name, const CheckpointContents& contents,
                                comm::Communicator& comm, SnapshotBuffers* snapshot)
-    : root_(root), name_(name), attributes_(data.attributes), rank_(comm.rank()), ranks_(comm.size()),
-      start_(std::chrono::steady_clock::now()) {
+    : root_(root), name_(name), tensors_(checkpoint_tensors(contents)), attributes_(group_attributes(contents)),
+      rank_(comm.rank()), ranks_(comm.size()), start_(Clock::now()) {
   final_path_ = fs::join(root, name);
   temporary_ = final_path_ + ".tmp";
-
-  // Ownership must be computed from the same list on every rank: sort by name (the caller's order
-  // may come from a hash map), and check that all ranks hand over the same layout.
-  tensors_ = data.tensors;
-  std::sort(tensors_.begin(), tensors_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::uint64_t> bytes;
-  std::uint64_t layout = 0xcbf29ce484222325ull;
-  for (const auto& [tensor_name, tensor] : tensors_) {
-    bytes.push_back(static_cast<std::uint64_t>(tensor.numel()) * tensor.element_size());
-    for (char c : tensor_name + ":" + std::to_string(bytes.back()) + ";")
-      layout = (layout ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-  }
-  for (std::int64_t other : comm.allgather(static_cast<std::int64_t>(layout)))
-    if (other != static_cast<std::int64_t>(layout))
-      throw Error("checkpoint " + name + ": the ranks hand over different tensors (" + comm.where() + ")");
+  for (const auto& entry : tensors_)
+    bytes.push_back(static_cast<std::uint64_t>(entry.second.numel()) * entry.second.element_size());
+  check_same_layout(tensors_, bytes, name, comm);
   owners_ = assign_owners(bytes, ranks_);
-
-  // A snapshot decouples the save from training: this rank's tensors are copied to host buffers
-  // now, so that the optimizer may change the originals while the shard is written. The index
-  // needs only the names of the others.
-  if (snapshot) {
-    for (std::size_t i = 0; i < tensors_.size(); ++i) {
-      auto& [tensor_name, tensor] = tensors_[i];
-      if (owners_[i] != rank_) {
-        tensor = torch::Tensor();
-        continue;
-      }
-      torch::Tensor& buffer = (*snapshot)[tensor_name];
-      if (!buffer.defined() || buffer.sizes() != tensor.sizes() || buffer.scalar_type() != tensor.scalar_type())
-        buffer = torch::empty(tensor.sizes(), torch::TensorOptions()
-                                                  .dtype(tensor.scalar_type())
-                                                  .device(torch::kCPU)
-                                                  .pinned_memory(tensor.is_cuda()));
-      buffer.copy_(tensor.detach());
-      tensor = buffer;
-    }
-  }
-
+  // A snapshot decouples the save from training: the optimizer may change the originals while
+  // the shard is written.
+  if (snapshot) take_snapshot(tensors_, owners_, rank_, *snapshot);
   if (rank_ == 0) {
     fs::make_directories(root);
     fs::remove_tree(temporary_);
@@ -119,17 +117,16 @@ CheckpointSave::CheckpointSave(const std::string& root, const std::string& name,
 }
 
 void CheckpointSave::write_shard() {
-  const std::string shard_path = fs::join(temporary_, shard_file_name(rank_, ranks_));
+  const std::string shard_path = fs::join(temporary_, schema::shard_file(rank_, ranks_));
   try {
     {
       File shard = File::create(shard_path);
       for (std::size_t i = 0; i < tensors_.size(); ++i) {
         if (owners_[i] != rank_) continue;
-        const auto& [tensor_name, tensor] = tensors_[i];
+        const auto& [path, tensor] = tensors_[i];
         torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
         std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
-        shard.write_raw(tensor_name, shape, hdf5_type_of(host.scalar_type(), tensor_name), host.data_ptr(),
-                        /*checksummed=*/true);
+        shard.write_raw(path, shape, hdf5_type_of(host.scalar_type(), path), host.data_ptr(), /*checksummed=*/true);
       }
       shard.close();
     }
@@ -147,18 +144,27 @@ SaveReport CheckpointSave::commit(comm::Communicator& comm) {
     SaveReport report;
     report.path = final_path_;
     if (rank_ == 0) {
-      const std::string index_path = fs::join(temporary_, kIndexFile);
-      write_index(index_path, tensors_, attributes_, owners_, ranks_, shard_sizes);
+      IndexRecord record;
+      record.format = kFormatName;
+      record.format_version = kFormatVersion;
+      record.world_size = ranks_;
+      record.complete = true;
+      for (int r = 0; r < ranks_; ++r) {
+        record.shard_files.push_back(schema::shard_file(r, ranks_));
+        record.shard_sizes.push_back(static_cast<std::uint64_t>(shard_sizes[static_cast<std::size_t>(r)]));
+      }
+      const std::string index_path = fs::join(temporary_, schema::kIndexFile);
+      write_index(index_path, tensors_, attributes_, owners_, record);
       fs::fsync_path(index_path);
       fs::fsync_path(temporary_);
       commit_directory(temporary_, final_path_);
       fs::fsync_path(root_);
-      fs::replace_text_atomically(fs::join(root_, kLatestFile), name_);
-      report.bytes = fs::file_size(fs::join(final_path_, kIndexFile));
+      fs::replace_text_atomically(fs::join(root_, schema::kLatestFile), name_);
+      report.bytes = fs::file_size(fs::join(final_path_, schema::kIndexFile));
     }
     for (std::int64_t size : shard_sizes) report.bytes += static_cast<std::uint64_t>(size);
     comm.barrier();  // nobody goes on (or deletes old checkpoints) before the commit
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    report.seconds = seconds_since(start_);
     return report;
   } catch (...) {
     abandon();
@@ -175,117 +181,138 @@ void CheckpointSave::abandon() noexcept {
   }
 }
 
-SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointData& data,
+SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointContents& contents,
                            comm::Communicator& comm) {
-  CheckpointSave save(root, name, data, comm, /*snapshot=*/nullptr);
+  CheckpointSave save(root, name, contents, comm, /*snapshot=*/nullptr);
   save.write_shard();
   return save.commit(comm);
 }
 
-CheckpointReader::CheckpointReader(const std::string& directory) : directory_(directory) {
-  const std::string index_path = fs::join(directory, kIndexFile);
+// --- reading ---
+
+struct CheckpointReader::Index {
+  std::unique_ptr<File> file;
+  IndexRecord record;
+  std::uint64_t total_bytes = 0;
+
+  // Dataset paths below `group` (external links into the shards), sorted.
+  std::vector<std::string> tensors(const std::string& group) const {
+    std::vector<std::string> found;
+    if (!file->has(group)) return found;
+    for (const auto& name : file->list(group)) {
+      const std::string path = group + "/" + name;
+      if (!file->external_file(path).empty()) found.push_back(path);
+      else for (auto& inner : tensors(path)) found.push_back(std::move(inner));
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+  }
+};
+
+CheckpointReader::CheckpointReader(const std::string& directory)
+    : directory_(directory), index_(std::make_unique<Index>()) {
+  const std::string index_path = fs::join(directory, schema::kIndexFile);
   if (!fs::is_directory(directory)) throw StorageError(directory + ": no such checkpoint directory");
   if (!fs::exists(index_path)) throw StorageError(directory + ": not a checkpoint (no index.h5)");
-  index_ = std::make_unique<File>(File::open_read(index_path));
-  if (!index_->has_attribute("/", "format") || index_->string_attribute("/", "format") != kFormatName)
+  index_->file = std::make_unique<File>(File::open_read(index_path));
+  IndexRecord& record = index_->record;
+  record = IndexRecord::from_attributes(index_->file->attributes(schema::kRoot), index_path);
+  if (record.format != kFormatName)
     throw StorageError(index_path + ": not a trainer checkpoint (no format attribute '" + kFormatName + "')");
-  const std::int64_t version = index_->int_attribute("/", "format_version");
-  if (version > kFormatVersion)
-    throw StorageError(index_path + ": format version " + std::to_string(version) +
+  if (record.format_version > kFormatVersion)
+    throw StorageError(index_path + ": format version " + std::to_string(record.format_version) +
                        " is newer than this trainer reads (" + std::to_string(kFormatVersion) + ")");
-  if (!index_->has_attribute("/", "complete") || index_->int_attribute("/", "complete") != 1)
-    throw StorageError(index_path + ": the checkpoint is incomplete (no 'complete' mark)");
-  shard_files_ = index_->strings_attribute("/", "shard_files");
-  const std::vector<std::string> sizes = index_->strings_attribute("/", "shard_sizes");
-  if (sizes.size() != shard_files_.size()) throw StorageError(index_path + ": shard list is malformed");
-  total_bytes_ = fs::file_size(index_path);
-  for (std::size_t i = 0; i < shard_files_.size(); ++i) {
-    const std::string shard = fs::join(directory, shard_files_[i]);
-    const std::uint64_t recorded = std::stoull(sizes[i]);
+  if (!record.complete) throw StorageError(index_path + ": the checkpoint is incomplete (no 'complete' mark)");
+  if (record.shard_sizes.size() != record.shard_files.size())
+    throw StorageError(index_path + ": shard list is malformed");
+  index_->total_bytes = fs::file_size(index_path);
+  for (std::size_t i = 0; i < record.shard_files.size(); ++i) {
+    const std::string& name = record.shard_files[i];
+    const std::string shard = fs::join(directory, name);
+    const std::string recorded = std::to_string(record.shard_sizes[i]);
     if (!fs::exists(shard))
-      throw StorageError(directory + ": shard " + shard_files_[i] + " is missing (the index records " +
-                         sizes[i] + " bytes)");
+      throw StorageError(directory + ": shard " + name + " is missing (the index records " + recorded + " bytes)");
     const std::uint64_t actual = fs::file_size(shard);
-    if (actual != recorded)
-      throw StorageError(directory + ": shard " + shard_files_[i] + " has " + std::to_string(actual) +
-                         " bytes, the index records " + sizes[i]);
-    total_bytes_ += actual;
+    if (actual != record.shard_sizes[i])
+      throw StorageError(directory + ": shard " + name + " has " + std::to_string(actual) + " bytes, the index records " +
+                         recorded);
+    index_->total_bytes += actual;
   }
 }
 
-std::vector<std::string> CheckpointReader::tensors(const std::string& group) const {
-  std::vector<std::string> found;
-  if (!index_->has(group)) return found;
-  for (const auto& name : index_->list(group)) {
-    const std::string path = group + "/" + name;
-    if (!index_->external_file(path).empty()) found.push_back(path);
-    else for (auto& inner : tensors(path)) found.push_back(std::move(inner));
+CheckpointReader::~CheckpointReader() = default;
+
+const std::string& CheckpointReader::directory() const { return directory_; }
+const IndexRecord& CheckpointReader::index() const { return index_->record; }
+std::uint64_t CheckpointReader::total_bytes() const { return index_->total_bytes; }
+
+RunRecord CheckpointReader::run() const {
+  return RunRecord::from_attributes(index_->file->attributes(schema::kRoot), "checkpoint " + directory_);
+}
+
+EpochRecord CheckpointReader::epoch() const {
+  const std::string where = "checkpoint " + directory_ + ": " + schema::kEpoch;
+  if (!index_->file->has(schema::kEpoch)) throw StorageError(where + ": no such group");
+  return EpochRecord::from_attributes(index_->file->attributes(schema::kEpoch), where);
+}
+
+std::vector<ParamGroupRecord> CheckpointReader::param_groups() const {
+  std::vector<ParamGroupRecord> groups;
+  if (!index_->file->has(schema::kParamGroups)) return groups;
+  const std::size_t count = index_->file->list(schema::kParamGroups).size();
+  for (std::size_t g = 0; g < count; ++g) {
+    const std::string path = schema::param_group(g);
+    const std::string where = "checkpoint " + directory_ + ": " + path;
+    if (!index_->file->has(path)) throw StorageError(where + ": missing (groups must be numbered 0.." + std::to_string(count - 1) + ")");
+    groups.push_back(ParamGroupRecord::from_attributes(index_->file->attributes(path), where));
   }
-  std::sort(found.begin(), found.end());
-  return found;
+  return groups;
 }
 
-std::string CheckpointReader::shard_of(const std::string& dataset) const { return index_->external_file(dataset); }
-
-std::vector<std::int64_t> CheckpointReader::shape(const std::string& dataset) const {
-  return index_->describe(dataset).shape;
+NamedTensors CheckpointReader::model() const {
+  NamedTensors tensors;
+  const std::size_t prefix = std::string(schema::kModel).size() + 1;
+  for (const auto& path : index_->tensors(schema::kModel)) tensors.emplace_back(path.substr(prefix), read(path));
+  return tensors;
 }
 
-torch::Tensor CheckpointReader::read(const std::string& dataset) const {
+std::vector<OptimizerStateTensor> CheckpointReader::optimizer_state() const {
+  std::vector<OptimizerStateTensor> state;
+  const std::size_t prefix = std::string(schema::kOptimizerState).size() + 1;
+  for (const auto& path : index_->tensors(schema::kOptimizerState)) {
+    // <parameter name>/<key>: parameter names contain dots, never slashes.
+    const std::string rest = path.substr(prefix);
+    const auto slash = rest.rfind('/');
+    if (slash == std::string::npos) throw StorageError("checkpoint " + directory_ + ": " + path + " is not <parameter>/<key>");
+    state.push_back({rest.substr(0, slash), rest.substr(slash + 1), read(path)});
+  }
+  return state;
+}
+
+torch::Tensor CheckpointReader::rng_state() const { return read(schema::kRngState); }
+
+std::vector<TensorInfo> CheckpointReader::describe() const {
+  std::vector<TensorInfo> infos;
+  for (const char* group : {schema::kModel, "/optimizer", schema::kEpoch})
+    for (const auto& path : index_->tensors(group)) {
+      const DatasetInfo info = index_->file->describe(path);
+      infos.push_back({path, element_type_name(info), info.shape,
+                       static_cast<std::uint64_t>(info.element_count()) * info.element_size,
+                       index_->file->external_file(path), index_->file->checksummed(path)});
+    }
+  return infos;
+}
+
+torch::Tensor CheckpointReader::read(const std::string& path) const {
   try {
-    DatasetInfo info = index_->describe(dataset);
-    torch::Tensor tensor = torch::empty(info.shape, torch_type_of(info, dataset));
-    index_->read_raw(dataset, hdf5_type_of(tensor.scalar_type(), dataset), tensor.data_ptr());
+    const DatasetInfo info = index_->file->describe(path);
+    torch::Tensor tensor = torch::empty(info.shape, torch_type_of(info, path));
+    index_->file->read_raw(path, hdf5_type_of(tensor.scalar_type(), path), tensor.data_ptr());
     return tensor;
   } catch (const StorageError& e) {
-    throw StorageError("checkpoint " + directory_ + ": tensor " + dataset + " in " + shard_of(dataset) +
+    throw StorageError("checkpoint " + directory_ + ": tensor " + path + " in " + index_->file->external_file(path) +
                        " cannot be read (corrupt or truncated shard?): " + e.what());
   }
-}
-
-std::vector<std::string> list_checkpoints(const std::string& root) {
-  std::vector<std::string> names;
-  if (!fs::is_directory(root)) return names;
-  for (const auto& name : fs::list_directory(root))
-    if (!ends_with(name, ".tmp") && fs::exists(fs::join(fs::join(root, name), kIndexFile))) names.push_back(name);
-  return names;
-}
-
-std::string latest_checkpoint(const std::string& root) {
-  const std::string path = fs::join(root, kLatestFile);
-  return fs::exists(path) ? fs::read_text(path) : "";
-}
-
-std::string resolve_checkpoint_path(const std::string& path) {
-  if (fs::exists(fs::join(path, kIndexFile))) return path;
-  const std::string latest = latest_checkpoint(path);
-  if (!latest.empty()) return fs::join(path, latest);
-  throw StorageError(path + ": no checkpoint here (neither index.h5 nor LATEST)");
-}
-
-int remove_stale_temporaries(const std::string& root) {
-  if (!fs::is_directory(root)) return 0;
-  int removed = 0;
-  for (const auto& name : fs::list_directory(root))
-    if (ends_with(name, ".tmp")) {
-      fs::remove_tree(fs::join(root, name));
-      ++removed;
-    }
-  return removed;
-}
-
-std::vector<std::string> apply_retention(const std::string& root, int keep) {
-  std::vector<std::string> removed;
-  if (keep < 1) return removed;
-  const std::string latest = latest_checkpoint(root);
-  const std::vector<std::string> names = list_checkpoints(root);
-  // The `keep` newest by name stay, and so does the one LATEST names, whatever its age.
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < names.size(); ++i) {
-    if (names[i] == latest) continue;
-    fs::remove_tree(fs::join(root, names[i]));
-    removed.push_back(names[i]);
-  }
-  return removed;
 }
 
 }  // namespace trainer::storage

@@ -1,11 +1,14 @@
 #pragma once
-// Checkpoint format v1 (ARCHITECTURE.md): a directory per checkpoint with one HDF5 shard per rank
-// holding the tensors that rank owns, and index.h5 whose logical tree (/model, /optimizer, /epoch
-// and their attributes) reaches every tensor through external links into the shards. Written
-// under <name>.tmp and renamed when whole; LATEST names the newest complete checkpoint.
+// Checkpoint format v1 (docs/checkpoint-format.md, storage/checkpoint_schema.h): a directory per
+// checkpoint with one HDF5 shard per rank holding the tensors that rank owns, and index.h5 whose
+// logical tree (/model, /optimizer, /epoch and their attributes) reaches every tensor through
+// external links into the shards. Written under <name>.tmp and renamed when whole; LATEST names
+// the newest complete checkpoint (storage/checkpoint_dir.h).
 
 #include "comm/communicator.h"
-#include "storage/h5.h"
+#include "common/clock.h"
+#include "storage/checkpoint_schema.h"
+#include "storage/tensor_file.h"
 
 #include <torch/types.h>
 
@@ -13,23 +16,30 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace trainer::storage {
 
-inline constexpr const char* kFormatName = "trainer-checkpoint";
-inline constexpr std::int64_t kFormatVersion = 1;
-
-using Attributes = std::map<std::string, AttributeValue>;
-
-// What a checkpoint holds, as the trainer hands it over: tensors by absolute dataset path
-// ("/model/conv1.weight"), and attributes by group path ("/", "/epoch", ...). Every rank passes the
-// same names and shapes (replicas are identical); each writes only the tensors it owns.
-struct CheckpointData {
-  std::vector<std::pair<std::string, torch::Tensor>> tensors;
-  std::map<std::string, Attributes> attributes;
+struct OptimizerStateTensor {
+  std::string parameter;  // the parameter's state-dict name
+  std::string key;        // "momentum_buffer", "exp_avg", "step", ...
+  torch::Tensor tensor;
 };
+
+// What a checkpoint holds, as the trainer hands it over and the reader gives it back. Every rank
+// passes the same names and shapes (replicas are identical); each writes only the tensors it owns.
+struct CheckpointContents {
+  RunRecord run;
+  NamedTensors model;  // state-dict names, the model's order
+  std::vector<ParamGroupRecord> param_groups;
+  std::vector<OptimizerStateTensor> optimizer_state;
+  EpochRecord epoch;
+  torch::Tensor rng_state;  // LibTorch's CPU generator
+};
+
+// The dataset paths and tensors a checkpoint of `contents` holds, sorted by path: the order in which
+// tensors are assigned to ranks.
+NamedTensors checkpoint_tensors(const CheckpointContents& contents);
 
 struct SaveReport {
   std::string path;           // the committed checkpoint directory
@@ -37,31 +47,26 @@ struct SaveReport {
   double seconds = 0;         // from the first byte to LATEST replaced, on rank 0
 };
 
-// Collective: every rank of `comm` calls it with the same `root`, `name` and data layout. Writes
-// and fsyncs the shards in parallel, then rank 0 writes the index, renames <name>.tmp to <name>,
-// fsyncs <root> and replaces <root>/LATEST. On return the checkpoint is committed on every rank.
-SaveReport save_checkpoint(const std::string& root, const std::string& name,
-                           const CheckpointData& data, comm::Communicator& comm);
-
-// save_checkpoint in its three phases, so that the middle one can run on a background thread
-// while training goes on (asynchronous checkpoints):
-//   1. the constructor (collective): checks that the ranks agree on the layout, assigns owners,
-//      creates <name>.tmp; with `snapshot`, copies this rank's tensors to host buffers;
-//   2. write_shard(): writes and fsyncs this rank's shard; no communication, so any thread may
-//      call it (libhdf5 is not thread-safe: no other HDF5 call may run meanwhile);
-//   3. commit() (collective, after every rank's write_shard returned): index, rename, LATEST.
-// Until commit() returns, the previous checkpoint stays LATEST; a failure in 2 or 3 removes
-// <name>.tmp before rethrowing.
 // Host buffers for snapshots, kept from one save to the next by name: a steady-state snapshot is a
 // plain copy, without allocating (and faulting in) hundreds of megabytes each time. Pinned when
 // the tensors live on a GPU.
 using SnapshotBuffers = std::map<std::string, torch::Tensor>;
 
+// A save in three phases, so that the middle one can run on a background thread while training
+// goes on (asynchronous checkpoints):
+//   1. the constructor (collective): checks that the ranks agree on the layout, assigns owners,
+//      creates <name>.tmp; with `snapshot`, copies this rank's tensors to host buffers;
+//   2. write_shard(): writes and fsyncs this rank's shard; no communication, so any thread may
+//      call it (libhdf5 is not thread-safe: no other HDF5 call may run meanwhile);
+//   3. commit() (collective, after every rank's write_shard returned): rank 0 writes the index,
+//      renames <name>.tmp to <name>, fsyncs the root and replaces LATEST.
+// Until commit() returns, the previous checkpoint stays LATEST; a failure in 2 or 3 removes
+// <name>.tmp before rethrowing.
 class CheckpointSave {
  public:
   // `snapshot`: copy this rank's tensors into these buffers (null: write from the tensors given,
   // which then must not change before write_shard() returns).
-  CheckpointSave(const std::string& root, const std::string& name, const CheckpointData& data,
+  CheckpointSave(const std::string& root, const std::string& name, const CheckpointContents& contents,
                  comm::Communicator& comm, SnapshotBuffers* snapshot);
   void write_shard();
   SaveReport commit(comm::Communicator& comm);
@@ -71,52 +76,57 @@ class CheckpointSave {
   void abandon() noexcept;
 
   std::string root_, name_, final_path_, temporary_;
-  std::vector<std::pair<std::string, torch::Tensor>> tensors_;
+  NamedTensors tensors_;  // by dataset path, sorted
   std::map<std::string, Attributes> attributes_;
   std::vector<int> owners_;
   int rank_ = 0, ranks_ = 1;
   std::int64_t shard_size_ = 0;
-  std::chrono::steady_clock::time_point start_;
+  Clock::time_point start_;
+};
+
+// Collective: the three phases in a row. On return the checkpoint is committed on every rank.
+SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointContents& contents,
+                           comm::Communicator& comm);
+
+// One tensor of a checkpoint as inspect lists it.
+struct TensorInfo {
+  std::string path;   // "/model/conv1.weight"
+  std::string dtype;  // "float32", ...
+  std::vector<std::int64_t> shape;
+  std::uint64_t bytes = 0;
+  std::string shard;  // the file holding it
+  bool checksummed = false;
 };
 
 // A committed checkpoint, opened for reading. The constructor checks the format, the `complete`
-// mark and that every shard exists with the size the index recorded.
+// mark and that every shard exists with the size the index recorded. Reads go through the
+// checksums; errors name the checkpoint, the tensor and its shard.
 class CheckpointReader {
  public:
   explicit CheckpointReader(const std::string& directory);
+  ~CheckpointReader();
+  CheckpointReader(const CheckpointReader&) = delete;
+  CheckpointReader& operator=(const CheckpointReader&) = delete;
 
-  const std::string& directory() const { return directory_; }
-  const File& index() const { return *index_; }
+  const std::string& directory() const;
+  const IndexRecord& index() const;
+  std::uint64_t total_bytes() const;  // the index and every shard
 
-  bool has(const std::string& dataset) const { return index_->has(dataset); }
-  // Absolute dataset paths below `group`, sorted (e.g. "/model/conv1.weight").
-  std::vector<std::string> tensors(const std::string& group) const;
-  // Reads through the checksums; errors name the checkpoint, the tensor and its shard.
-  torch::Tensor read(const std::string& dataset) const;
-  std::vector<std::int64_t> shape(const std::string& dataset) const;
-  std::string shard_of(const std::string& dataset) const;
-  std::uint64_t total_bytes() const { return total_bytes_; }
-  const std::vector<std::string>& shard_files() const { return shard_files_; }
+  RunRecord run() const;
+  EpochRecord epoch() const;
+  std::vector<ParamGroupRecord> param_groups() const;  // in group order
+  NamedTensors model() const;                          // sorted by name
+  std::vector<OptimizerStateTensor> optimizer_state() const;
+  torch::Tensor rng_state() const;
+
+  // Every tensor, for inspect; read() reads one by its path (verifying its checksum).
+  std::vector<TensorInfo> describe() const;
+  torch::Tensor read(const std::string& path) const;
 
  private:
+  struct Index;
   std::string directory_;
-  std::unique_ptr<File> index_;
-  std::vector<std::string> shard_files_;
-  std::uint64_t total_bytes_ = 0;
+  std::unique_ptr<Index> index_;
 };
-
-// --- checkpoint roots (a --checkpoint-dir) ---
-
-// Names of the committed checkpoints under `root` (directories with an index.h5, not .tmp),
-// oldest first by name (epoch-0001 < epoch-0001-step-00000010 < epoch-0002).
-std::vector<std::string> list_checkpoints(const std::string& root);
-// What LATEST names, or "" when there is none.
-std::string latest_checkpoint(const std::string& root);
-// A path given by the user: a checkpoint directory, or a root whose LATEST names one.
-std::string resolve_checkpoint_path(const std::string& path);
-// Removes leftover <name>.tmp directories of interrupted saves; returns how many.
-int remove_stale_temporaries(const std::string& root);
-// Deletes committed checkpoints older than the `keep` newest (by name); never the one LATEST names.
-std::vector<std::string> apply_retention(const std::string& root, int keep);
 
 }  // namespace trainer::storage

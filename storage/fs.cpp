@@ -101,15 +101,10 @@ std::string read_text(const std::string& path) {
   return s;
 }
 
-void replace_text_atomically(const std::string& path, const std::string& text) {
+void write_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write) {
   const std::string temporary = path + ".tmp";
   try {
-    {
-      std::ofstream out(temporary, std::ios::trunc);
-      out << text << '\n';
-      out.flush();
-      if (!out) fail("cannot write", temporary);
-    }
+    write(temporary);
     fsync_path(temporary);
     rename_path(temporary, path);
   } catch (...) {
@@ -117,6 +112,15 @@ void replace_text_atomically(const std::string& path, const std::string& text) {
     throw;
   }
   fsync_path(parent_of(path));
+}
+
+void replace_text_atomically(const std::string& path, const std::string& text) {
+  write_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text << '\n';
+    out.flush();
+    if (!out) fail("cannot write", temporary);
+  });
 }
 
 std::string parent_of(const std::string& path) {

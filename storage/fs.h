@@ -3,6 +3,7 @@
 // StorageError with the path and errno's text. POSIX, torch-free.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,11 @@ void rename_path(const std::string& from, const std::string& to);
 void remove_tree(const std::string& path);       // like rm -rf; missing is fine
 std::vector<std::string> list_directory(const std::string& path);  // names, sorted, no . and ..
 std::string read_text(const std::string& path);  // whole file, trailing newline removed
-// Writes `text` to path + ".tmp", fsyncs it, renames it over `path`, fsyncs the directory.
+// The one way a file of ours comes into being whole or not at all: `write` fills path + ".tmp",
+// which is fsynced, renamed over `path`, and the directory fsynced. If anything fails the
+// temporary is removed and `path` keeps what it had.
+void write_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write);
+// write_atomically of `text` and a newline.
 void replace_text_atomically(const std::string& path, const std::string& text);
 std::string parent_of(const std::string& path);
 std::string join(const std::string& directory, const std::string& name);

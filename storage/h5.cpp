@@ -213,6 +213,21 @@ DatasetInfo File::describe(const std::string& dataset) const {
   return info;
 }
 
+bool File::checksummed(const std::string& dataset) const {
+  Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
+             H5Dclose);
+  Handle create(check(H5Dget_create_plist(set.id()), where(dataset) + ": cannot read its properties"), H5Pclose);
+  const int filters = H5Pget_nfilters(create.id());
+  for (int i = 0; i < filters; ++i) {
+    unsigned flags = 0;
+    std::size_t elements = 0;
+    if (H5Pget_filter2(create.id(), static_cast<unsigned>(i), &flags, &elements, nullptr, 0, nullptr, nullptr) ==
+        H5Z_FILTER_FLETCHER32)
+      return true;
+  }
+  return false;
+}
+
 template <typename T>
 std::vector<T> File::read(const std::string& dataset) const {
   DatasetInfo info = describe(dataset);
@@ -430,6 +445,27 @@ AttributeValue File::attribute(const std::string& object, const std::string& nam
       break;
   }
   throw StorageError(what + ": has a type or shape trainer does not read");
+}
+
+namespace {
+
+herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* out) {
+  static_cast<std::vector<std::string>*>(out)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+Attributes File::attributes(const std::string& object) const {
+  if (object != "/" && !has(object)) throw StorageError(where(object) + ": no such group or dataset");
+  Handle target = open_object(handle_.id(), object, where(object));
+  std::vector<std::string> names;
+  hsize_t position = 0;
+  check(H5Aiterate2(target.id(), H5_INDEX_NAME, H5_ITER_INC, &position, collect_attribute_name, &names),
+        where(object) + ": cannot list its attributes");
+  Attributes values;
+  for (const auto& name : names) values.emplace(name, attribute(object, name));
+  return values;
 }
 
 std::int64_t File::int_attribute(const std::string& object, const std::string& name) const {

@@ -2,6 +2,9 @@
 // A thin RAII layer over the HDF5 C API. Every handle closes itself; every call's status is checked
 // in one place (check()), and failures throw StorageError with the file and object name and the
 // HDF5 error stack folded into one line. No torch here: callers get plain vectors.
+// Private to storage/: no header outside this folder includes it, and HDF5 is linked privately.
+
+#include "common/attributes.h"
 
 #include <hdf5.h>
 
@@ -46,8 +49,6 @@ struct DatasetInfo {
   std::int64_t element_count() const;
 };
 
-using AttributeValue = std::variant<std::int64_t, double, std::string, std::vector<std::string>>;
-
 class File {
  public:
   // HDF5's own file locking is turned off for our files: it fails on many NFS and Lustre mounts,
@@ -61,6 +62,8 @@ class File {
 
   bool has(const std::string& name) const;
   DatasetInfo describe(const std::string& dataset) const;
+  // Whether the dataset's chunks carry HDF5's Fletcher-32 checksum.
+  bool checksummed(const std::string& dataset) const;
 
   // Reads a whole dataset converted to T (uint8_t, int64_t, float or double); HDF5 converts from
   // the stored type. Throws StorageError when the dataset is missing or the conversion impossible.
@@ -95,6 +98,8 @@ class File {
   void set_attribute(const std::string& object, const std::string& name, const AttributeValue& value);
   bool has_attribute(const std::string& object, const std::string& name) const;
   AttributeValue attribute(const std::string& object, const std::string& name) const;
+  // Every attribute of a group or dataset that has a type trainer reads.
+  Attributes attributes(const std::string& object) const;
   std::int64_t int_attribute(const std::string& object, const std::string& name) const;
   double double_attribute(const std::string& object, const std::string& name) const;
   std::string string_attribute(const std::string& object, const std::string& name) const;

@@ -1,20 +1,16 @@
 #pragma once
-// `trainer export`: one of our checkpoints as a file Python's torch.load reads: a state dict with
-// canonical names (optionally prefixed, e.g. "module."), or with --with-optimizer the tutorial
-// checkpoint dict {"model_state_dict", "optimizer_state_dict", "epoch"} that
-// model.load_state_dict and optimizer.load_state_dict accept.
+// Writing a file Python's torch.load reads: a value of plain containers (dicts, lists, tuples,
+// numbers, strings) and tensors, pickled as torch.save does, written atomically. What goes into
+// it (a state dict, a tutorial checkpoint dict) is the caller's business (trainer/export.h).
+
+#include <ATen/core/ivalue.h>
 
 #include <cstdint>
 #include <string>
 
 namespace trainer::storage {
 
-struct ExportReport {
-  std::size_t tensors = 0;
-  std::uint64_t bytes = 0;  // of the written file
-};
-
-ExportReport export_to_pt(const std::string& checkpoint, const std::string& to, const std::string& add_prefix,
-                          bool with_optimizer);
+// Returns the bytes written. Throws StorageError naming the file when it cannot be written.
+std::uint64_t write_pt_file(const std::string& path, const c10::IValue& root);
 
 }  // namespace trainer::storage

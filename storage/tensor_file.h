@@ -1,6 +1,9 @@
 #pragma once
 // Named tensors in an HDF5 file, one dataset per name under a group, with their native HDF5 type
-// and shape (scalars as scalar datasets): what `--save-weights` writes and h5py reads as arrays.
+// and shape (scalars as scalar datasets): what `--save-weights` and `eval --predictions-out` write
+// and h5py reads as arrays.
+
+#include "common/attributes.h"
 
 #include <torch/types.h>
 
@@ -12,11 +15,19 @@ namespace trainer::storage {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
-// Writes to `path` + ".tmp" and renames it over `path` when whole, so a crash never leaves half a
-// file under the final name. Tensors may live on any device; they are copied to the CPU.
-void write_tensors(const std::string& path, const std::string& group, const NamedTensors& tensors);
+// Writes `tensors` under `group` ("" for the root) and `attributes` on the root, atomically
+// (fs::write_atomically): a crash never leaves half a file under `path`. Tensors may live on any
+// device; they are copied to the CPU.
+void write_tensors(const std::string& path, const std::string& group, const NamedTensors& tensors,
+                   const Attributes& attributes = {});
 
-// Reads one dataset as a CPU tensor: integers as int64, 8-byte floats as float64, others float32.
+// Whether the file has this dataset.
+bool has_tensor(const std::string& path, const std::string& dataset);
+
+// Reads one dataset as a CPU tensor of its stored dtype (float32, float64, int64, int32, uint8).
 torch::Tensor read_tensor(const std::string& path, const std::string& dataset);
+
+// The HDF5 library's version ("1.10.8"), for --version.
+std::string hdf5_version();
 
 }  // namespace trainer::storage

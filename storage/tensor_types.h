@@ -1,5 +1,6 @@
 #pragma once
-// The mapping between LibTorch dtypes and native HDF5 types, shared by every tensor file we write.
+// The one table between LibTorch dtypes, native HDF5 types and the names inspect prints.
+// Private to storage/ (it speaks HDF5).
 
 #include "storage/h5.h"
 
@@ -16,6 +17,9 @@ hid_t hdf5_type_of(torch::ScalarType type, const std::string& tensor_name);
 
 // Throws StorageError naming the dataset for an HDF5 type trainer does not read.
 torch::ScalarType torch_type_of(const DatasetInfo& info, const std::string& dataset_name);
+
+// "float32", "int64", ...; "other" for a type trainer does not read.
+std::string element_type_name(const DatasetInfo& info);
 
 // "[120,400]": a shape as inspect prints it.
 std::string shape_text(const std::vector<std::int64_t>& shape);

@@ -1,0 +1,46 @@
+#include "storage/array_file.h"
+
+#include "common/error.h"
+#include "storage/h5.h"
+#include "storage/tensor_types.h"
+
+namespace trainer::storage {
+
+struct ArrayFile::Impl {
+  File file;
+};
+
+ArrayFile::ArrayFile(const std::string& path) : impl_(std::make_unique<Impl>(Impl{File::open_read(path)})) {}
+ArrayFile::~ArrayFile() = default;
+ArrayFile::ArrayFile(ArrayFile&&) noexcept = default;
+ArrayFile& ArrayFile::operator=(ArrayFile&&) noexcept = default;
+
+const std::string& ArrayFile::path() const { return impl_->file.path(); }
+
+bool ArrayFile::has(const std::string& name) const { return impl_->file.has(name); }
+
+ArrayInfo ArrayFile::info(const std::string& name) const {
+  const DatasetInfo d = impl_->file.describe(name);
+  ArrayInfo info;
+  info.shape = d.shape;
+  info.kind = d.kind == ElementKind::kInteger ? ArrayInfo::Kind::kInteger
+              : d.kind == ElementKind::kFloat ? ArrayInfo::Kind::kFloat
+                                              : ArrayInfo::Kind::kOther;
+  info.element_size = d.element_size;
+  info.is_signed = d.is_signed;
+  return info;
+}
+
+torch::Tensor ArrayFile::read(const std::string& name, torch::ScalarType dtype) const {
+  const DatasetInfo d = impl_->file.describe(name);
+  if (d.kind == ElementKind::kOther)
+    throw StorageError(path() + ":" + name + ": holds neither integers nor floating-point numbers");
+  if (static_cast<std::uint64_t>(d.element_count()) * c10::elementSize(dtype) > (std::uint64_t{1} << 36))
+    throw StorageError(path() + ":" + name + ": too large to read into memory at once (" +
+                       std::to_string(d.element_count()) + " elements)");
+  torch::Tensor values = torch::empty(d.shape, dtype);
+  impl_->file.read_raw(name, hdf5_type_of(dtype, name), values.data_ptr());
+  return values;
+}
+
+}  // namespace trainer::storage
