@@ -1,0 +1,23 @@
+#pragma once
+// Adam (LibTorch's torch::optim::Adam, PyTorch's torch.optim.Adam).
+
+#include "optim/adapter.h"
+
+namespace trainer::optim {
+
+class AdamAdapter : public OptimizerAdapter {
+ public:
+  std::string name() const override { return "adam"; }
+  std::unique_ptr<torch::optim::OptimizerOptions> options(const GroupSettings& settings) const override;
+  std::unique_ptr<torch::optim::Optimizer> make(std::vector<torch::optim::OptimizerParamGroup> groups,
+                                                const GroupSettings& defaults) const override;
+  Attributes record(const torch::optim::OptimizerOptions& options) const override;
+  StateTensors state_tensors(const torch::optim::OptimizerParamState& state) const override;
+  std::unique_ptr<torch::optim::OptimizerParamState> make_state(const std::map<std::string, torch::Tensor>& tensors,
+                                                                const torch::Tensor& parameter,
+                                                                const std::string& where) const override;
+  c10::impl::GenericDict python_options(const Attributes& record) const override;
+  c10::IValue python_state(const std::string& key, const torch::Tensor& tensor) const override;
+};
+
+}  // namespace trainer::optim
