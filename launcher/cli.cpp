@@ -1,10 +1,14 @@
 #include "launcher/cli.h"
 
 #include "common/error.h"
-#include "models/registry.h"
+#include "data/registry.h"
+#include "launcher/device_selection.h"
 #include "launcher/stop_signals.h"
+#include "models/registry.h"
+#include "optim/registry.h"
+#include "optim/schedule.h"
+#include "storage/tensor_file.h"
 
-#include <H5public.h>
 #include <boost/program_options.hpp>
 #include <torch/version.h>
 
@@ -93,8 +97,11 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
        "seconds between progress lines; 0 disables them");
 
-  std::string models;
+  std::string models, datasets, optimizers, schedules;
   for (const auto& name : models::model_names()) models += (models.empty() ? "" : " | ") + name;
+  for (const auto& d : data::dataset_names()) datasets += (datasets.empty() ? "" : "\n") + d.name + ": " + d.help;
+  for (const auto& name : optim::optimizer_names()) optimizers += (optimizers.empty() ? "" : " | ") + name;
+  for (const auto& s : optim::schedule_names()) schedules += (schedules.empty() ? "" : "\n") + s.name + ": " + s.help;
   po::options_description model("Model");
   model.add_options()
       ("model", po::value(&c.model)->default_value(c.model), models.c_str())
@@ -103,8 +110,7 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
 
   po::options_description data("Data");
   data.add_options()
-      ("dataset", po::value(&c.data.dataset)->default_value(c.data.dataset),
-       "fashion-mnist | synthetic | hdf5")
+      ("dataset", po::value(&c.data.dataset)->default_value(c.data.dataset), datasets.c_str())
       ("data-dir", po::value(&c.data.data_dir)->default_value(c.data.data_dir),
        "directory of the Fashion-MNIST IDX files (gzipped or not)")
       ("data", po::value(&c.data.data_file)->value_name("FILE"),
@@ -139,16 +145,17 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "start each gradient bucket's allreduce during backward, as soon as its gradients are ready")
       ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
        "samples per evaluation batch")
-      ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), "sgd | adam")
+      ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), optimizers.c_str())
       ("lr", po::value(&c.optimizer.lr)->default_value(c.optimizer.lr), "learning rate")
       ("momentum", po::value(&c.optimizer.momentum)->default_value(c.optimizer.momentum),
        "SGD momentum")
       ("weight-decay", po::value(&c.optimizer.weight_decay)->default_value(c.optimizer.weight_decay),
        "L2 penalty")
-      ("lr-step", po::value(&c.optimizer.lr_step)->default_value(c.optimizer.lr_step),
-       "multiply the LR by --lr-gamma every N epochs; 0: constant")
-      ("lr-gamma", po::value(&c.optimizer.lr_gamma)->default_value(c.optimizer.lr_gamma),
-       "LR decay factor");
+      ("lr-schedule", po::value(&c.schedule.name)->default_value(c.schedule.name), schedules.c_str())
+      ("lr-step", po::value(&c.schedule.step)->default_value(c.schedule.step),
+       "step: multiply the LR by --lr-gamma every N epochs; 0: constant")
+      ("lr-gamma", po::value(&c.schedule.gamma)->default_value(c.schedule.gamma),
+       "step: LR decay factor");
 
   po::options_description all;
   all.add(general).add(model).add(data).add(optim).add(finetune).add(checkpoints);
@@ -159,77 +166,39 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw ConfigError(message);
 }
 
+// Turns the raw strings into values (format errors name the option), then checks every value
+// once (trainer::validate) and the launcher's own options.
 void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(raw.seed >= 0, "--seed must not be negative");
   c.seed = static_cast<std::uint64_t>(raw.seed);
   c.data.seed = c.seed;
-  require(c.threads >= 1, "--threads must be at least 1");
-  require(c.progress_seconds >= 0, "--progress-seconds must not be negative");
-  require(c.num_classes == 0 || c.num_classes >= 2, "--num-classes must be 0 (from data) or at least 2");
-  require(c.epochs >= 1, "--epochs must be at least 1");
-  require(c.batch_size >= 1, "--batch-size must be at least 1");
-  require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
   parse_stop_signals(c.stop_signals);  // throws for an unknown name
-  require(std::isfinite(c.comm_timeout) && c.comm_timeout >= 0, "--comm-timeout must be a number of seconds, 0 or more");
-  require(std::isfinite(c.signal_lead) && c.signal_lead >= 0, "--signal-lead must be a number of seconds, 0 or more");
-  require(c.checkpoint_every >= 0, "--checkpoint-every must not be negative");
-  require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
-  require(c.keep_last >= 0, "--keep-last must not be negative");
-  require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
+  parse_gpu_order(c.gpu_order);        // likewise
   require(raw.overlap == "on" || raw.overlap == "off", "--overlap " + raw.overlap + ": expected on or off");
   c.overlap = raw.overlap == "on";
   require(raw.checkpoint_async == "on" || raw.checkpoint_async == "off",
           "--checkpoint-async " + raw.checkpoint_async + ": expected on or off");
   c.checkpoint_async = raw.checkpoint_async == "on";
-  require(c.gpu_order == "index" || c.gpu_order == "free-memory",
-          "--gpu-order " + c.gpu_order + ": expected index or free-memory");
-  require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
-  require(c.data.limit_train >= 0, "--limit-train must not be negative");
-  require(c.data.limit_test >= 0, "--limit-test must not be negative");
-  require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
-  require(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1, "--momentum must be in [0, 1)");
-  require(c.optimizer.weight_decay >= 0, "--weight-decay must not be negative");
-  require(c.optimizer.lr_step >= 0, "--lr-step must not be negative");
-  require(c.optimizer.lr_gamma > 0 && c.optimizer.lr_gamma <= 1, "--lr-gamma must be in (0, 1]");
-  require(c.optimizer.name == "sgd" || c.optimizer.name == "adam",
-          "--optimizer " + c.optimizer.name + ": expected sgd or adam");
-  const auto& names = models::model_names();
-  require(std::find(names.begin(), names.end(), c.model) != names.end(),
-          "--model " + c.model + ": unknown model");
-  require(c.data.dataset == "fashion-mnist" || c.data.dataset == "synthetic" ||
-              c.data.dataset == "hdf5",
-          "--dataset " + c.data.dataset + ": expected fashion-mnist, synthetic or hdf5");
-  require(c.data.dataset != "hdf5" || !c.data.data_file.empty(), "--dataset hdf5 needs --data FILE");
-
   for (const auto& spec : raw.lr_groups) c.lr_groups.push_back(parse_lr_group(spec));
-  for (const auto& prefix : c.freeze) require(!prefix.empty(), "--freeze needs a non-empty prefix");
-  if (!raw.classes.empty()) {
-    c.data.classes = parse_int_list(raw.classes, "--classes");
-    require(c.data.classes.size() >= 2, "--classes must name at least two classes");
-  }
+  if (!raw.classes.empty()) c.data.classes = parse_int_list(raw.classes, "--classes");
   if (!raw.normalize.empty()) {
     std::vector<double> values = parse_double_list(raw.normalize, "--normalize");
     require(values.size() == 2, "--normalize expects MEAN,STD");
-    require(values[1] > 0, "--normalize: STD must be positive");
     c.data.normalize = std::make_pair(values[0], values[1]);
   }
   c.data.synthetic_shape = parse_int_list(raw.synthetic_shape, "--synthetic-shape");
-  require(c.data.synthetic_shape.size() == 3, "--synthetic-shape expects C,H,W");
-  for (std::int64_t d : c.data.synthetic_shape) require(d >= 1, "--synthetic-shape: sizes must be positive");
-  require(raw.synthetic_size >= 1, "--synthetic-size must be at least 1");
-  require(raw.synthetic_test_size >= 0, "--synthetic-test-size must not be negative");
-  require(c.data.synthetic_classes >= 2, "--synthetic-classes must be at least 2");
   c.data.synthetic_train_size = raw.synthetic_size;
   c.data.synthetic_test_size = raw.synthetic_test_size;
+  validate(c);
 }
 
 }  // namespace
 
-LrGroup parse_lr_group(const std::string& spec) {
+optim::LrGroup parse_lr_group(const std::string& spec) {
   const auto equals = spec.find('=');
   if (equals == std::string::npos || equals == 0)
     throw ConfigError("--lr-group " + spec + ": expected PREFIX=LR[,momentum=M][,weight_decay=W]");
-  LrGroup group;
+  optim::LrGroup group;
   group.prefix = spec.substr(0, equals);
   std::stringstream rest(spec.substr(equals + 1));
   std::string item;
@@ -342,8 +311,7 @@ std::vector<double> parse_double_list(const std::string& text, const std::string
 
 std::string version_text() {
   std::ostringstream out;
-  out << "trainer " << TRAINER_VERSION << " (LibTorch " << TORCH_VERSION << ", HDF5 "
-      << H5_VERS_MAJOR << '.' << H5_VERS_MINOR << '.' << H5_VERS_RELEASE << ")";
+  out << "trainer " << TRAINER_VERSION << " (LibTorch " << TORCH_VERSION << ", HDF5 " << storage::hdf5_version() << ")";
   return out.str();
 }
 

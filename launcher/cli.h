@@ -45,7 +45,7 @@ Command parse_command_line(const std::vector<std::string>& args);
 std::string version_text();
 
 // "features.=0.001,momentum=0.5": a --lr-group. Throws ConfigError naming the problem.
-LrGroup parse_lr_group(const std::string& spec);
+optim::LrGroup parse_lr_group(const std::string& spec);
 
 // Helpers for list-valued options, exposed for unit tests.
 std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& option);

@@ -7,9 +7,8 @@
 // In a job of several ranks a failing rank ends the whole job with MPI_Abort, so that no rank is
 // left waiting in a collective; MPI_Finalize is called on the success path only.
 
-#include "comm/mpi_communicator.h"
+#include "comm/backends.h"
 #include "comm/mpi_environment.h"
-#include "comm/nccl_communicator.h"
 #include "common/error.h"
 #include "launcher/cli.h"
 #include "launcher/device_selection.h"
@@ -18,11 +17,12 @@
 #include "launcher/rank_log.h"
 #include "launcher/stop_signals.h"
 #include "storage/checkpoint.h"
+#include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
 #include "storage/inspect.h"
-#include "storage/pt_export.h"
 #include "storage/pt_file.h"
 #include "trainer/eval_run.h"
+#include "trainer/export.h"
 #include "trainer/train.h"
 
 #include <c10/util/Exception.h>
@@ -61,29 +61,18 @@ std::vector<int> usable_gpus(launcher::GpuOrder order) {
 }
 
 int train(const trainer::TrainConfig& config) {
-  comm::MpiCommunicator world(MPI_COMM_WORLD,
-                              launcher::local_rank_from_environment(std::getenv).value_or(-1));
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(config.comm_timeout * 1000));
-  world.set_timeout(timeout);
-  launcher::RankLog log(std::cout, world.rank(), config.verbose);
+  const std::unique_ptr<comm::Communicator> world =
+      comm::make_control_communicator(timeout, launcher::local_rank_from_environment(std::getenv).value_or(-1));
+  launcher::RankLog log(std::cout, world->rank(), config.verbose);
   const launcher::DeviceChoice choice =
-      launcher::choose_device(config.device, world.local_rank(), world.local_size(),
+      launcher::choose_device(config.device, world->local_rank(), world->local_size(),
                               usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
   if (!choice.warning.empty()) log.stream() << "warning: " << choice.warning << std::endl;
   const torch::Device device(choice.device);
-
-  std::unique_ptr<comm::NcclCommunicator> nccl;
-  comm::Communicator* gradients = &world;
-  if (device.is_cuda() && world.size() > 1) {
-    if (!comm::nccl_available())
-      throw trainer::ConfigError("training on GPUs with several ranks needs NCCL, and this build has none");
-    // NCCL's wait is always bounded: "no timeout" (0) means a year there.
-    nccl = std::make_unique<comm::NcclCommunicator>(
-        world, device.index(), timeout.count() > 0 ? timeout : std::chrono::hours(24 * 365));
-    gradients = nccl.get();
-  }
+  const std::unique_ptr<comm::Communicator> on_device = comm::make_device_communicator(*world, device, timeout);
   launcher::install_stop_handlers(launcher::parse_stop_signals(config.stop_signals));
-  trainer::run_training(config, trainer::RunContext{*gradients, world, device, log.stream(),
+  trainer::run_training(config, trainer::RunContext{on_device ? *on_device : *world, *world, device, log.stream(),
                                                     launcher::stop_signal_received});
   return 0;
 }
@@ -110,7 +99,7 @@ int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eva
 
 int export_checkpoint(const launcher::ExportConfig& config, int rank) {
   if (rank != 0) return 0;
-  const auto report = trainer::storage::export_to_pt(config.path, config.to, config.add_prefix, config.with_optimizer);
+  const auto report = trainer::export_to_pt(config.path, config.to, config.add_prefix, config.with_optimizer);
   std::cout << "exported " << report.tensors << " model tensors" << (config.with_optimizer ? " with optimizer state" : "")
             << " to " << config.to << " (" << report.bytes << " bytes)" << std::endl;
   return 0;

@@ -1,17 +1,17 @@
 #include "trainer/checkpoint_saver.h"
 
+#include "common/clock.h"
+#include "storage/checkpoint_dir.h"
+
 #include <cstdio>
+#include <future>
 
 namespace trainer {
-namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+SavePolicy SavePolicy::of(const TrainConfig& c) {
+  return {c.checkpointing() ? c.checkpoint_dir : "", c.checkpoint_every, c.checkpoint_every_steps, c.keep_last,
+          c.checkpoint_async, c.signal_lead};
 }
-
-}  // namespace
 
 struct CheckpointSaver::Pending {
   std::unique_ptr<storage::CheckpointSave> save;
@@ -19,19 +19,34 @@ struct CheckpointSaver::Pending {
   double stall_seconds = 0;
 };
 
-CheckpointSaver::CheckpointSaver(std::string root, bool asynchronous, comm::Communicator& control, std::ostream& log)
-    : root_(std::move(root)), asynchronous_(asynchronous), control_(control), log_(log) {}
+CheckpointSaver::CheckpointSaver(SavePolicy policy, Capture capture, comm::Communicator& control, std::ostream& log)
+    : policy_(std::move(policy)), capture_(std::move(capture)), control_(control), log_(log),
+      stop_budget_(policy_.signal_lead) {
+  if (!enabled() || control_.rank() != 0) return;
+  const int stale = storage::remove_stale_temporaries(policy_.root);
+  if (stale > 0) log_ << "removed " << stale << " unfinished checkpoint(s) left by an interrupted save" << std::endl;
+}
 
 CheckpointSaver::~CheckpointSaver() {
   if (pending_ && pending_->write.valid()) pending_->write.wait();
 }
 
+bool CheckpointSaver::due_after_step(std::int64_t global_step) const {
+  return enabled() && policy_.every_steps > 0 && global_step % policy_.every_steps == 0;
+}
+
+bool CheckpointSaver::due_after_epoch(std::int64_t completed_epochs, std::int64_t epochs) const {
+  return enabled() && (completed_epochs == epochs || (policy_.every_epochs > 0 && completed_epochs % policy_.every_epochs == 0));
+}
+
+bool CheckpointSaver::pending() const { return pending_ != nullptr; }
+
 bool CheckpointSaver::written() const {
   return !pending_ || pending_->write.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
 }
 
-std::optional<CheckpointSaver::Committed> CheckpointSaver::commit_pending() {
-  if (!pending_) return std::nullopt;
+void CheckpointSaver::commit_pending() {
+  if (!pending_) return;
   std::unique_ptr<Pending> pending = std::move(pending_);
   const auto start = Clock::now();
   const double write_seconds = pending->write.get();  // rethrows the thread's error, on the main thread
@@ -41,23 +56,22 @@ std::optional<CheckpointSaver::Committed> CheckpointSaver::commit_pending() {
   // What a synchronous save would have taken: the write plus the commit, not the training between.
   committed.report.seconds = write_seconds + seconds_since(commit_start);
   committed.stall_seconds = pending->stall_seconds + seconds_since(start);
-  log_saved(committed, /*background=*/true);
-  return committed;
+  after_commit(committed, /*background=*/true);
 }
 
-std::optional<CheckpointSaver::Committed> CheckpointSaver::save(const storage::CheckpointData& data,
-                                                                const std::string& name, bool wait) {
+void CheckpointSaver::save(const TrainingProgress& progress, bool wait) {
   const auto start = Clock::now();
   commit_pending();  // one save at a time: the next waits for the previous
-  if (!asynchronous_ || wait) {
+  const std::string name = checkpoint_name(progress);
+  if (!policy_.asynchronous || wait) {
     Committed committed;
-    committed.report = storage::save_checkpoint(root_, name, data, control_);
+    committed.report = storage::save_checkpoint(policy_.root, name, capture_(progress), control_);
     committed.stall_seconds = seconds_since(start);
-    log_saved(committed, /*background=*/false);
-    return committed;
+    after_commit(committed, /*background=*/false);
+    return;
   }
   auto pending = std::make_unique<Pending>();
-  pending->save = std::make_unique<storage::CheckpointSave>(root_, name, data, control_, &snapshots_);
+  pending->save = std::make_unique<storage::CheckpointSave>(policy_.root, name, capture_(progress), control_, &snapshots_);
   storage::CheckpointSave* save = pending->save.get();
   pending->write = std::async(std::launch::async, [save] {
     const auto write_start = Clock::now();
@@ -66,16 +80,19 @@ std::optional<CheckpointSaver::Committed> CheckpointSaver::save(const storage::C
   });
   pending->stall_seconds = seconds_since(start);
   pending_ = std::move(pending);
-  return std::nullopt;
 }
 
-void CheckpointSaver::log_saved(const Committed& committed, bool background) const {
+void CheckpointSaver::after_commit(const Committed& committed, bool background) {
   const storage::SaveReport& report = committed.report;
   char line[320];
   std::snprintf(line, sizeof line, "checkpoint %s saved%s: %.2f MB in %.3f s (%.1f MB/s), training stalled %.3f s",
                 report.path.c_str(), background ? " in the background" : "", report.bytes / 1e6, report.seconds,
                 report.bytes / 1e6 / std::max(report.seconds, 1e-9), committed.stall_seconds);
   log_ << line << std::endl;
+  if (control_.rank() == 0 && policy_.keep_last > 0)
+    for (const auto& removed : storage::apply_retention(policy_.root, static_cast<int>(policy_.keep_last)))
+      log_ << "checkpoint " << removed << " removed (--keep-last " << policy_.keep_last << ")" << std::endl;
+  if (auto warning = stop_budget_.after_save(report.seconds, slowest_step_)) log_ << *warning << std::endl;
 }
 
 }  // namespace trainer

@@ -1,31 +1,19 @@
 #include "trainer/checkpointing.h"
 
 #include "common/error.h"
+#include "optim/state_map.h"
 #include "trainer/weights.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <nlohmann/json.hpp>
-#include <torch/optim/adam.h>
-#include <torch/optim/sgd.h>
 #include <torch/version.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <map>
-#include <sstream>
 
 namespace trainer {
 namespace {
-
-using storage::Attributes;
-
-// LibTorch keys optimizer state by the parameter's TensorImpl address, printed as text (what
-// c10::guts::to_string does); checkpoints key it by parameter name instead.
-std::string state_key(const torch::Tensor& parameter) {
-  std::ostringstream key;
-  key << parameter.unsafeGetTensorImpl();
-  return key.str();
-}
 
 std::string iso_time_now() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -34,36 +22,72 @@ std::string iso_time_now() {
   return text;
 }
 
-std::string config_json(const TrainConfig& c) {
-  nlohmann::json j = {
-      {"model", c.model}, {"num_classes", c.num_classes}, {"dataset", c.data.dataset},
-      {"data_dir", c.data.data_dir}, {"data", c.data.data_file}, {"classes", c.data.classes},
-      {"limit_train", c.data.limit_train}, {"limit_test", c.data.limit_test}, {"epochs", c.epochs},
-      {"batch_size", c.batch_size}, {"accumulate_steps", c.accumulate_steps}, {"seed", c.seed},
-      {"optimizer", c.optimizer.name}, {"lr", c.optimizer.lr}, {"momentum", c.optimizer.momentum},
-      {"weight_decay", c.optimizer.weight_decay}, {"lr_step", c.optimizer.lr_step},
-      {"lr_gamma", c.optimizer.lr_gamma}};
-  return j.dump();
+std::string group_text(const std::vector<std::string>& names) {
+  return names.empty() ? std::string("[]")
+                       : "[" + names.front() + (names.size() > 1 ? ", ...]" : "]") + " (" + std::to_string(names.size()) + ")";
 }
 
-Attributes param_group_attributes(const TrainConfig& config, const torch::optim::OptimizerParamGroup& group,
-                                  const std::vector<std::string>& names) {
-  Attributes a{{"optimizer", config.optimizer.name}, {"params", names}};
-  if (const auto* sgd = dynamic_cast<const torch::optim::SGDOptions*>(&group.options())) {
-    a["lr"] = sgd->lr();
-    a["momentum"] = sgd->momentum();
-    a["dampening"] = sgd->dampening();
-    a["weight_decay"] = sgd->weight_decay();
-    a["nesterov"] = std::int64_t{sgd->nesterov()};
-  } else if (const auto* adam = dynamic_cast<const torch::optim::AdamOptions*>(&group.options())) {
-    a["lr"] = adam->lr();
-    a["beta1"] = std::get<0>(adam->betas());
-    a["beta2"] = std::get<1>(adam->betas());
-    a["eps"] = adam->eps();
-    a["weight_decay"] = adam->weight_decay();
-    a["amsgrad"] = std::int64_t{adam->amsgrad()};
+void check_identity(const storage::RunRecord& saved, const ModelIdentity& identity, const std::string& where) {
+  if (saved.model != identity.model)
+    throw CheckpointError(where + " was written for model " + saved.model + ", this run trains " + identity.model);
+  if (saved.num_classes != identity.num_classes)
+    throw CheckpointError(where + " has " + std::to_string(saved.num_classes) + " classes, this run's model has " +
+                          std::to_string(identity.num_classes));
+  if (saved.in_channels > 0 && saved.in_channels != identity.in_channels)
+    throw CheckpointError(where + " was written for images of " + std::to_string(saved.in_channels) +
+                          " channel(s), this run's have " + std::to_string(identity.in_channels));
+}
+
+// The groups (--lr-group, --freeze) and their options must be the ones the checkpoint was trained
+// with; "lr" is what the schedule set when it was written, and is recomputed instead.
+void check_param_groups(const std::vector<storage::ParamGroupRecord>& saved, const optim::OptimizerSetup& setup,
+                        const std::string& where) {
+  const auto& groups = setup.optimizer->param_groups();
+  if (saved.size() != groups.size())
+    throw CheckpointError(where + " has " + std::to_string(saved.size()) + " parameter group(s), this run has " +
+                          std::to_string(groups.size()) + " (were --lr-group or --freeze changed?)");
+  for (std::size_t g = 0; g < saved.size(); ++g) {
+    if (saved[g].params != setup.group_members[g])
+      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " holds " + group_text(saved[g].params) +
+                            ", this run's holds " + group_text(setup.group_members[g]) +
+                            " (were --lr-group or --freeze changed?)");
+    for (const auto& [key, value] : setup.adapter->record(groups[g].options())) {
+      const auto it = saved[g].options.find(key);
+      if (key == "lr" || it == saved[g].options.end() || it->second == value) continue;
+      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " was trained with " + key + " " +
+                            storage::attribute_text(it->second) + ", this run has " + storage::attribute_text(value));
+    }
   }
-  return a;
+}
+
+void restore_optimizer_state(const storage::CheckpointReader& checkpoint, TrainingState& state, const std::string& where) {
+  std::map<std::string, torch::Tensor> parameters(state.model.begin(), state.model.end());
+  std::map<std::string, std::map<std::string, torch::Tensor>> saved;
+  for (auto& entry : checkpoint.optimizer_state()) {
+    if (!parameters.count(entry.parameter))
+      throw CheckpointError(where + ": optimizer state for unknown parameter " + entry.parameter);
+    saved[entry.parameter][entry.key] = entry.tensor;
+  }
+  torch::optim::Optimizer& optimizer = *state.optimizer.optimizer;
+  optim::clear_state(optimizer);
+  for (const auto& [name, tensors] : saved) {
+    const torch::Tensor& parameter = parameters.at(name);
+    optim::set_state(optimizer, parameter,
+                     state.optimizer.adapter->make_state(tensors, parameter, where + ": parameter " + name));
+  }
+}
+
+void check_settings(const storage::EpochRecord& saved, const TrainConfig& config, const optim::LrSchedule& schedule,
+                    const std::string& where) {
+  for (const auto& [key, value] : schedule.record()) {
+    const auto it = saved.schedule.find(key);
+    if (it != saved.schedule.end() && !(it->second == value))
+      throw CheckpointError(where + " was trained with " + key + " " + storage::attribute_text(it->second) +
+                            ", this run has " + storage::attribute_text(value));
+  }
+  if (saved.sampler_seed >= 0 && static_cast<std::uint64_t>(saved.sampler_seed) != config.seed)
+    throw CheckpointError(where + " was trained with --seed " + std::to_string(saved.sampler_seed) + ", this run has --seed " +
+                          std::to_string(config.seed));
 }
 
 }  // namespace
@@ -78,152 +102,58 @@ std::string checkpoint_name(const TrainingProgress& p) {
   return name;
 }
 
-storage::CheckpointData capture_checkpoint(const TrainConfig& config, const ModelIdentity& identity,
-                                           const models::StateDict& state,
-                                           const torch::optim::Optimizer& optimizer,
-                                           const TrainingProgress& progress, int world_size) {
-  storage::CheckpointData data;
-  std::map<std::string, std::string> name_of_key;
-  for (const auto& [name, tensor] : state) {
-    data.tensors.emplace_back("/model/" + name, tensor);
-    name_of_key[state_key(tensor)] = name;
+storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
+                                               const TrainingProgress& progress, int world_size) {
+  storage::CheckpointContents c;
+  c.run = {state.identity.model, state.identity.num_classes, state.identity.in_channels, TORCH_VERSION, iso_time_now(),
+           config_json(config)};
+  c.model = state.model;
+  const optim::OptimizerSetup& setup = state.optimizer;
+  const auto& groups = setup.optimizer->param_groups();
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    c.param_groups.push_back({setup.adapter->name(), setup.group_members[g], setup.adapter->record(groups[g].options())});
+    for (std::size_t p = 0; p < groups[g].params().size(); ++p)
+      if (const auto* param_state = optim::find_state(*setup.optimizer, groups[g].params()[p]))
+        for (auto& [key, tensor] : setup.adapter->state_tensors(*param_state))
+          c.optimizer_state.push_back({setup.group_members[g][p], key, tensor});
   }
-
-  for (std::size_t g = 0; g < optimizer.param_groups().size(); ++g) {
-    const auto& group = optimizer.param_groups()[g];
-    std::vector<std::string> names;
-    for (const auto& p : group.params()) names.push_back(name_of_key.at(state_key(p)));
-    data.attributes["/optimizer/param_groups/" + std::to_string(g)] = param_group_attributes(config, group, names);
-  }
-  for (const auto& [key, param_state] : optimizer.state()) {
-    const auto named = name_of_key.find(key);
-    if (named == name_of_key.end()) continue;
-    const std::string prefix = "/optimizer/state/" + named->second + "/";
-    if (const auto* sgd = dynamic_cast<const torch::optim::SGDParamState*>(param_state.get())) {
-      if (sgd->momentum_buffer().defined()) data.tensors.emplace_back(prefix + "momentum_buffer", sgd->momentum_buffer());
-    } else if (const auto* adam = dynamic_cast<const torch::optim::AdamParamState*>(param_state.get())) {
-      data.tensors.emplace_back(prefix + "step", torch::tensor(adam->step(), torch::kInt64));
-      data.tensors.emplace_back(prefix + "exp_avg", adam->exp_avg());
-      data.tensors.emplace_back(prefix + "exp_avg_sq", adam->exp_avg_sq());
-      if (adam->max_exp_avg_sq().defined())
-        data.tensors.emplace_back(prefix + "max_exp_avg_sq", adam->max_exp_avg_sq());
-    }
-  }
-
-  data.tensors.emplace_back("/epoch/rng_state", at::detail::getDefaultCPUGenerator().get_state());
-  data.attributes["/epoch"] = Attributes{
-      {"completed_epochs", progress.completed_epochs},
-      {"global_step", progress.global_step},
-      {"samples_seen", progress.samples_seen},
-      {"step_in_epoch", progress.step_in_epoch},
-      {"position_in_epoch", progress.position_in_epoch},
-      {"partial_loss_sum", progress.partial_loss_sum},
-      {"partial_correct", progress.partial_correct},
-      {"partial_count", progress.partial_count},
-      {"sampler_seed", static_cast<std::int64_t>(config.seed)},
-      {"global_batch", config.batch_size * config.accumulate_steps * world_size},
-      {"lr", config.optimizer.lr},
-      {"lr_step", config.optimizer.lr_step},
-      {"lr_gamma", config.optimizer.lr_gamma},
-  };
-  data.attributes["/"] = Attributes{
-      {"model", identity.model},
-      {"num_classes", identity.num_classes},
-      {"in_channels", identity.in_channels},
-      {"torch_version", std::string(TORCH_VERSION)},
-      {"created", iso_time_now()},
-      {"config", config_json(config)},
-  };
-  return data;
+  c.epoch.progress = progress;
+  c.epoch.sampler_seed = static_cast<std::int64_t>(config.seed);
+  c.epoch.global_batch = config.batch_size * config.accumulate_steps * world_size;
+  c.epoch.schedule = state.schedule->record();
+  c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  return c;
 }
 
 TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint, const TrainConfig& config,
-                                    const ModelIdentity& identity, const models::StateDict& state,
-                                    torch::optim::Optimizer& optimizer) {
-  const storage::File& index = checkpoint.index();
+                                    TrainingState& state, int world_size, std::ostream& log) {
   const std::string where = "checkpoint " + checkpoint.directory();
-  const std::string saved_model = index.string_attribute("/", "model");
-  if (saved_model != identity.model)
-    throw CheckpointError(where + " was written for model " + saved_model + ", this run trains " + identity.model);
-  const std::int64_t saved_classes = index.int_attribute("/", "num_classes");
-  if (saved_classes != identity.num_classes)
-    throw CheckpointError(where + " has " + std::to_string(saved_classes) + " classes, this run's model has " +
-                          std::to_string(identity.num_classes));
-
+  check_identity(checkpoint.run(), state.identity, where);
   // Strict, by name, through the loader every path shares: every missing, unexpected and
   // mis-shaped tensor is reported at once.
   WeightSource weights;
   weights.path = checkpoint.directory();
   weights.kind = "checkpoint";
-  for (const auto& path : checkpoint.tensors("/model")) weights.tensors.emplace_back(path.substr(7), checkpoint.read(path));
-  load_weights(state, weights, /*strict=*/true);
+  weights.tensors = checkpoint.model();
+  load_weights(state.model, weights, /*strict=*/true);
 
-  const std::string group0 = "/optimizer/param_groups/0";
-  if (!index.has(group0)) throw CheckpointError(where + " has no optimizer state");
-  const std::string saved_optimizer = index.string_attribute(group0, "optimizer");
-  if (saved_optimizer != config.optimizer.name)
-    throw CheckpointError(where + " holds " + saved_optimizer + " state, this run uses --optimizer " +
+  const std::vector<storage::ParamGroupRecord> groups = checkpoint.param_groups();
+  if (groups.empty()) throw CheckpointError(where + " has no optimizer state");
+  if (groups.front().optimizer != config.optimizer.name)
+    throw CheckpointError(where + " holds " + groups.front().optimizer + " state, this run uses --optimizer " +
                           config.optimizer.name);
-  // The parameter groups (--lr-group, --freeze) must be the ones the checkpoint was trained with.
-  std::map<std::string, std::string> name_of_key;
-  for (const auto& [name, tensor] : state) name_of_key[state_key(tensor)] = name;
-  const std::vector<std::string> saved_groups = index.list("/optimizer/param_groups");
-  auto group_text = [](const std::vector<std::string>& names) {
-    return names.empty() ? std::string("[]") : "[" + names.front() + (names.size() > 1 ? ", ...]" : "]") +
-                                                   " (" + std::to_string(names.size()) + ")";
-  };
-  if (saved_groups.size() != optimizer.param_groups().size())
-    throw CheckpointError(where + " has " + std::to_string(saved_groups.size()) +
-                          " parameter group(s), this run has " + std::to_string(optimizer.param_groups().size()) +
-                          " (were --lr-group or --freeze changed?)");
-  for (std::size_t g = 0; g < saved_groups.size(); ++g) {
-    const auto saved_names = index.strings_attribute("/optimizer/param_groups/" + std::to_string(g), "params");
-    std::vector<std::string> names;
-    for (const auto& p : optimizer.param_groups()[g].params()) names.push_back(name_of_key.at(state_key(p)));
-    if (names != saved_names)
-      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " holds " + group_text(saved_names) +
-                            ", this run's holds " + group_text(names) + " (were --lr-group or --freeze changed?)");
-  }
-
-  std::map<std::string, torch::Tensor> by_name(state.begin(), state.end());
-  optimizer.state().clear();
-  for (const auto& path : checkpoint.tensors("/optimizer/state")) {
-    // /optimizer/state/<parameter name>/<key>; parameter names contain dots, never slashes.
-    const std::string rest = path.substr(std::string("/optimizer/state/").size());
-    const std::string name = rest.substr(0, rest.rfind('/'));
-    const auto param = by_name.find(name);
-    if (param == by_name.end())
-      throw CheckpointError(where + ": optimizer state for unknown parameter " + name);
-    const std::string key = state_key(param->second);
-    if (optimizer.state().count(key)) continue;  // filled when its first key was seen
-    const std::string prefix = "/optimizer/state/" + name + "/";
-    if (config.optimizer.name == "sgd") {
-      auto s = std::make_unique<torch::optim::SGDParamState>();
-      s->momentum_buffer(checkpoint.read(prefix + "momentum_buffer").to(param->second.device()));
-      optimizer.state()[key] = std::move(s);
-    } else {
-      auto s = std::make_unique<torch::optim::AdamParamState>();
-      s->step(checkpoint.read(prefix + "step").item<std::int64_t>());
-      s->exp_avg(checkpoint.read(prefix + "exp_avg").to(param->second.device()));
-      s->exp_avg_sq(checkpoint.read(prefix + "exp_avg_sq").to(param->second.device()));
-      if (checkpoint.has(prefix + "max_exp_avg_sq"))
-        s->max_exp_avg_sq(checkpoint.read(prefix + "max_exp_avg_sq").to(param->second.device()));
-      optimizer.state()[key] = std::move(s);
-    }
-  }
+  check_param_groups(groups, state.optimizer, where);
+  const storage::EpochRecord epoch = checkpoint.epoch();
+  check_settings(epoch, config, *state.schedule, where);
+  restore_optimizer_state(checkpoint, state, where);
 
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
-  generator.set_state(checkpoint.read("/epoch/rng_state"));
-  TrainingProgress p;
-  p.completed_epochs = index.int_attribute("/epoch", "completed_epochs");
-  p.global_step = index.int_attribute("/epoch", "global_step");
-  p.samples_seen = index.int_attribute("/epoch", "samples_seen");
-  p.step_in_epoch = index.int_attribute("/epoch", "step_in_epoch");
-  p.position_in_epoch = index.int_attribute("/epoch", "position_in_epoch");
-  p.partial_loss_sum = index.double_attribute("/epoch", "partial_loss_sum");
-  p.partial_correct = index.double_attribute("/epoch", "partial_correct");
-  p.partial_count = index.double_attribute("/epoch", "partial_count");
-  return p;
+  generator.set_state(checkpoint.rng_state());
+  const std::int64_t global_batch = config.batch_size * config.accumulate_steps * world_size;
+  if (epoch.global_batch > 0 && epoch.global_batch != global_batch)
+    log << "note: " << where << " was trained with a global batch of " << epoch.global_batch << ", this run's is "
+        << global_batch << " (the LR is not rescaled)" << std::endl;
+  return epoch.progress;
 }
 
 }  // namespace trainer

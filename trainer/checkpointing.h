@@ -1,32 +1,23 @@
 #pragma once
 // What a training run puts into a checkpoint and takes back out: the model's state dict, the
-// optimizer's state keyed by parameter name, and the progress needed for a resume that is
-// bit-identical to an uninterrupted run. The file format itself is storage/'s business.
+// optimizer's groups and state keyed by parameter name, the LR schedule's settings, and the
+// progress needed for a resume that is bit-identical to an uninterrupted run. The layout is
+// storage/'s (storage/checkpoint_schema.h); what is optimizer-specific is optim/'s adapters'.
 
 #include "models/state_dict.h"
+#include "optim/optimizer.h"
+#include "optim/schedule.h"
 #include "storage/checkpoint.h"
 #include "trainer/config.h"
 
-#include <torch/optim/optimizer.h>
-
 #include <cstdint>
+#include <memory>
+#include <ostream>
 #include <string>
 
 namespace trainer {
 
-// Where training stands; saved under /epoch.
-struct TrainingProgress {
-  std::int64_t completed_epochs = 0;
-  std::int64_t global_step = 0;
-  std::int64_t samples_seen = 0;
-  // Inside an unfinished epoch (mid-epoch checkpoints): optimizer steps taken, permutation
-  // positions consumed by all ranks together, and the epoch's training sums so far (all ranks).
-  std::int64_t step_in_epoch = 0;
-  std::int64_t position_in_epoch = 0;
-  double partial_loss_sum = 0;
-  double partial_correct = 0;
-  double partial_count = 0;
-};
+using TrainingProgress = storage::TrainingProgress;
 
 struct ModelIdentity {
   std::string model;
@@ -34,17 +25,24 @@ struct ModelIdentity {
   std::int64_t in_channels = 0;
 };
 
-storage::CheckpointData capture_checkpoint(const TrainConfig& config, const ModelIdentity& identity,
-                                           const models::StateDict& state,
-                                           const torch::optim::Optimizer& optimizer,
-                                           const TrainingProgress& progress, int world_size);
+// What a checkpoint holds of a run besides its progress.
+struct TrainingState {
+  ModelIdentity identity;
+  models::StateDict model;
+  optim::OptimizerSetup optimizer;
+  std::unique_ptr<optim::LrSchedule> schedule;
+};
 
-// Loads the checkpoint into `state` (in place) and `optimizer`, and returns the progress. Throws
-// CheckpointError naming what does not fit (model, missing/unexpected/mis-shaped tensors,
-// optimizer) and StorageError for unreadable data.
+storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
+                                               const TrainingProgress& progress, int world_size);
+
+// Loads the checkpoint into `state` (tensors in place, optimizer state replaced) and the global
+// CPU generator, and returns the progress. Everything recorded that must match this run is
+// checked first: model, classes, input channels, tensors, optimizer and its groups, schedule,
+// seed; each mismatch is a CheckpointError naming the checkpoint and both values. Unreadable
+// data is a StorageError. A changed global batch (other world size or batch) is only noted.
 TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint, const TrainConfig& config,
-                                    const ModelIdentity& identity, const models::StateDict& state,
-                                    torch::optim::Optimizer& optimizer);
+                                    TrainingState& state, int world_size, std::ostream& log);
 
 // "epoch-0003" after 3 whole epochs; "epoch-0003-step-00000120" 120 steps into the fourth.
 std::string checkpoint_name(const TrainingProgress& progress);

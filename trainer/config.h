@@ -1,39 +1,23 @@
 #pragma once
 // The one configuration struct of a training run. launcher/ builds the command line and the INI
 // configuration file from it; nothing else reads options or environment variables on its own.
+// validate() holds every rule on the values, so that the components below need not repeat them.
 
-#include "trainer/dataset.h"
+#include "data/config.h"
+#include "optim/config.h"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace trainer {
 
-struct OptimizerConfig {
-  std::string name = "sgd";  // sgd | adam
-  double lr = 0.02;
-  double momentum = 0.9;     // sgd only
-  double weight_decay = 0.0;
-  std::int64_t lr_step = 5;  // epochs between LR decays; 0: constant LR
-  double lr_gamma = 0.2;     // factor applied every lr_step epochs
-};
-
-// --lr-group PREFIX=LR[,momentum=M][,weight_decay=W]: parameters whose name starts with PREFIX
-// form a parameter group of their own.
-struct LrGroup {
-  std::string prefix;
-  double lr = 0;
-  std::optional<double> momentum;
-  std::optional<double> weight_decay;
-};
-
 struct TrainConfig {
   std::string model = "lenet";
   std::int64_t num_classes = 0;  // 0: the data set's class count
-  DataConfig data;
-  OptimizerConfig optimizer;
+  data::DataConfig data;
+  optim::OptimizerConfig optimizer;
+  optim::ScheduleConfig schedule;
   std::int64_t epochs = 10;
   std::int64_t batch_size = 64;        // per rank
   std::int64_t accumulate_steps = 1;   // micro-batches per optimizer step (gradients reduced once)
@@ -49,12 +33,13 @@ struct TrainConfig {
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
   std::string save_weights;            // HDF5 file for the final weights; empty: none
+  double progress_seconds = 10.0;      // interval of progress lines in logs; 0: none
   // Fine-tuning.
   std::string init_from;              // weights to start from (checkpoint or .pt); empty: none
   bool init_non_strict = false;       // tolerate weights missing from the file
   std::vector<std::string> freeze;    // parameter-name prefixes that do not train
-  std::vector<LrGroup> lr_groups;     // parameter groups with their own hyper-parameters
-  // Checkpoints (format v1, see storage/checkpoint.h).
+  std::vector<optim::LrGroup> lr_groups;  // parameter groups with their own hyper-parameters
+  // Checkpoints (format v1, docs/checkpoint-format.md).
   std::string checkpoint_dir = "checkpoints";  // "none" or empty: no checkpoints
   std::int64_t checkpoint_every = 1;           // epochs between checkpoints; 0: only the final one
   std::int64_t checkpoint_every_steps = 0;     // optimizer steps between mid-epoch checkpoints; 0: none
@@ -63,7 +48,14 @@ struct TrainConfig {
   std::string resume = "auto";                 // auto | none | PATH
 
   bool checkpointing() const { return !checkpoint_dir.empty() && checkpoint_dir != "none"; }
-  double progress_seconds = 10.0;      // interval of progress lines in logs; 0: none
 };
+
+// Throws ConfigError naming the option whose value is out of range or unknown to its registry
+// (model, data set, optimizer, LR schedule). What needs the data, the files or the GPUs to judge is
+// checked where those are at hand.
+void validate(const TrainConfig& config);
+
+// The run's options as JSON, stored in checkpoints (informational).
+std::string config_json(const TrainConfig& config);
 
 }  // namespace trainer

@@ -2,8 +2,9 @@
 
 #include "common/error.h"
 #include "models/registry.h"
-#include "storage/h5.h"
-#include "trainer/dataset.h"
+#include "data/registry.h"
+#include "storage/tensor_file.h"
+#include "trainer/evaluation.h"
 #include "trainer/weights.h"
 
 #include <torch/nn/functional/loss.h>
@@ -45,61 +46,53 @@ EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoi
                           const std::string& predictions_out, const torch::Device& device, std::ostream& log) {
   torch::set_num_threads(config.threads);
   const WeightSource source = read_weights(checkpoint);
-  const TensorDataset test = load_dataset(config.data, Split::kTest);
-  if (test.size() == 0) throw DataError("eval: the data set has no test split (--test-data FILE for hdf5)");
+  const std::shared_ptr<const data::Dataset> test = data::make_dataset(config.data, data::Split::kTest);
+  if (!test || test->size() == 0) throw DataError("eval: the data set has no test split (--test-data FILE for hdf5)");
+  const std::vector<std::int64_t> shape = test->sample_shape();
 
   // Model and class count: what the checkpoint says, else the options, else the weights' head.
   const std::string model_name = source.model.value_or(config.model);
   std::int64_t num_classes = source.num_classes.value_or(config.num_classes);
   if (num_classes <= 0) {
-    const auto reference = models::make_model(model_name, {test.images.size(1), 10});
-    num_classes = head_classes(models::state_dict(*reference), source).value_or(test.num_classes);
+    const auto reference = models::make_model(model_name, {shape[0], 10});
+    num_classes = head_classes(models::state_dict(*reference), source).value_or(test->num_classes());
   }
-  auto model = models::make_model(model_name, {test.images.size(1), num_classes});
-  model->check_input_shape(test.images.size(1), test.images.size(2), test.images.size(3));
+  auto model = models::make_model(model_name, {shape[0], num_classes});
+  model->check_input_shape(shape[0], shape[1], shape[2]);
   const models::StateDict state = models::state_dict(*model);
   load_weights(state, source, /*strict=*/true);
   model->to(device);
-  model->eval();
   log << "eval " << source.kind << " " << source.path << ": model " << model_name << ", " << num_classes
       << " classes" << (source.epoch ? ", epoch " + std::to_string(*source.epoch) : std::string())
       << (source.stripped_prefix.empty() ? "" : ", names normalized (stripped '" + source.stripped_prefix + "')")
       << ", device " << device.str() << std::endl;
-  const std::int64_t largest = test.labels.max().item<std::int64_t>();
-  if (largest >= num_classes)
-    throw DataError("eval: the test split has label " + std::to_string(largest) + " but the model has " +
-                    std::to_string(num_classes) + " classes");
+  data::check_labels_fit(*test, num_classes, "test", "");
 
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> all_logits;
+  std::vector<torch::Tensor> all_logits, all_labels;
   double loss_sum = 0;
-  for (std::int64_t begin = 0; begin < test.size(); begin += config.test_batch_size) {
-    const std::int64_t end = std::min(begin + config.test_batch_size, test.size());
-    torch::Tensor logits = model->forward(test.images.slice(0, begin, end).to(device)).to(torch::kCPU);
-    loss_sum += F::cross_entropy(logits, test.labels.slice(0, begin, end), F::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
-    all_logits.push_back(logits);
-  }
+  for_each_batch(*model, *test, 0, test->size(), config.test_batch_size, device,
+                 [&](const torch::Tensor& batch_logits, const torch::Tensor& batch_labels) {
+                   const torch::Tensor logits = batch_logits.to(torch::kCPU), labels = batch_labels.to(torch::kCPU);
+                   loss_sum += F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                                   .item<double>();
+                   all_logits.push_back(logits);
+                   all_labels.push_back(labels);
+                 });
   const torch::Tensor logits = torch::cat(all_logits);
+  const torch::Tensor labels = torch::cat(all_labels);
   const torch::Tensor predictions = logits.argmax(1);
 
   EvalResult result;
-  result.samples = test.size();
-  result.loss = loss_sum / static_cast<double>(test.size());
-  result.accuracy = predictions.eq(test.labels).sum().item<double>() / static_cast<double>(test.size());
-  result.confusion = torch::bincount(test.labels * num_classes + predictions, {}, num_classes * num_classes)
+  result.samples = test->size();
+  result.loss = loss_sum / static_cast<double>(result.samples);
+  result.accuracy = predictions.eq(labels).sum().item<double>() / static_cast<double>(result.samples);
+  result.confusion = torch::bincount(labels * num_classes + predictions, {}, num_classes * num_classes)
                          .view({num_classes, num_classes});
   print_report(result, log);
 
   if (!predictions_out.empty()) {
-    storage::File out = storage::File::create(predictions_out);
-    const torch::Tensor labels = test.labels.contiguous();
-    out.write_raw("/logits", {logits.size(0), logits.size(1)}, H5T_NATIVE_FLOAT, logits.contiguous().data_ptr());
-    out.write_raw("/predictions", {predictions.size(0)}, H5T_NATIVE_INT64, predictions.contiguous().data_ptr());
-    out.write_raw("/labels", {labels.size(0)}, H5T_NATIVE_INT64, labels.data_ptr());
-    out.set_attribute("/", "checkpoint", source.path);
-    out.set_attribute("/", "accuracy", result.accuracy);
-    out.close();
+    storage::write_tensors(predictions_out, "", {{"logits", logits}, {"predictions", predictions}, {"labels", labels}},
+                           {{"checkpoint", source.path}, {"accuracy", result.accuracy}});
     log << "predictions written to " << predictions_out << std::endl;
   }
   return result;

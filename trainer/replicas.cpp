@@ -1,6 +1,7 @@
 #include "trainer/replicas.h"
 
 #include "common/error.h"
+#include "common/fnv1a.h"
 
 #include <cstdio>
 
@@ -21,14 +22,12 @@ void broadcast_buffers(torch::nn::Module& model, comm::Communicator& comm) {
 }
 
 std::uint64_t fingerprint(const models::StateDict& state) {
-  std::uint64_t hash = 0xcbf29ce484222325ull;
+  Fnv1a hash;
   for (const auto& entry : state) {
     torch::Tensor host = entry.second.detach().to(torch::kCPU).contiguous();
-    const auto* bytes = static_cast<const unsigned char*>(host.data_ptr());
-    const std::size_t count = static_cast<std::size_t>(host.numel()) * host.element_size();
-    for (std::size_t i = 0; i < count; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+    hash.update(host.data_ptr(), static_cast<std::size_t>(host.numel()) * host.element_size());
   }
-  return hash;
+  return hash.value();
 }
 
 std::uint64_t check_replicas_identical(const models::StateDict& state, comm::Communicator& comm) {

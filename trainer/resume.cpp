@@ -1,10 +1,12 @@
 #include "trainer/resume.h"
 
+#include "common/clock.h"
 #include "common/error.h"
+#include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
 
-#include <chrono>
 #include <cstdio>
+#include <cstring>
 
 namespace trainer {
 namespace {
@@ -20,12 +22,12 @@ std::string broadcast_string(const std::string& text, comm::Communicator& contro
   return std::string(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
 }
 
-TrainingProgress load(const std::string& directory, const TrainConfig& config, const ModelIdentity& identity,
-                      const models::StateDict& state, torch::optim::Optimizer& optimizer, std::ostream& log) {
-  const auto start = std::chrono::steady_clock::now();
+TrainingProgress load(const std::string& directory, const TrainConfig& config, TrainingState& state, int world_size,
+                      std::ostream& log) {
+  const auto start = Clock::now();
   storage::CheckpointReader reader(directory);
-  TrainingProgress progress = restore_checkpoint(reader, config, identity, state, optimizer);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  TrainingProgress progress = restore_checkpoint(reader, config, state, world_size, log);
+  const double seconds = seconds_since(start);
   char line[256];
   std::snprintf(line, sizeof line, "%.2f MB in %.3f s (%.1f MB/s)", reader.total_bytes() / 1e6, seconds,
                 reader.total_bytes() / 1e6 / std::max(seconds, 1e-9));
@@ -35,9 +37,8 @@ TrainingProgress load(const std::string& directory, const TrainConfig& config, c
 }
 
 // Rank 0's choice for --resume auto: "" when there is nothing to resume.
-std::string choose_automatically(const TrainConfig& config, const ModelIdentity& identity,
-                                 const models::StateDict& state, torch::optim::Optimizer& optimizer,
-                                 std::ostream& log, TrainingProgress& loaded) {
+std::string choose_automatically(const TrainConfig& config, TrainingState& state, int world_size, std::ostream& log,
+                                 TrainingProgress& loaded) {
   const std::string root = config.checkpoint_dir;
   std::vector<std::string> candidates = storage::list_checkpoints(root);
   const std::string latest = storage::latest_checkpoint(root);
@@ -49,7 +50,7 @@ std::string choose_automatically(const TrainConfig& config, const ModelIdentity&
   for (const auto& name : order) {
     const std::string directory = storage::fs::join(root, name);
     try {
-      loaded = load(directory, config, identity, state, optimizer, log);
+      loaded = load(directory, config, state, world_size, log);
       return directory;
     } catch (const StorageError& e) {
       log << "warning: checkpoint " << directory << " is unusable (" << e.what() << "); trying the previous one"
@@ -62,27 +63,27 @@ std::string choose_automatically(const TrainConfig& config, const ModelIdentity&
 
 }  // namespace
 
-std::optional<Resumed> resume_training(const TrainConfig& config, const ModelIdentity& identity,
-                                       const models::StateDict& state, torch::optim::Optimizer& optimizer,
-                                       comm::Communicator& control, std::ostream& log) {
+std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState& state, comm::Communicator& control,
+                                       std::ostream& log) {
   if (config.resume == "none") return std::nullopt;
   if (config.resume == "auto" && !config.checkpointing()) return std::nullopt;
 
   // Rank 0 decides (and loads); the others learn the directory and load it themselves. An error on
   // rank 0 ends the job from main(), so no rank waits here for an answer that never comes.
+  const int world_size = control.size();
   std::string chosen;
   TrainingProgress progress;
   if (control.rank() == 0) {
     if (config.resume == "auto") {
-      chosen = choose_automatically(config, identity, state, optimizer, log, progress);
+      chosen = choose_automatically(config, state, world_size, log, progress);
     } else {
       chosen = storage::resolve_checkpoint_path(config.resume);
-      progress = load(chosen, config, identity, state, optimizer, log);
+      progress = load(chosen, config, state, world_size, log);
     }
   }
   chosen = broadcast_string(chosen, control);
   if (chosen.empty()) return std::nullopt;
-  if (control.rank() != 0) progress = load(chosen, config, identity, state, optimizer, log);
+  if (control.rank() != 0) progress = load(chosen, config, state, world_size, log);
   return Resumed{chosen, progress};
 }
 

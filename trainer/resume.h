@@ -20,8 +20,7 @@ struct Resumed {
 // one that loads (each rejection is logged); for a PATH exactly that one, and any problem is an
 // error. Every rank then loads the same checkpoint. Returns nothing when there is nothing to
 // resume.
-std::optional<Resumed> resume_training(const TrainConfig& config, const ModelIdentity& identity,
-                                       const models::StateDict& state, torch::optim::Optimizer& optimizer,
-                                       comm::Communicator& control, std::ostream& log);
+std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState& state, comm::Communicator& control,
+                                       std::ostream& log);
 
 }  // namespace trainer

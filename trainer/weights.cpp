@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "storage/checkpoint.h"
+#include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
 #include "storage/key_names.h"
 #include "storage/pt_file.h"
@@ -43,10 +44,11 @@ WeightSource read_weights(const std::string& path) {
     source.path = storage::resolve_checkpoint_path(path);
     source.kind = "checkpoint";
     const storage::CheckpointReader reader(source.path);
-    for (const auto& name : reader.tensors("/model")) source.tensors.emplace_back(name.substr(7), reader.read(name));
-    source.model = reader.index().string_attribute("/", "model");
-    source.num_classes = reader.index().int_attribute("/", "num_classes");
-    source.epoch = reader.index().int_attribute("/epoch", "completed_epochs");
+    source.tensors = reader.model();
+    const storage::RunRecord run = reader.run();
+    source.model = run.model;
+    source.num_classes = run.num_classes;
+    source.epoch = reader.epoch().progress.completed_epochs;
   }
   if (source.tensors.empty()) throw CheckpointError(source.path + ": holds no model weights");
   normalize(source);

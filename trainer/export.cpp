@@ -1,0 +1,66 @@
+#include "trainer/export.h"
+
+#include "optim/registry.h"
+#include "storage/checkpoint.h"
+#include "storage/checkpoint_dir.h"
+#include "storage/pt_export.h"
+
+#include <map>
+
+namespace trainer {
+namespace {
+
+// PyTorch's optimizer.state_dict(): state keyed by the parameter's index over all groups, and
+// param_groups whose "params" are those indices.
+c10::IValue optimizer_state_dict(const storage::CheckpointReader& reader) {
+  std::map<std::string, std::vector<std::pair<std::string, torch::Tensor>>> saved;
+  for (auto& entry : reader.optimizer_state()) saved[entry.parameter].emplace_back(entry.key, entry.tensor);
+  c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
+  c10::impl::GenericList groups(c10::AnyType::get());
+  std::int64_t next_index = 0;
+  for (const auto& group : reader.param_groups()) {
+    const optim::OptimizerAdapter& adapter = optim::optimizer_adapter(group.optimizer);
+    c10::impl::GenericDict options = adapter.python_options(group.options);
+    c10::List<std::int64_t> params;
+    for (const auto& name : group.params) {
+      const std::int64_t index = next_index++;
+      params.push_back(index);
+      const auto found = saved.find(name);
+      if (found == saved.end()) continue;
+      c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
+      for (const auto& [key, tensor] : found->second) entry.insert(key, adapter.python_state(key, tensor));
+      state.insert(index, entry);
+    }
+    options.insert("params", params);
+    groups.push_back(options);
+  }
+  c10::impl::GenericDict result(c10::StringType::get(), c10::AnyType::get());
+  result.insert("state", state);
+  result.insert("param_groups", groups);
+  return result;
+}
+
+}  // namespace
+
+ExportReport export_to_pt(const std::string& checkpoint, const std::string& to, const std::string& add_prefix,
+                          bool with_optimizer) {
+  const storage::CheckpointReader reader(storage::resolve_checkpoint_path(checkpoint));
+  c10::Dict<std::string, torch::Tensor> model;
+  ExportReport report;
+  for (const auto& [name, tensor] : reader.model()) {
+    model.insert(add_prefix + name, tensor);
+    ++report.tensors;
+  }
+  c10::IValue root = model;
+  if (with_optimizer) {
+    c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+    dict.insert("model_state_dict", model);
+    dict.insert("optimizer_state_dict", optimizer_state_dict(reader));
+    dict.insert("epoch", reader.epoch().progress.completed_epochs);
+    root = dict;
+  }
+  report.bytes = storage::write_pt_file(to, root);
+  return report;
+}
+
+}  // namespace trainer

@@ -1,0 +1,101 @@
+// One epoch of a training run: the sampled steps with their micro-batches, and what the ranks
+// agree on at every step boundary (a stop, the commit of a background save), with the mid-epoch
+// checkpoints the saver's policy or a stop asks for.
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "trainer/evaluation.h"
+#include "trainer/training_loop.h"
+
+#include <torch/nn/functional/loss.h>
+
+namespace trainer {
+
+namespace F = torch::nn::functional;
+
+EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
+  model_->train();
+  // A mid-epoch resume skips the positions already consumed; carried sums complete the metrics.
+  const std::vector<std::int64_t> order = sampler_->indices(epoch, progress_.position_in_epoch);
+  const std::int64_t per_step = config_.batch_size * config_.accumulate_steps;
+  const std::int64_t samples = static_cast<std::int64_t>(order.size());
+  const std::int64_t steps = (samples + per_step - 1) / per_step;
+  progress_lines_->start_epoch(epoch + 1, progress_.step_in_epoch + steps);
+
+  EpochSums sums;
+  for (std::int64_t step = 0; step < steps; ++step) {
+    const auto step_start = Clock::now();
+    const std::int64_t begin = step * per_step;
+    train_step(order.data() + begin, std::min(per_step, samples - begin), sums);
+    ++progress_.global_step;
+    ++progress_.step_in_epoch;
+    progress_lines_->step(progress_.step_in_epoch, sums.loss_sum / static_cast<double>(sums.count),
+                          sums.count * context_.comm.size());
+    saver_->note_step_seconds(seconds_since(step_start));  // before a commit, which is not the step's
+
+    const bool last_step = step + 1 == steps;
+    const bool stop = agree_to_stop();
+    if (stop && last_step) stop_after_epoch_ = true;
+    if (!last_step && (stop || saver_->due_after_step(progress_.global_step))) save_mid_epoch(sums, stop);
+    if (stop && !last_step) stop_now();
+  }
+  return sums;
+}
+
+// One optimizer step over `count` samples in micro-batches of --batch-size; gradients are
+// exchanged once, after the last micro-batch's backward (during it, with overlap).
+void TrainingLoop::train_step(const std::int64_t* indices, std::int64_t count, EpochSums& sums) {
+  state_.optimizer.optimizer->zero_grad();
+  for (std::int64_t begin = 0; begin < count; begin += config_.batch_size) {
+    const std::int64_t size = std::min(config_.batch_size, count - begin);
+    const data::Batch batch = train_->batch(torch::IntArrayRef(indices + begin, static_cast<std::size_t>(size)));
+    const torch::Tensor images = batch.images.to(context_.device);
+    const torch::Tensor labels = batch.labels.to(context_.device);
+    const torch::Tensor logits = model_->forward(images);
+    const torch::Tensor loss = F::cross_entropy(logits, labels);
+    if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
+    // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
+    (loss * (static_cast<double>(size) / static_cast<double>(count))).backward();
+    sums.loss_sum += loss.item<double>() * static_cast<double>(size);
+    sums.correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
+  }
+  bucketer_->average_gradients();
+  state_.optimizer.optimizer->step();
+  sums.count += count;
+}
+
+// What the ranks agree on at a step boundary, in one small collective: whether any rank has
+// received a stop signal (so that all stop at the same step and save the same state), and whether
+// every rank's background checkpoint write has finished (so that all commit it at the same step).
+bool TrainingLoop::agree_to_stop() {
+  const bool pending = saver_->pending();  // the same on every rank
+  if (!context_.stop_requested && !pending) return false;
+  const std::int64_t stop = context_.stop_requested && context_.stop_requested() ? 1 : 0;
+  const std::int64_t writing = pending && !saver_->written() ? 1 : 0;
+  std::vector<torch::Tensor> flags{torch::tensor({stop, writing}, torch::kInt64)};
+  context_.control.allreduce(flags, {comm::ReduceOp::kMax});
+  if (pending && flags[0][1].item<std::int64_t>() == 0) saver_->commit_pending();
+  return flags[0][0].item<std::int64_t>() != 0;
+}
+
+// A checkpoint inside the epoch: the progress so far, with the epoch's sums over all ranks.
+void TrainingLoop::save_mid_epoch(const EpochSums& sums, bool stopping) {
+  if (!saver_->enabled()) return;
+  TrainingProgress snapshot = progress_;
+  const auto all = reduce_sums(sums.loss_sum, sums.correct, static_cast<double>(sums.count), context_.device, context_.comm);
+  snapshot.position_in_epoch = progress_.position_in_epoch + sums.count * context_.comm.size();
+  snapshot.partial_loss_sum += all[0];
+  snapshot.partial_correct += all[1];
+  snapshot.partial_count += all[2];
+  snapshot.samples_seen += static_cast<std::int64_t>(all[2]);
+  saver_->save(snapshot, /*wait=*/stopping);
+}
+
+void TrainingLoop::stop_now() const {
+  log_ << "stopping on a signal at global step " << progress_.global_step
+       << (saver_->enabled() ? "; resume with --resume auto" : "; no checkpoint was written (--checkpoint-dir none)")
+       << std::endl;
+  throw StopRequested("stopped on a signal at global step " + std::to_string(progress_.global_step));
+}
+
+}  // namespace trainer

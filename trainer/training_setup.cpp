@@ -1,0 +1,128 @@
+// The set-up phase of a training run: data, model, initial weights, frozen layers, optimizer and
+// schedule, gradient exchange, checkpoint saver.
+
+#include "common/error.h"
+#include "data/registry.h"
+#include "models/registry.h"
+#include "trainer/replicas.h"
+#include "trainer/training_loop.h"
+#include "trainer/weights.h"
+
+namespace trainer {
+namespace {
+
+std::int64_t parameter_count(const torch::nn::Module& module) {
+  std::int64_t count = 0;
+  for (const auto& p : module.parameters()) count += p.numel();
+  return count;
+}
+
+// --init-from: weights only (not optimizer, not progress), names normalized. Tensors of another
+// shape (a new head) are skipped and stay freshly initialized; missing ones are an error unless
+// --init-non-strict.
+void initialize_from(const TrainConfig& config, const models::StateDict& state, std::ostream& log) {
+  const WeightSource source = read_weights(config.init_from);
+  const WeightsReport report = load_weights(state, source, /*strict=*/false);
+  if (!report.missing.empty() && !config.init_non_strict) {
+    std::string names;
+    for (const auto& n : report.missing) names += (names.empty() ? "" : ", ") + n;
+    throw CheckpointError("--init-from " + source.path + " lacks " + names + " (--init-non-strict to start them fresh)");
+  }
+  log << "initialized from " << source.kind << " " << source.path << ": " << report.loaded << " tensor(s) loaded"
+      << (source.stripped_prefix.empty() ? "" : ", names normalized (stripped '" + source.stripped_prefix + "')");
+  for (const auto& name : report.mismatched) log << "; re-initialized (shape differs): " << name;
+  for (const auto& name : report.missing) log << "; fresh (not in the file): " << name;
+  if (!report.unexpected.empty()) log << "; " << report.unexpected.size() << " unused tensor(s) in the file";
+  log << std::endl;
+}
+
+// --freeze: parameters under these prefixes stop requiring gradients; returns every parameter
+// by name. A prefix matching nothing is an error (a typo would otherwise train everything).
+optim::NamedParameters freeze(torch::nn::Module& model, const std::vector<std::string>& prefixes, std::ostream& log) {
+  optim::NamedParameters parameters;
+  for (const auto& item : model.named_parameters()) parameters.emplace_back(item.key(), item.value());
+  for (const auto& prefix : prefixes) {
+    std::size_t frozen = 0;
+    for (auto& [name, tensor] : parameters)
+      if (name.rfind(prefix, 0) == 0) {
+        tensor.set_requires_grad(false);
+        ++frozen;
+      }
+    if (frozen == 0) throw ConfigError("--freeze " + prefix + ": no parameter name starts with '" + prefix + "'");
+    log << "frozen: " << frozen << " parameter tensor(s) under '" << prefix << "'" << std::endl;
+  }
+  return parameters;
+}
+
+}  // namespace
+
+TrainingLoop::TrainingLoop(const TrainConfig& config, const RunContext& context)
+    : config_(config), context_(context), log_(context.log) {
+  set_up_data();
+  set_up_model();
+  set_up_optimizer();
+  log_run();
+  saver_ = std::make_unique<CheckpointSaver>(
+      SavePolicy::of(config_),
+      [this](const TrainingProgress& progress) {
+        return capture_checkpoint(config_, state_, progress, context_.control.size());
+      },
+      context_.control, log_);
+}
+
+void TrainingLoop::set_up_data() {
+  train_ = data::make_dataset(config_.data, data::Split::kTrain);
+  test_ = data::make_dataset(config_.data, data::Split::kTest);
+  const std::int64_t classes = config_.num_classes > 0 ? config_.num_classes : train_->num_classes();
+  const char* hint = " (--num-classes)";
+  data::check_labels_fit(*train_, classes, "training", hint);
+  if (test_) data::check_labels_fit(*test_, classes, "test", hint);
+  state_.identity = {config_.model, classes, train_->sample_shape()[0]};
+  sampler_.emplace(train_->size(), context_.comm.rank(), context_.comm.size(), config_.seed);
+}
+
+void TrainingLoop::set_up_model() {
+  const ModelIdentity& identity = state_.identity;
+  model_ = models::make_model(identity.model, models::ModelOptions{identity.in_channels, identity.num_classes});
+  const std::vector<std::int64_t> shape = train_->sample_shape();
+  model_->check_input_shape(shape[0], shape[1], shape[2]);
+  model_->to(context_.device);
+  state_.model = models::state_dict(*model_);
+  if (!config_.init_from.empty() && context_.control.rank() == 0) initialize_from(config_, state_.model, log_);
+  broadcast_state(state_.model, context_.comm);  // every replica starts from rank 0's weights
+}
+
+void TrainingLoop::set_up_optimizer() {
+  const optim::NamedParameters parameters = freeze(*model_, config_.freeze, log_);
+  state_.optimizer = optim::make_optimizer(parameters, config_.optimizer, config_.lr_groups);
+  state_.schedule = optim::make_schedule(config_.schedule, config_.optimizer.lr);
+  const optim::OptimizerSetup& setup = state_.optimizer;
+  if (setup.base_lrs.size() > 1)
+    for (std::size_t g = 0; g < setup.base_lrs.size(); ++g)
+      log_ << "parameter group " << g << " (" << setup.group_names[g] << "): " << setup.group_members[g].size()
+           << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
+  // Overlap needs non-blocking collectives issued from backward's thread: MPI on CPUs has both.
+  // On GPUs backward runs on LibTorch's device threads and our NCCL collectives block, so it is off.
+  const bool overlap = config_.overlap && !context_.device.is_cuda();
+  if (config_.overlap && !overlap && context_.comm.size() > 1)
+    log_ << "note: --overlap is not implemented for NCCL yet; gradients are exchanged after backward" << std::endl;
+  bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm, overlap);
+}
+
+void TrainingLoop::log_run() const {
+  const comm::Communicator& comm = context_.comm;
+  const std::vector<std::int64_t> shape = train_->sample_shape();
+  log_ << "model " << config_.model << " (" << parameter_count(*model_) << " parameters, " << state_.identity.num_classes
+       << " classes) | data " << config_.data.dataset << ": " << train_->size() << " train, "
+       << (test_ ? test_->size() : 0) << " test samples of " << shape[0] << "x" << shape[1] << "x" << shape[2] << " | "
+       << comm.size() << " rank(s), " << comm.backend() << ", device " << context_.device.str() << ", " << config_.threads
+       << " thread(s) | " << config_.optimizer.name << " lr " << config_.optimizer.lr << ", batch " << config_.batch_size
+       << " x " << comm.size() << " rank(s)";
+  if (config_.accumulate_steps > 1) log_ << " x " << config_.accumulate_steps << " accumulated";
+  if (comm.size() > 1)
+    log_ << " | gradients: " << bucketer_->bytes() << " bytes in " << bucketer_->bucket_count() << " bucket(s)"
+         << (bucketer_->overlapping() ? ", overlapped with backward" : "");
+  log_ << std::endl;
+}
+
+}  // namespace trainer
