@@ -1,7 +1,5 @@
 # MPI helpers for the integration tests; sourced after common.sh.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-# Loopback only: the tests never leave this machine.
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/mpi-env.sh"
 
 run_mpi() {
   local ranks=$1

@@ -20,7 +20,7 @@ grep -q "confusion matrix" eval.log || fail "no confusion matrix"
 "$TRAINER" export checkpoints --to plain.pt >/dev/null
 "$TRAINER" export checkpoints --to wrapped.pt --add-prefix module. >/dev/null
 "$TRAINER" export checkpoints --to tutorial.pt --with-optimizer >/dev/null
-/usr/bin/python3 - "$fixtures" <<'PY'
+/usr/bin/python3 - "$fixtures" <<'PY' || fail "Python rejected the export"
 import sys
 import h5py
 import numpy as np
@@ -45,7 +45,6 @@ tutorial(torch.randn(2, 1, 32, 32)).sum().backward()
 optimizer.step()
 print("python: export loads strictly (plain, module. prefix, tutorial dict with SGD state)")
 PY
-[ $? -eq 0 ] || fail "Python rejected the export"
 
 # Same logits: Python's model on a fixed batch vs ours on the same batch through `trainer eval`.
 /usr/bin/python3 - "$fixtures" <<'PY'

@@ -3,7 +3,7 @@
 
 #include "models/registry.h"
 #include "models/state_dict.h"
-#include "storage/h5.h"
+#include "storage/tensor_file.h"
 #include "trainer/weights.h"
 
 #include <gtest/gtest.h>
@@ -18,27 +18,20 @@ std::string fixture_path() {
   return dir ? std::string(dir) + "/models.h5" : "";
 }
 
-torch::Tensor read_tensor(const trainer::storage::File& file, const std::string& name,
-                          const torch::Tensor& like) {
-  std::vector<std::int64_t> shape = file.describe(name).shape;
-  if (like.scalar_type() == torch::kInt64) {
-    std::vector<std::int64_t> values = file.read<std::int64_t>(name);
-    return torch::tensor(values, torch::kInt64).reshape(shape);
-  }
-  std::vector<float> values = file.read<float>(name);
-  return torch::tensor(values, torch::kFloat32).reshape(shape);
+torch::Tensor read_tensor(const std::string& path, const std::string& name, const torch::Tensor& like) {
+  return trainer::storage::read_tensor(path, name).to(like.scalar_type() == torch::kInt64 ? torch::kInt64 : torch::kFloat32);
 }
 
 void expect_same_logits(const std::string& model_name, std::int64_t in_channels) {
   const std::string path = fixture_path();
   ASSERT_FALSE(path.empty()) << "TRAINER_INTEROP_DIR is not set";
-  auto file = trainer::storage::File::open_read(path);
+  const std::string& file = path;
   auto model = trainer::models::make_model(model_name, {in_channels, 10});
 
   torch::NoGradGuard no_grad;
   for (auto& [name, tensor] : trainer::models::state_dict(*model)) {
     const std::string dataset = "/" + model_name + "/state/" + name;
-    ASSERT_TRUE(file.has(dataset)) << "PyTorch has no " << name;
+    ASSERT_TRUE(trainer::storage::has_tensor(file, dataset)) << "PyTorch has no " << name;
     torch::Tensor theirs = read_tensor(file, dataset, tensor);
     ASSERT_EQ(theirs.sizes(), tensor.sizes()) << name;
     tensor.copy_(theirs);
@@ -66,7 +59,7 @@ TEST(PyTorchParity, DataParallelResNet18FileGivesTorchvisionsLogits) {
   trainer::load_weights(trainer::models::state_dict(*model), source, /*strict=*/true);
   model->eval();
   torch::NoGradGuard no_grad;
-  auto file = trainer::storage::File::open_read(std::string(dir) + "/resnet18_dp_io.h5");
+  const std::string file = std::string(dir) + "/resnet18_dp_io.h5";
   torch::Tensor input = read_tensor(file, "/resnet18/input", torch::empty({0}));
   torch::Tensor expected = read_tensor(file, "/resnet18/logits", torch::empty({0}));
   torch::Tensor actual = model->forward(input);

@@ -1,7 +1,7 @@
 #include "launcher/cli.h"
 
 #include "common/error.h"
-#include "trainer/optimizer.h"
+#include "optim/schedule.h"
 
 #include <gtest/gtest.h>
 
@@ -186,15 +186,15 @@ TEST(Cli, ListParsers) {
 }
 
 TEST(LrSchedule, StepDecayLikePyTorchStepLR) {
-  trainer::OptimizerConfig c;
-  c.lr = 0.1;
-  c.lr_step = 0;
-  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 7), 0.1);
-  c.lr_step = 3;
-  c.lr_gamma = 0.5;
-  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 2), 0.1);
-  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 3), 0.05);
-  EXPECT_DOUBLE_EQ(trainer::scheduled_lr(c, 7), 0.025);
+  trainer::optim::ScheduleConfig c;
+  c.step = 0;
+  EXPECT_DOUBLE_EQ(trainer::optim::make_schedule(c, 0.1)->lr(0.1, 7), 0.1);
+  c.step = 3;
+  c.gamma = 0.5;
+  const auto schedule = trainer::optim::make_schedule(c, 0.1);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, 2), 0.1);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, 3), 0.05);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, 7), 0.025);
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
-#include "trainer/dataset.h"
+#include "data/fashion_mnist.h"
+#include "data/filters.h"
+#include "data/hdf5_dataset.h"
+#include "data/registry.h"
+#include "data/tensor_dataset.h"
 
 #include "common/error.h"
-#include "storage/h5.h"
+#include "storage/tensor_file.h"
 
 #include <gtest/gtest.h>
 #include <fstream>
@@ -9,42 +13,49 @@
 
 namespace {
 
-using trainer::DataConfig;
-using trainer::Split;
-using trainer::TensorDataset;
+using trainer::data::DataConfig;
+using trainer::data::Dataset;
+using trainer::data::Split;
+using trainer::data::TensorDataset;
 
 std::string temp(const std::string& name) { return ::testing::TempDir() + "/dataset_test_" + name; }
 
-TensorDataset tiny(std::vector<std::int64_t> labels, std::int64_t classes) {
-  TensorDataset d;
+std::shared_ptr<const Dataset> tiny(std::vector<std::int64_t> labels, std::int64_t classes) {
   const auto n = static_cast<std::int64_t>(labels.size());
-  d.images = torch::arange(n, torch::kFloat32).view({n, 1, 1, 1});
-  d.labels = torch::tensor(labels, torch::kInt64);
-  d.num_classes = classes;
-  return d;
+  return std::make_shared<TensorDataset>(torch::arange(n, torch::kFloat32).view({n, 1, 1, 1}),
+                                         torch::tensor(labels, torch::kInt64), classes);
+}
+
+// Every sample of a data set, in order, as one batch.
+trainer::data::Batch all_of(const Dataset& d) { return trainer::data::batch_of_range(d, 0, d.size()); }
+
+void write_arrays(const std::string& path, const torch::Tensor& images, const torch::Tensor& labels) {
+  trainer::storage::NamedTensors arrays{{"images", images}};
+  if (labels.defined()) arrays.emplace_back("labels", labels);
+  trainer::storage::write_tensors(path, "", arrays);
 }
 
 TEST(SelectClasses, KeepsNamedClassesRelabeledInOrder) {
-  TensorDataset d = tiny({0, 6, 3, 6, 0, 9}, 10);
-  TensorDataset s = trainer::select_classes(d, {6, 0});
-  EXPECT_EQ(s.num_classes, 2);
-  EXPECT_TRUE(s.labels.equal(torch::tensor({1, 0, 0, 1}, torch::kInt64)));
-  EXPECT_TRUE(s.images.flatten().equal(torch::tensor({0.f, 1.f, 3.f, 4.f})));
+  auto s = trainer::data::select_classes(tiny({0, 6, 3, 6, 0, 9}, 10), {6, 0});
+  EXPECT_EQ(s->num_classes(), 2);
+  EXPECT_TRUE(s->labels().equal(torch::tensor({1, 0, 0, 1}, torch::kInt64)));
+  EXPECT_TRUE(all_of(*s).labels.equal(torch::tensor({1, 0, 0, 1}, torch::kInt64)));
+  EXPECT_TRUE(all_of(*s).images.flatten().equal(torch::tensor({0.f, 1.f, 3.f, 4.f})));
 }
 
 TEST(SelectClasses, RejectsUnknownDuplicateAndSingleClasses) {
-  TensorDataset d = tiny({0, 1, 2}, 3);
-  EXPECT_THROW(trainer::select_classes(d, {0, 3}), trainer::DataError);
-  EXPECT_THROW(trainer::select_classes(d, {1, 1}), trainer::DataError);
-  EXPECT_THROW(trainer::select_classes(d, {1}), trainer::DataError);
-  EXPECT_THROW(trainer::select_classes(d, {-1, 0}), trainer::DataError);
+  auto d = tiny({0, 1, 2}, 3);
+  EXPECT_THROW(trainer::data::select_classes(d, {0, 3}), trainer::DataError);
+  EXPECT_THROW(trainer::data::select_classes(d, {1, 1}), trainer::DataError);
+  EXPECT_THROW(trainer::data::select_classes(d, {1}), trainer::DataError);
+  EXPECT_THROW(trainer::data::select_classes(d, {-1, 0}), trainer::DataError);
 }
 
 TEST(TakeFirst, LimitsOnlyWhenSmaller) {
-  TensorDataset d = tiny({0, 1, 0, 1}, 2);
-  EXPECT_EQ(trainer::take_first(d, 3).size(), 3);
-  EXPECT_EQ(trainer::take_first(d, 10).size(), 4);
-  EXPECT_EQ(trainer::take_first(d, 0).size(), 4);
+  auto d = tiny({0, 1, 0, 1}, 2);
+  EXPECT_EQ(trainer::data::take_first(d, 3)->size(), 3);
+  EXPECT_EQ(trainer::data::take_first(d, 10)->size(), 4);
+  EXPECT_EQ(trainer::data::take_first(d, 0)->size(), 4);
 }
 
 TEST(Synthetic, IsSeededShapedAndSplitsDiffer) {
@@ -55,11 +66,11 @@ TEST(Synthetic, IsSeededShapedAndSplitsDiffer) {
   c.synthetic_test_size = 20;
   c.synthetic_classes = 4;
   c.seed = 5;
-  TensorDataset a = trainer::load_dataset(c, Split::kTrain);
-  TensorDataset b = trainer::load_dataset(c, Split::kTrain);
-  TensorDataset t = trainer::load_dataset(c, Split::kTest);
+  auto a = all_of(*trainer::data::make_dataset(c, Split::kTrain));
+  auto b = all_of(*trainer::data::make_dataset(c, Split::kTrain));
+  auto t = all_of(*trainer::data::make_dataset(c, Split::kTest));
   EXPECT_EQ(a.images.sizes(), (std::vector<std::int64_t>{50, 3, 8, 6}));
-  EXPECT_EQ(t.size(), 20);
+  EXPECT_EQ(t.labels.size(0), 20);
   EXPECT_TRUE(a.images.equal(b.images));
   EXPECT_LT(a.labels.max().item<std::int64_t>(), 4);
   EXPECT_FALSE(a.images.slice(0, 0, 20).equal(t.images));
@@ -67,69 +78,54 @@ TEST(Synthetic, IsSeededShapedAndSplitsDiffer) {
 
 TEST(Hdf5Dataset, ReadsUint8ImagesWithoutChannelAxisScaledToUnitRange) {
   const std::string path = temp("u8.h5");
-  {
-    auto f = trainer::storage::File::create(path);
-    std::vector<std::uint8_t> pixels(4 * 5 * 5);
-    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i % 256);
-    pixels[0] = 255;
-    f.write<std::uint8_t>("/images", {4, 5, 5}, pixels);
-    f.write<std::int64_t>("/labels", {4}, {0, 2, 1, 2});
-  }
-  TensorDataset d = trainer::load_hdf5_dataset(path);
-  EXPECT_EQ(d.images.sizes(), (std::vector<std::int64_t>{4, 1, 5, 5}));
-  EXPECT_FLOAT_EQ(d.images[0][0][0][0].item<float>(), 1.0f);
-  EXPECT_FLOAT_EQ(d.images[0][0][0][1].item<float>(), 1.0f / 255);
-  EXPECT_EQ(d.num_classes, 3);
-  EXPECT_TRUE(d.labels.equal(torch::tensor({0, 2, 1, 2}, torch::kInt64)));
+  torch::Tensor pixels = torch::arange(4 * 5 * 5, torch::kInt64).remainder(256).to(torch::kUInt8).view({4, 5, 5});
+  pixels[0][0][0] = 255;
+  write_arrays(path, pixels, torch::tensor({0, 2, 1, 2}, torch::kInt64));
+  auto d = trainer::data::load_hdf5_dataset(path);
+  auto all = all_of(*d);
+  EXPECT_EQ(all.images.sizes(), (std::vector<std::int64_t>{4, 1, 5, 5}));
+  EXPECT_FLOAT_EQ(all.images[0][0][0][0].item<float>(), 1.0f);
+  EXPECT_FLOAT_EQ(all.images[0][0][0][1].item<float>(), 1.0f / 255);
+  EXPECT_EQ(d->num_classes(), 3);
+  EXPECT_TRUE(all.labels.equal(torch::tensor({0, 2, 1, 2}, torch::kInt64)));
 }
 
 TEST(Hdf5Dataset, FloatImagesAreUsedAsTheyAreAndNormalizeApplies) {
   const std::string path = temp("f64.h5");
-  {
-    auto f = trainer::storage::File::create(path);
-    f.write<double>("/images", {2, 2, 1, 1}, {-3.5, 0.0, 10.0, 2.0});
-    f.write<std::int64_t>("/labels", {2}, {1, 0});
-  }
+  write_arrays(path, torch::tensor({-3.5, 0.0, 10.0, 2.0}, torch::kFloat64).view({2, 2, 1, 1}),
+               torch::tensor({1, 0}, torch::kInt64));
   DataConfig c;
   c.dataset = "hdf5";
   c.data_file = path;
-  TensorDataset d = trainer::load_dataset(c, Split::kTrain);
+  auto d = all_of(*trainer::data::make_dataset(c, Split::kTrain));
   EXPECT_EQ(d.images.sizes(), (std::vector<std::int64_t>{2, 2, 1, 1}));
   EXPECT_FLOAT_EQ(d.images[0][0][0][0].item<float>(), -3.5f);
-  EXPECT_EQ(trainer::load_dataset(c, Split::kTest).size(), 0);  // no --test-data
+  EXPECT_EQ(trainer::data::make_dataset(c, Split::kTest), nullptr);  // no --test-data
 
   c.normalize = std::make_pair(2.0, 4.0);
-  TensorDataset n = trainer::load_dataset(c, Split::kTrain);
+  auto n = all_of(*trainer::data::make_dataset(c, Split::kTrain));
   EXPECT_FLOAT_EQ(n.images[1][0][0][0].item<float>(), 2.0f);  // (10 - 2) / 4
 }
 
 TEST(Hdf5Dataset, MalformedFilesAreDataErrorsNamingTheProblem) {
   auto message_of = [](const std::string& path) -> std::string {
     try {
-      trainer::load_hdf5_dataset(path);
+      trainer::data::load_hdf5_dataset(path);
     } catch (const trainer::InputError& e) {
       return e.what();
     }
     return "no error";
   };
   const std::string no_labels = temp("nolabels.h5");
-  trainer::storage::File::create(no_labels).write<float>("/images", {1, 2, 2}, {1, 2, 3, 4});
+  write_arrays(no_labels, torch::tensor({1.f, 2.f, 3.f, 4.f}).view({1, 2, 2}), torch::Tensor());
   EXPECT_NE(message_of(no_labels).find("no /labels"), std::string::npos);
 
   const std::string mismatch = temp("mismatch.h5");
-  {
-    auto f = trainer::storage::File::create(mismatch);
-    f.write<float>("/images", {2, 1, 1}, {1, 2});
-    f.write<std::int64_t>("/labels", {3}, {0, 1, 0});
-  }
+  write_arrays(mismatch, torch::tensor({1.f, 2.f}).view({2, 1, 1}), torch::tensor({0, 1, 0}, torch::kInt64));
   EXPECT_NE(message_of(mismatch).find("holds 2 samples but /labels 3"), std::string::npos);
 
   const std::string float_labels = temp("floatlabels.h5");
-  {
-    auto f = trainer::storage::File::create(float_labels);
-    f.write<float>("/images", {2, 1, 1}, {1, 2});
-    f.write<float>("/labels", {2}, {0, 1});
-  }
+  write_arrays(float_labels, torch::tensor({1.f, 2.f}).view({2, 1, 1}), torch::tensor({0.f, 1.f}));
   EXPECT_NE(message_of(float_labels).find("integer"), std::string::npos);
 
   const std::string not_hdf5 = temp("text.h5");
@@ -139,18 +135,18 @@ TEST(Hdf5Dataset, MalformedFilesAreDataErrorsNamingTheProblem) {
 }
 
 TEST(FashionMnist, MissingDirectoryAndFilesAreDataErrors) {
-  EXPECT_THROW(trainer::load_fashion_mnist("/nonexistent", Split::kTrain), trainer::DataError);
-  EXPECT_THROW(trainer::load_fashion_mnist(::testing::TempDir(), Split::kTrain), trainer::DataError);
+  EXPECT_THROW(trainer::data::load_fashion_mnist("/nonexistent", Split::kTrain), trainer::DataError);
+  EXPECT_THROW(trainer::data::load_fashion_mnist(::testing::TempDir(), Split::kTrain), trainer::DataError);
 }
 
 TEST(FashionMnist, RealTestSplitIsPaddedTo32AndBalanced) {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
-  TensorDataset test = trainer::load_fashion_mnist(dir, Split::kTest);
-  EXPECT_EQ(test.images.sizes(), (std::vector<std::int64_t>{10000, 1, 32, 32}));
-  EXPECT_EQ(test.num_classes, 10);
-  EXPECT_TRUE(torch::bincount(test.labels).equal(torch::full({10}, 1000, torch::kInt64)));
-  EXPECT_EQ(test.images.select(2, 0).abs().sum().item<float>(), 0.f);  // the padding
-  EXPECT_LE(test.images.max().item<float>(), 1.f);
+  auto test = trainer::data::load_fashion_mnist(dir, Split::kTest);
+  EXPECT_EQ(test->images().sizes(), (std::vector<std::int64_t>{10000, 1, 32, 32}));
+  EXPECT_EQ(test->num_classes(), 10);
+  EXPECT_TRUE(torch::bincount(test->labels()).equal(torch::full({10}, 1000, torch::kInt64)));
+  EXPECT_EQ(test->images().select(2, 0).abs().sum().item<float>(), 0.f);  // the padding
+  EXPECT_LE(test->images().max().item<float>(), 1.f);
 }
 
 }  // namespace

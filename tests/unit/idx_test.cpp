@@ -1,4 +1,4 @@
-#include "trainer/idx.h"
+#include "data/idx.h"
 
 #include "common/error.h"
 
@@ -48,7 +48,7 @@ class IdxTest : public ::testing::Test {
   }
   std::string error_of(const std::string& file, int rank) {
     try {
-      trainer::read_idx(file, rank);
+      trainer::data::read_idx(file, rank);
     } catch (const trainer::DataError& e) {
       return e.what();
     }
@@ -59,7 +59,7 @@ class IdxTest : public ::testing::Test {
 TEST_F(IdxTest, ReadsGzippedAndPlainFilesAlike) {
   Bytes bytes = idx_bytes({3, 4, 5});
   for (const std::string& file : {write_raw("plain", bytes), write_gz("zipped.gz", bytes)}) {
-    trainer::IdxArray array = trainer::read_idx(file, 3);
+    trainer::data::IdxArray array = trainer::data::read_idx(file, 3);
     EXPECT_EQ(array.dims, (std::vector<std::int64_t>{3, 4, 5}));
     ASSERT_EQ(array.data.size(), 60u);
     EXPECT_EQ(array.data[59], 59);

@@ -64,6 +64,14 @@ TEST(Progress, PrintsWholeLinesWithEtaOnlyAfterTheInterval) {
   EXPECT_NE(text.find("ETA"), std::string::npos);
   EXPECT_EQ(text.back(), '\n');
 
+  // Before the interval has passed, nothing: a step 1 ms after the epoch's start prints no line.
+  std::ostringstream early;
+  trainer::Progress hourly(early, /*interval_seconds=*/3600, /*epochs=*/2);
+  hourly.start_epoch(1, 10);
+  hourly.step(1, 0.5, 64);
+  hourly.step(5, 0.25, 320);
+  EXPECT_TRUE(early.str().empty()) << early.str();
+
   std::ostringstream quiet;
   trainer::Progress disabled(quiet, 0, 2);
   disabled.start_epoch(1, 10);

@@ -3,7 +3,7 @@
 
 #include "models/registry.h"
 #include "models/state_dict.h"
-#include "storage/h5.h"
+#include "storage/tensor_file.h"
 #include "storage/key_names.h"
 #include "storage/pickle_reader.h"
 #include "storage/pt_file.h"
@@ -21,9 +21,7 @@ namespace {
 const std::string kFixtures = TRAINER_FIXTURES_DIR;
 
 torch::Tensor read_h5(const std::string& dataset) {
-  auto f = trainer::storage::File::open_read(kFixtures + "/lenet_io.h5");
-  auto shape = f.describe(dataset).shape;
-  return torch::tensor(f.read<float>(dataset)).reshape(shape);
+  return trainer::storage::read_tensor(kFixtures + "/lenet_io.h5", dataset).to(torch::kFloat32);
 }
 
 void expect_python_logits(const std::string& file, const std::string& stripped, const std::string& kind) {

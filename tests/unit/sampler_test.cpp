@@ -1,4 +1,4 @@
-#include "trainer/sampler.h"
+#include "data/sampler.h"
 
 #include <gtest/gtest.h>
 
@@ -7,20 +7,20 @@
 
 namespace {
 
-using trainer::DistributedSampler;
+using trainer::data::DistributedSampler;
 
 TEST(SeededPermutation, IsAPermutationAndDependsOnTheSeed) {
-  auto a = trainer::seeded_permutation(1000, 7);
+  auto a = trainer::data::seeded_permutation(1000, 7);
   auto sorted = a;
   std::sort(sorted.begin(), sorted.end());
   for (std::int64_t i = 0; i < 1000; ++i) ASSERT_EQ(sorted[i], i);
-  EXPECT_EQ(a, trainer::seeded_permutation(1000, 7));
-  EXPECT_NE(a, trainer::seeded_permutation(1000, 8));
+  EXPECT_EQ(a, trainer::data::seeded_permutation(1000, 7));
+  EXPECT_NE(a, trainer::data::seeded_permutation(1000, 8));
 }
 
 TEST(SeededPermutation, IsStableAcrossPlatforms) {
   // Pinned: a change here silently changes every run's data order and breaks exact resume.
-  EXPECT_EQ(trainer::seeded_permutation(8, 42),
+  EXPECT_EQ(trainer::data::seeded_permutation(8, 42),
             (std::vector<std::int64_t>{3, 1, 6, 2, 4, 0, 7, 5}));
 }
 
@@ -91,7 +91,7 @@ TEST(DistributedSampler, ResumingAtAPositionContinuesTheSameSequence) {
   // Two ranks, batch 3: after 4 steps (24 positions) a resume with the same world size continues
   // exactly where the uninterrupted epoch would have been.
   for (int rank = 0; rank < 2; ++rank) {
-    trainer::DistributedSampler sampler(101, rank, 2, 17);
+    trainer::data::DistributedSampler sampler(101, rank, 2, 17);
     auto whole = sampler.indices(3);
     auto rest = sampler.indices(3, 24);
     ASSERT_EQ(whole.size(), 51u);
@@ -102,17 +102,17 @@ TEST(DistributedSampler, ResumingAtAPositionContinuesTheSameSequence) {
 
 TEST(DistributedSampler, ResumingOnAnotherWorldSizeCoversTheRestEvenly) {
   std::multiset<std::int64_t> consumed;
-  auto single = trainer::DistributedSampler(50, 0, 1, 4).indices(0);
+  auto single = trainer::data::DistributedSampler(50, 0, 1, 4).indices(0);
   consumed.insert(single.begin(), single.begin() + 20);  // 20 positions before the checkpoint
   std::multiset<std::int64_t> rest;
   for (int rank = 0; rank < 3; ++rank) {
-    auto mine = trainer::DistributedSampler(50, rank, 3, 4).indices(0, 20);
+    auto mine = trainer::data::DistributedSampler(50, rank, 3, 4).indices(0, 20);
     EXPECT_EQ(mine.size(), 10u);  // 30 left over 3 ranks
     rest.insert(mine.begin(), mine.end());
   }
   for (auto i : consumed) EXPECT_EQ(rest.count(i), 0u) << "sample " << i << " seen twice";
   EXPECT_EQ(consumed.size() + rest.size(), 50u);
-  EXPECT_ANY_THROW(trainer::DistributedSampler(50, 0, 1, 4).indices(0, 50));
+  EXPECT_ANY_THROW(trainer::data::DistributedSampler(50, 0, 1, 4).indices(0, 50));
 }
 
 }  // namespace

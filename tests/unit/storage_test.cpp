@@ -1,4 +1,5 @@
 #include "storage/checkpoint.h"
+#include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
 #include "storage/h5.h"
 #include "storage/ownership.h"
