@@ -2,13 +2,16 @@
 // measured in the same run: every rank writes its share with write() + fsync() into a file of its
 // own (what the shards do at best), and reads it back with read(). Prints the ratios, and the
 // training stall of an asynchronous save (host snapshot + commit; the shard is written by a
-// background thread meanwhile) against the duration of a synchronous save.
+// background thread meanwhile) against the duration of a synchronous save. The load is checked:
+// every tensor read back must equal the one saved, bit for bit, or the benchmark fails.
 //
 //   mpirun -np 2 build/bin/checkpoint_bench [DIR] [REPEATS]
 
 #include "comm/mpi_communicator.h"
 #include "comm/mpi_environment.h"
+#include "common/clock.h"
 #include "models/registry.h"
+#include "optim/optimizer.h"
 #include "storage/checkpoint.h"
 #include "storage/fs.h"
 #include "storage/ownership.h"
@@ -26,7 +29,7 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using trainer::Clock;
 namespace storage = trainer::storage;
 
 // The slowest rank's seconds for `work`, median over `repeats`.
@@ -68,23 +71,30 @@ int main(int argc, char** argv) {
   auto model = trainer::models::make_model("resnet18", {3, 10});
   trainer::TrainConfig config;
   config.optimizer.name = "adam";
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-3));
+  config.optimizer.lr = 1e-3;
+  trainer::TrainingState state;
+  state.identity = {"resnet18", 10, 3};
+  state.model = trainer::models::state_dict(*model);
+  trainer::optim::NamedParameters parameters;
+  for (const auto& item : model->named_parameters()) parameters.emplace_back(item.key(), item.value());
+  state.optimizer = trainer::optim::make_optimizer(parameters, config.optimizer);
+  state.schedule = trainer::optim::make_schedule(config.schedule, config.optimizer.lr);
   model->forward(torch::randn({2, 3, 32, 32})).sum().backward();
-  optimizer.step();
-  const auto state = trainer::models::state_dict(*model);
-  const storage::CheckpointData data = trainer::capture_checkpoint(
-      config, {"resnet18", 10, 3}, state, optimizer, trainer::TrainingProgress{}, comm.size());
+  state.optimizer.optimizer->step();
+  const storage::CheckpointContents contents =
+      trainer::capture_checkpoint(config, state, trainer::TrainingProgress{}, comm.size());
+  const storage::NamedTensors tensors = storage::checkpoint_tensors(contents);
 
   // This rank's share, as the checkpoint assigns it, gathered into one buffer for plain I/O.
   std::vector<std::uint64_t> bytes;
-  for (const auto& entry : data.tensors) bytes.push_back(entry.second.numel() * entry.second.element_size());
+  for (const auto& entry : tensors) bytes.push_back(entry.second.numel() * entry.second.element_size());
   const auto owners = storage::assign_owners(bytes, comm.size());
   std::vector<char> mine;
   std::uint64_t total = 0;
-  for (std::size_t i = 0; i < data.tensors.size(); ++i) {
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
     total += bytes[i];
     if (owners[i] != comm.rank()) continue;
-    const auto* p = static_cast<const char*>(data.tensors[i].second.data_ptr());
+    const auto* p = static_cast<const char*>(tensors[i].second.data_ptr());
     mine.insert(mine.end(), p, p + bytes[i]);
   }
   if (comm.rank() == 0) storage::fs::make_directories(dir);
@@ -106,7 +116,7 @@ int main(int argc, char** argv) {
       for (int i = 0; i < saves; ++i) storage::fs::remove_tree(dir + "/bench-" + std::to_string(i));
     comm.barrier();
   };
-  const double save = timed(comm, repeats, [&] { storage::save_checkpoint(dir, next_name(), data, comm); });
+  const double save = timed(comm, repeats, [&] { storage::save_checkpoint(dir, next_name(), contents, comm); });
   remove_saved();
   // Asynchronous: training waits for the snapshot (the constructor) and for the commit, not for
   // the write. Each part is timed on the slowest rank.
@@ -116,7 +126,7 @@ int main(int argc, char** argv) {
     double snapshot = 0;
     std::unique_ptr<storage::CheckpointSave> pending;
     snapshot = timed(comm, 1, [&] {
-      pending = std::make_unique<storage::CheckpointSave>(dir, next_name(), data, comm, &buffers);
+      pending = std::make_unique<storage::CheckpointSave>(dir, next_name(), contents, comm, &buffers);
     });
     std::async(std::launch::async, [&] { pending->write_shard(); }).get();
     const double commit = timed(comm, 1, [&] { pending->commit(comm); });
@@ -147,11 +157,19 @@ int main(int argc, char** argv) {
       ::close(fd);
     }
   });
-  storage::save_checkpoint(dir, "loaded", data, comm);
+  storage::save_checkpoint(dir, "loaded", contents, comm);
+  storage::NamedTensors loaded;
   const double load = timed(comm, repeats, [&] {
     storage::CheckpointReader reader(dir + "/loaded");
-    for (const auto& entry : data.tensors) reader.read(entry.first);
+    loaded.clear();
+    for (const auto& entry : tensors) loaded.emplace_back(entry.first, reader.read(entry.first));
   });
+  // What was read back must be what was saved, bit for bit.
+  std::size_t equal = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    if (loaded[i].first == tensors[i].first && loaded[i].second.sizes() == tensors[i].second.sizes() &&
+        loaded[i].second.equal(tensors[i].second.to(loaded[i].second.scalar_type())))
+      ++equal;
   if (comm.rank() == 0) {
     const double mb = total / 1e6;
     std::printf("# checkpoint_bench: resnet18 + adam, %d rank(s), %.1f MB of tensors, median of %d\n",
@@ -163,8 +181,13 @@ int main(int argc, char** argv) {
     std::printf("async save: training stall %7.3f s (snapshot %.3f + commit %.3f) | sync save %7.3f s | ratio %.2f\n",
                 async_stall, snapshots[snapshots.size() / 2], commits[commits.size() / 2], save, async_stall / save);
     std::printf("# (raw read of one rank's share alone: %.3f s; reads come from the page cache)\n", raw_read);
+    if (equal == tensors.size())
+      std::printf("check: %zu tensors loaded equal to those saved: OK\n", equal);
+    else
+      std::printf("check: WRONG RESULT: %zu of %zu tensors loaded differ from those saved\n", tensors.size() - equal,
+                  tensors.size());
   }
   comm.barrier();
   if (comm.rank() == 0) storage::fs::remove_tree(dir);
-  return 0;
+  return equal == tensors.size() ? 0 : 1;
 }

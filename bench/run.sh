@@ -10,8 +10,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+source "$root/scripts/mpi-env.sh"
 mpi() { mpirun -np "$1" --oversubscribe --bind-to none "${@:2}"; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

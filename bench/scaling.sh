@@ -5,8 +5,7 @@
 #   bash bench/scaling.sh [build/bin/trainer]
 set -euo pipefail
 trainer=${1:-build/bin/trainer}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+source "$(dirname "$0")/../scripts/mpi-env.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

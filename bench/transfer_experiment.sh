@@ -9,8 +9,7 @@ set -euo pipefail
 trainer=${1:-build/bin/trainer}
 seeds=${2:-5}
 work=${3:-$(mktemp -d)}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+source "$(dirname "$0")/../scripts/mpi-env.sh"
 mkdir -p "$work"
 
 if [ ! -e "$work/pretrained/LATEST" ]; then

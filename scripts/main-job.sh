@@ -9,9 +9,7 @@ bash scripts/install-deps.sh
 bash scripts/build.sh -DTRAINER_BUILD_TESTS=OFF
 run_dir=${RUN_DIR:-runs/lenet}
 mkdir -p "$run_dir"
-if [ "$(id -u)" -eq 0 ]; then
-  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-fi
+source scripts/mpi-env.sh
 # --oversubscribe: machines with fewer cores than ranks still run; one intra-op thread per rank.
 mpirun -np "${RANKS:-2}" --oversubscribe --bind-to none build/bin/trainer train --model lenet \
   --dataset fashion-mnist --epochs "${EPOCHS:-3}" --metrics-file "$run_dir/metrics.jsonl" \
