@@ -4,26 +4,72 @@
 #include "storage/checkpoint_schema.h"
 #include "storage/fs.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <regex>
+
 namespace trainer::storage {
 namespace {
+
+constexpr const char* kLockFile = ".trainer.lock";
 
 bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+bool is_real_directory(const std::string& path) {  // not a symlink to one
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+// A leftover of the trainer's own: what an interrupted save or replacement leaves.
+bool is_stale_temporary(const std::string& name) {
+  if (name == std::string(schema::kLatestFile) + ".tmp") return true;
+  if (name.rfind(fs::kPrivatePrefix, 0) == 0) return true;
+  for (const char* suffix : {".old.tmp", ".tmp"})
+    if (ends_with(name, suffix) && parse_checkpoint_name(name.substr(0, name.size() - std::strlen(suffix))))
+      return true;
+  return false;
+}
+
 }  // namespace
 
+std::optional<CheckpointOrder> parse_checkpoint_name(const std::string& name) {
+  static const std::regex pattern("epoch-([0-9]{1,18})(-step-([0-9]{1,18}))?");
+  std::smatch match;
+  if (!std::regex_match(name, match, pattern)) return std::nullopt;
+  CheckpointOrder order;
+  order.epochs = std::stoll(match[1].str());
+  if (match[3].matched) order.steps = std::stoll(match[3].str());
+  return order;
+}
+
 std::vector<std::string> list_checkpoints(const std::string& root) {
+  std::vector<std::pair<CheckpointOrder, std::string>> found;
+  if (!fs::is_directory(root)) return {};
+  for (const auto& name : fs::list_directory(root)) {
+    const auto order = parse_checkpoint_name(name);
+    if (order && fs::exists(fs::join(fs::join(root, name), schema::kIndexFile))) found.emplace_back(*order, name);
+  }
+  std::sort(found.begin(), found.end());
   std::vector<std::string> names;
-  if (!fs::is_directory(root)) return names;
-  for (const auto& name : fs::list_directory(root))
-    if (!ends_with(name, ".tmp") && fs::exists(fs::join(fs::join(root, name), schema::kIndexFile))) names.push_back(name);
+  for (auto& entry : found) names.push_back(std::move(entry.second));
   return names;
 }
 
 std::string latest_checkpoint(const std::string& root) {
   const std::string path = fs::join(root, schema::kLatestFile);
-  return fs::exists(path) ? fs::read_text(path) : "";
+  if (!fs::exists(path)) return "";
+  const std::string name = fs::read_text(path, 256);
+  if (!parse_checkpoint_name(name))
+    throw StorageError(path + ": does not name a checkpoint (expected epoch-NNNN or epoch-NNNN-step-NNNNNNNN)");
+  return name;
 }
 
 std::string resolve_checkpoint_path(const std::string& path) {
@@ -37,25 +83,62 @@ int remove_stale_temporaries(const std::string& root) {
   if (!fs::is_directory(root)) return 0;
   int removed = 0;
   for (const auto& name : fs::list_directory(root))
-    if (ends_with(name, ".tmp")) {
-      fs::remove_tree(fs::join(root, name));
+    if (is_stale_temporary(name)) {
+      fs::remove_tree(fs::join(root, name));  // a symlink is unlinked, never followed
       ++removed;
     }
   return removed;
 }
 
-std::vector<std::string> apply_retention(const std::string& root, int keep) {
+std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep) {
   std::vector<std::string> removed;
   if (keep < 1) return removed;
   const std::string latest = latest_checkpoint(root);
   const std::vector<std::string> names = list_checkpoints(root);
-  // The `keep` newest by name stay, and so does the one LATEST names, whatever its age.
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < names.size(); ++i) {
+  // The `keep` newest stay, and so does the one LATEST names, whatever its age.
+  for (std::size_t i = 0; i + static_cast<std::size_t>(std::min<std::int64_t>(keep, static_cast<std::int64_t>(names.size()))) < names.size(); ++i) {
     if (names[i] == latest) continue;
-    fs::remove_tree(fs::join(root, names[i]));
+    const std::string path = fs::join(root, names[i]);
+    if (!is_real_directory(path)) continue;  // a symlink the user put there is theirs
+    fs::remove_tree(path);
     removed.push_back(names[i]);
   }
   return removed;
 }
+
+std::unique_ptr<DirectoryLock> DirectoryLock::acquire(const std::string& root) {
+  fs::make_directories(root);
+  fs::list_directory(root);  // a directory the job cannot list is reported as such
+  const std::string path = fs::join(root, kLockFile);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw StorageError(path + ": cannot open the lock file: " + std::string(std::strerror(errno)));
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw StorageError(path + ": the lock file is not a regular file");
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    char holder[256] = {};
+    const ssize_t got = ::pread(fd, holder, sizeof holder - 1, 0);
+    ::close(fd);
+    if (error != EWOULDBLOCK) throw StorageError(path + ": cannot lock: " + std::string(std::strerror(error)));
+    std::string who = got > 0 ? std::string(holder, static_cast<std::size_t>(got)) : "";
+    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+    throw CheckpointError("--checkpoint-dir " + root + " is in use by another training job" +
+                          (who.empty() ? std::string() : " (" + who + ")") +
+                          "; one directory holds one run: choose another --checkpoint-dir or wait for that job to end");
+  }
+  char host[256] = "?";
+  ::gethostname(host, sizeof host - 1);
+  const std::string who = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, who.data(), who.size(), 0) < 0) {
+    // The lock holds without the note; a second job is refused all the same.
+  }
+  return std::unique_ptr<DirectoryLock>(new DirectoryLock(fd));
+}
+
+DirectoryLock::~DirectoryLock() { ::close(fd_); }
 
 }  // namespace trainer::storage

@@ -1,22 +1,57 @@
 #pragma once
-// A checkpoint root (a --checkpoint-dir): its committed checkpoints, LATEST, leftovers of
-// interrupted saves, and retention. Torch-free.
+// A checkpoint root (a --checkpoint-dir): its committed checkpoints, LATEST, the leftovers of
+// interrupted saves, retention, and the lock that keeps it to one training job. Only names of the
+// trainer's own pattern are ever listed, removed or followed (epoch-N, epoch-N-step-M, their .tmp
+// forms, LATEST and the private temporaries of storage/fs.h); a user's own files and directories
+// beside them are never touched, and symlinks are never followed when removing. Torch-free.
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace trainer::storage {
 
-// Names of the committed checkpoints under `root` (directories with an index.h5, not .tmp),
-// oldest first by name (epoch-0001 < epoch-0001-step-00000010 < epoch-0002).
+// Where a checkpoint name stands: after `epochs` whole epochs and `steps` steps into the next.
+struct CheckpointOrder {
+  std::int64_t epochs = 0;
+  std::int64_t steps = 0;
+  bool operator<(const CheckpointOrder& other) const {
+    return epochs != other.epochs ? epochs < other.epochs : steps < other.steps;
+  }
+};
+// "epoch-0003" -> {3, 0}; "epoch-0003-step-00000120" -> {3, 120}; any other name -> nothing.
+std::optional<CheckpointOrder> parse_checkpoint_name(const std::string& name);
+
+// Names of the committed checkpoints under `root` (directories of the trainer's pattern with an
+// index.h5), oldest first by the numbers in their names.
 std::vector<std::string> list_checkpoints(const std::string& root);
-// What LATEST names, or "" when there is none.
+// What LATEST names, or "" when there is none. Throws StorageError when LATEST is not a regular
+// file or does not hold a checkpoint name.
 std::string latest_checkpoint(const std::string& root);
 // A path given by the user: a checkpoint directory, or a root whose LATEST names one.
 std::string resolve_checkpoint_path(const std::string& path);
-// Removes leftover <name>.tmp directories of interrupted saves; returns how many.
+// Removes what interrupted saves left under `root`: <checkpoint name>.tmp and .old.tmp
+// directories, LATEST.tmp, private temporaries. Returns how many.
 int remove_stale_temporaries(const std::string& root);
-// Deletes committed checkpoints older than the `keep` newest (by name); never the one LATEST names.
-std::vector<std::string> apply_retention(const std::string& root, int keep);
+// Deletes committed checkpoints older than the `keep` newest; never the one LATEST names.
+std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep);
+
+// The exclusive lock of a training job on its checkpoint root (flock on <root>/.trainer.lock,
+// released by the kernel when the process ends, however it ends). The file says who holds it.
+class DirectoryLock {
+ public:
+  // Creates `root` if need be. Throws CheckpointError naming the root and the holder (host, pid)
+  // when another job holds it.
+  static std::unique_ptr<DirectoryLock> acquire(const std::string& root);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  explicit DirectoryLock(int fd) : fd_(fd) {}
+  int fd_;
+};
 
 }  // namespace trainer::storage

@@ -1,7 +1,6 @@
 #include "trainer/checkpoint_saver.h"
 
 #include "common/clock.h"
-#include "storage/checkpoint_dir.h"
 
 #include <cstdio>
 #include <future>
@@ -23,6 +22,7 @@ CheckpointSaver::CheckpointSaver(SavePolicy policy, Capture capture, comm::Commu
     : policy_(std::move(policy)), capture_(std::move(capture)), control_(control), log_(log),
       stop_budget_(policy_.signal_lead) {
   if (!enabled() || control_.rank() != 0) return;
+  lock_ = storage::DirectoryLock::acquire(policy_.root);
   const int stale = storage::remove_stale_temporaries(policy_.root);
   if (stale > 0) log_ << "removed " << stale << " unfinished checkpoint(s) left by an interrupted save" << std::endl;
 }
@@ -90,7 +90,7 @@ void CheckpointSaver::after_commit(const Committed& committed, bool background) 
                 report.bytes / 1e6 / std::max(report.seconds, 1e-9), committed.stall_seconds);
   log_ << line << std::endl;
   if (control_.rank() == 0 && policy_.keep_last > 0)
-    for (const auto& removed : storage::apply_retention(policy_.root, static_cast<int>(policy_.keep_last)))
+    for (const auto& removed : storage::apply_retention(policy_.root, policy_.keep_last))
       log_ << "checkpoint " << removed << " removed (--keep-last " << policy_.keep_last << ")" << std::endl;
   if (auto warning = stop_budget_.after_save(report.seconds, slowest_step_)) log_ << *warning << std::endl;
 }

@@ -11,6 +11,7 @@
 
 #include "comm/communicator.h"
 #include "storage/checkpoint.h"
+#include "storage/checkpoint_dir.h"
 #include "trainer/checkpointing.h"
 #include "trainer/config.h"
 #include "trainer/stop_budget.h"
@@ -38,7 +39,8 @@ class CheckpointSaver {
   // What to save for a given progress (the model, optimizer and schedule at this moment).
   using Capture = std::function<storage::CheckpointContents(const TrainingProgress&)>;
 
-  // Collective. Rank 0 removes what interrupted saves left in the root.
+  // Rank 0 locks the root for this job (a second job is refused with a CheckpointError naming the
+  // holder) and removes what interrupted saves left in it.
   CheckpointSaver(SavePolicy policy, Capture capture, comm::Communicator& control, std::ostream& log);
   ~CheckpointSaver();  // waits for a background write; does not commit it
   CheckpointSaver(const CheckpointSaver&) = delete;
@@ -77,6 +79,7 @@ class CheckpointSaver {
   std::ostream& log_;
   StopBudget stop_budget_;
   double slowest_step_ = 0;
+  std::unique_ptr<storage::DirectoryLock> lock_;  // rank 0, for the life of the run
   std::unique_ptr<Pending> pending_;
   storage::SnapshotBuffers snapshots_;  // reused by every background save (one at a time)
 };

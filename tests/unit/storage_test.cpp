@@ -106,6 +106,42 @@ TEST(CheckpointRoot, ListsOrdersRetainsAndCleans) {
   EXPECT_THROW(resolve_checkpoint_path(root + "/not-a-checkpoint"), trainer::StorageError);
 }
 
+TEST(CheckpointRoot, OrdersByTheNumbersInTheNamesAndTouchesOnlyItsOwn) {
+  const std::string root = temp("numbers");
+  fs::remove_tree(root);
+  for (const char* name : {"epoch-9998", "epoch-9999", "epoch-10000", "epoch-10000-step-00000007", "epoch-10001",
+                           "best-model", "Z-pretrained"}) {
+    fs::make_directories(fs::join(root, name));
+    File::create(fs::join(fs::join(root, name), "index.h5")).close();
+  }
+  fs::make_directories(root + "/experiment-notes.tmp");
+  fs::make_directories(root + "/epoch-10002.tmp");
+  fs::replace_text_atomically(root + "/LATEST", "epoch-10001");
+  EXPECT_EQ(list_checkpoints(root),
+            (std::vector<std::string>{"epoch-9998", "epoch-9999", "epoch-10000", "epoch-10000-step-00000007", "epoch-10001"}));
+  EXPECT_EQ(apply_retention(root, 2),
+            (std::vector<std::string>{"epoch-9998", "epoch-9999", "epoch-10000"}));
+  EXPECT_EQ(remove_stale_temporaries(root), 1);
+  EXPECT_EQ(fs::list_directory(root), (std::vector<std::string>{"LATEST", "Z-pretrained", "best-model", "epoch-10000-step-00000007",
+                                                                "epoch-10001", "experiment-notes.tmp"}));
+  EXPECT_FALSE(parse_checkpoint_name("epoch-1x").has_value());
+  EXPECT_FALSE(parse_checkpoint_name("../epoch-0001").has_value());
+}
+
+TEST(CheckpointRoot, OneJobAtATimeHoldsTheLock) {
+  const std::string root = temp("lock");
+  fs::remove_tree(root);
+  auto first = DirectoryLock::acquire(root);
+  try {
+    DirectoryLock::acquire(root);
+    FAIL() << "a second lock was granted";
+  } catch (const trainer::CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("is in use by another training job (pid "), std::string::npos) << e.what();
+  }
+  first.reset();  // the holder ends: the directory is free again
+  EXPECT_NE(DirectoryLock::acquire(root), nullptr);
+}
+
 TEST(CheckpointReader, RejectsWhatIsNotACompleteCheckpoint) {
   const std::string dir = temp("reader");
   fs::remove_tree(dir);
