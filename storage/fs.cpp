@@ -91,27 +91,58 @@ std::vector<std::string> list_directory(const std::string& path) {
   return names;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail("cannot read", path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+void require_regular_file(const std::string& path) {
+  struct stat info {};
+  if (!stat_path(path, info)) throw StorageError(path + ": no such file");
+  if (S_ISDIR(info.st_mode)) throw StorageError(path + ": is a directory, not a file");
+  if (!S_ISREG(info.st_mode))
+    throw StorageError(path + ": not a regular file (" + (S_ISFIFO(info.st_mode) ? "a FIFO" : S_ISSOCK(info.st_mode) ? "a socket" : "a device") +
+                       "): refused, reading it could block forever");
+}
+
+std::string read_text(const std::string& path, std::size_t max_bytes) {
+  require_regular_file(path);
+  // O_NONBLOCK: should the file have become a FIFO since, the open still returns.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail("cannot read", path);
+  struct stat info {};
+  const bool regular = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+  std::string s(regular ? std::min<std::uint64_t>(static_cast<std::uint64_t>(info.st_size), max_bytes + 1) : 0, '\0');
+  const ssize_t got = regular ? ::read(fd, s.data(), s.size()) : -1;
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  if (!regular) throw StorageError(path + ": not a regular file");
+  if (got < 0) fail("cannot read", path);
+  s.resize(static_cast<std::size_t>(got));
+  if (s.size() > max_bytes) throw StorageError(path + ": longer than the " + std::to_string(max_bytes) + " bytes expected");
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
 void write_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write) {
-  const std::string temporary = path + ".tmp";
+  // The temporary lives in a fresh directory of our own (mkdtemp: mode 0700, unpredictable name),
+  // so that no name someone else controls (a symlink called FILE.tmp) is ever opened or followed;
+  // the rename then replaces `path` itself, a symlink included, never what it points to.
+  const std::string parent = parent_of(path);
+  std::string pattern = join(parent, std::string(kPrivatePrefix) + "XXXXXX");
+  if (::mkdtemp(pattern.data()) == nullptr)
+    throw StorageError(path + ": cannot write (no private directory in " + parent + ": " + std::strerror(errno) + ")");
+  const std::string private_directory = pattern;
+  const std::string temporary = join(private_directory, path.substr(path.find_last_of('/') + 1));
   try {
     write(temporary);
     fsync_path(temporary);
     rename_path(temporary, path);
+    ::rmdir(private_directory.c_str());
   } catch (...) {
-    std::remove(temporary.c_str());  // `path` keeps its old content
+    try {
+      remove_tree(private_directory);  // `path` keeps its old content
+    } catch (...) {
+    }
     throw;
   }
-  fsync_path(parent_of(path));
+  fsync_path(parent);
 }
 
 void replace_text_atomically(const std::string& path, const std::string& text) {
@@ -119,7 +150,7 @@ void replace_text_atomically(const std::string& path, const std::string& text) {
     std::ofstream out(temporary, std::ios::trunc);
     out << text << '\n';
     out.flush();
-    if (!out) fail("cannot write", temporary);
+    if (!out) fail("cannot write", path);
   });
 }
 

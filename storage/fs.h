@@ -18,10 +18,16 @@ void fsync_path(const std::string& path);        // a file or a directory
 void rename_path(const std::string& from, const std::string& to);
 void remove_tree(const std::string& path);       // like rm -rf; missing is fine
 std::vector<std::string> list_directory(const std::string& path);  // names, sorted, no . and ..
-std::string read_text(const std::string& path);  // whole file, trailing newline removed
-// The one way a file of ours comes into being whole or not at all: `write` fills path + ".tmp",
-// which is fsynced, renamed over `path`, and the directory fsynced. If anything fails the
-// temporary is removed and `path` keeps what it had.
+// Throws StorageError unless `path` is a regular file (following symlinks): a FIFO, socket or
+// device would block or never end, a directory is not a file.
+void require_regular_file(const std::string& path);
+// The whole file (a regular file of at most `max_bytes`), trailing newline removed.
+std::string read_text(const std::string& path, std::size_t max_bytes = 4096);
+// The one way a file of ours comes into being whole or not at all: `write` fills a temporary in a
+// fresh private directory beside `path` (kPrivatePrefix + 6 random characters), which is fsynced,
+// renamed over `path`, and the directory fsynced. If anything fails the temporary is removed and
+// `path` keeps what it had.
+inline constexpr const char* kPrivatePrefix = ".trainer-tmp-";
 void write_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write);
 // write_atomically of `text` and a newline.
 void replace_text_atomically(const std::string& path, const std::string& text);

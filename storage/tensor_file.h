@@ -7,6 +7,7 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,15 @@
 namespace trainer::storage {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// A tensor read only when asked for: its name and shape are known first, so that what does not fit
+// a model is refused before anything is allocated.
+struct StoredTensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  std::function<torch::Tensor()> read;
+};
+using StoredTensors = std::vector<StoredTensor>;
 
 // Writes `tensors` under `group` ("" for the root) and `attributes` on the root, atomically
 // (fs::write_atomically): a crash never leaves half a file under `path`. Tensors may live on any
