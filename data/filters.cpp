@@ -31,6 +31,12 @@ class ClassSubset : public View {
     kept_ = (relabeled >= 0).nonzero().squeeze(1).contiguous();
     labels_ = relabeled.index_select(0, kept_);
     classes_ = static_cast<std::int64_t>(classes.size());
+    // A class without samples is a typo or the wrong data set, not a class to learn.
+    const torch::Tensor counts = torch::bincount(labels_, {}, classes_);
+    for (std::int64_t c = 0; c < classes_; ++c)
+      if (counts[c].item<std::int64_t>() == 0)
+        throw DataError("--classes: class " + std::to_string(classes[static_cast<std::size_t>(c)]) +
+                        " has no samples in this data set");
   }
   std::int64_t size() const override { return kept_.size(0); }
   std::int64_t num_classes() const override { return classes_; }

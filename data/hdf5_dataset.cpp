@@ -29,6 +29,13 @@ std::shared_ptr<TensorDataset> load_hdf5_dataset(const std::string& path) {
   const bool bytes = images.kind == Kind::kInteger && images.element_size == 1 && !images.is_signed;
   torch::Tensor pixels = bytes ? file.read("/images", torch::kUInt8).to(torch::kFloat32).div_(255.0)
                                : file.read("/images", torch::kFloat32);
+  if (!bytes) {
+    // A NaN or an infinity trains to a loss of nan: refuse the file, naming the first such sample.
+    const torch::Tensor finite = torch::isfinite(pixels).reshape({pixels.size(0), -1}).all(1);
+    if (!finite.all().item<bool>())
+      throw DataError(path + ":/images: sample " + std::to_string((~finite).nonzero()[0][0].item<std::int64_t>()) +
+                      " holds NaN or infinite values");
+  }
 
   torch::Tensor label_values = file.read("/labels", torch::kInt64);
   if (label_values.numel() > 0 && label_values.min().item<std::int64_t>() < 0)

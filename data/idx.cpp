@@ -2,7 +2,10 @@
 
 #include "common/error.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
+
+#include <algorithm>
 
 #include <memory>
 #include <sstream>
@@ -39,6 +42,9 @@ std::size_t read_fully(gzFile file, void* buffer, std::size_t size, const std::s
 }  // namespace
 
 IdxArray read_idx(const std::string& path, int expected_rank) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
+    throw DataError(path + ": not a regular file (a FIFO, device or directory)");
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
   if (!file) throw DataError(path + ": cannot open (missing or unreadable)");
 
@@ -61,14 +67,24 @@ IdxArray read_idx(const std::string& path, int expected_rank) {
     if (read_fully(file.get(), be, 4, path) != 4) throw DataError(path + ": truncated IDX header");
     std::int64_t dim = (std::int64_t{be[0]} << 24) | (be[1] << 16) | (be[2] << 8) | be[3];
     if (dim <= 0) throw DataError(path + ": IDX dimension " + std::to_string(i) + " is zero");
+    if (dim > kMaxElements / elements) throw DataError(path + ": IDX header announces an absurd size");
     elements *= dim;
-    if (elements > kMaxElements) throw DataError(path + ": IDX header announces an absurd size");
     array.dims.push_back(dim);
   }
 
-  array.data.resize(static_cast<std::size_t>(elements));
-  std::size_t got = read_fully(file.get(), array.data.data(), array.data.size(), path);
-  if (got != array.data.size()) {
+  // In blocks, the buffer growing with the data actually there: a truncated file that announces
+  // gigabytes costs what it holds, not what it announces.
+  constexpr std::size_t kBlock = std::size_t{16} << 20;
+  std::size_t got = 0;
+  while (got < static_cast<std::size_t>(elements)) {
+    const std::size_t want = std::min(kBlock, static_cast<std::size_t>(elements) - got);
+    array.data.resize(got + want);
+    const std::size_t read = read_fully(file.get(), array.data.data() + got, want, path);
+    got += read;
+    if (read < want) break;
+  }
+  array.data.resize(got);
+  if (got != static_cast<std::size_t>(elements)) {
     std::ostringstream message;
     message << path << ": truncated: header announces " << elements << " bytes of data, file has "
             << got;

@@ -9,6 +9,7 @@
 #include "storage/tensor_types.h"
 
 #include <algorithm>
+#include <regex>
 
 namespace trainer::storage {
 namespace {
@@ -190,33 +191,84 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name, con
 
 // --- reading ---
 
+namespace {
+
+constexpr int kMaxDepth = 8;              // the schema's deepest path has 4 levels
+constexpr std::size_t kMaxTensors = 1u << 20;
+
+bool is_shard_name(const std::string& name) {
+  static const std::regex pattern("shard-[0-9]{5}-of-[0-9]{5}\\.h5");
+  return std::regex_match(name, pattern);
+}
+
+}  // namespace
+
 struct CheckpointReader::Index {
+  std::string directory;
   std::unique_ptr<File> file;
   IndexRecord record;
+  std::map<std::string, std::uint64_t> shard_sizes;  // by shard name
   std::uint64_t total_bytes = 0;
 
-  // Dataset paths below `group` (external links into the shards), sorted.
-  std::vector<std::string> tensors(const std::string& group) const {
-    std::vector<std::string> found;
-    if (!file->has(group)) return found;
+  std::string where() const { return "checkpoint " + directory; }
+
+  // Dataset paths below `group`: external links into the shards, each checked to point into a
+  // shard of this checkpoint at the same path. Bounded in depth and count, so that a link cycle
+  // or a hostile index ends in an error, not in endless recursion.
+  void collect(const std::string& group, int depth, std::vector<std::string>& found) const {
+    if (depth > kMaxDepth) throw StorageError(where() + ": index.h5 nests groups deeper than any checkpoint (a link cycle?) at " + group);
     for (const auto& name : file->list(group)) {
       const std::string path = group + "/" + name;
-      if (!file->external_file(path).empty()) found.push_back(path);
-      else for (auto& inner : tensors(path)) found.push_back(std::move(inner));
+      const auto [target_file, target_object] = file->external_target(path);
+      if (target_file.empty()) {
+        collect(path, depth + 1, found);
+        continue;
+      }
+      if (!shard_sizes.count(target_file) || target_object != path)
+        throw StorageError(where() + ": index.h5 links " + path + " to " + target_file + ":" + target_object +
+                           ", which is not the same tensor in a shard of this checkpoint");
+      found.push_back(path);
+      if (found.size() > kMaxTensors) throw StorageError(where() + ": index.h5 lists more tensors than any checkpoint");
     }
+  }
+
+  std::vector<std::string> tensors(const std::string& group) const {
+    std::vector<std::string> found;
+    if (file->has(group)) collect(group, 1, found);
     std::sort(found.begin(), found.end());
     return found;
   }
+
+  // Reads through the checksums. A tensor cannot hold more bytes than the shard it lives in
+  // (checkpoints are not compressed): checked before anything is allocated.
+  torch::Tensor read(const std::string& path) const {
+    const std::string shard = file->external_file(path);
+    try {
+      const DatasetInfo info = file->describe(path);
+      const torch::ScalarType dtype = torch_type_of(info, path);
+      const std::uint64_t bytes = static_cast<std::uint64_t>(info.element_count()) * info.element_size;
+      const auto size = shard_sizes.find(shard);
+      if (size == shard_sizes.end() || bytes > size->second)
+        throw StorageError("announces " + std::to_string(bytes) + " bytes, more than its shard holds");
+      torch::Tensor tensor = torch::empty(info.shape, dtype);
+      file->read_raw(path, hdf5_type_of(dtype, path), tensor.data_ptr());
+      return tensor;
+    } catch (const StorageError& e) {
+      throw StorageError(where() + ": tensor " + path + " in " + shard +
+                         " cannot be read (corrupt or truncated shard?): " + e.what());
+    }
+  }
 };
 
-CheckpointReader::CheckpointReader(const std::string& directory)
-    : directory_(directory), index_(std::make_unique<Index>()) {
+CheckpointReader::CheckpointReader(const std::string& directory) : directory_(directory) {
+  auto index = std::make_shared<Index>();
+  index->directory = directory;
   const std::string index_path = fs::join(directory, schema::kIndexFile);
   if (!fs::is_directory(directory)) throw StorageError(directory + ": no such checkpoint directory");
   if (!fs::exists(index_path)) throw StorageError(directory + ": not a checkpoint (no index.h5)");
-  index_->file = std::make_unique<File>(File::open_read(index_path));
-  IndexRecord& record = index_->record;
-  record = IndexRecord::from_attributes(index_->file->attributes(schema::kRoot), index_path);
+  index->file = std::make_unique<File>(File::open_read(index_path));
+  IndexRecord& record = index->record;
+  record = IndexRecord::from_attributes(index->file->attributes(schema::kRoot), index_path);
   if (record.format != kFormatName)
     throw StorageError(index_path + ": not a trainer checkpoint (no format attribute '" + kFormatName + "')");
   if (record.format_version > kFormatVersion)
@@ -225,19 +277,25 @@ CheckpointReader::CheckpointReader(const std::string& directory)
   if (!record.complete) throw StorageError(index_path + ": the checkpoint is incomplete (no 'complete' mark)");
   if (record.shard_sizes.size() != record.shard_files.size())
     throw StorageError(index_path + ": shard list is malformed");
-  index_->total_bytes = fs::file_size(index_path);
+  index->total_bytes = fs::file_size(index_path);
   for (std::size_t i = 0; i < record.shard_files.size(); ++i) {
     const std::string& name = record.shard_files[i];
+    if (!is_shard_name(name))
+      throw StorageError(index_path + ": shard name '" + name.substr(0, 80) +
+                         "' is not shard-NNNNN-of-NNNNN.h5 (a checkpoint never refers outside its directory)");
     const std::string shard = fs::join(directory, name);
     const std::string recorded = std::to_string(record.shard_sizes[i]);
     if (!fs::exists(shard))
       throw StorageError(directory + ": shard " + name + " is missing (the index records " + recorded + " bytes)");
+    fs::require_regular_file(shard);
     const std::uint64_t actual = fs::file_size(shard);
     if (actual != record.shard_sizes[i])
       throw StorageError(directory + ": shard " + name + " has " + std::to_string(actual) + " bytes, the index records " +
                          recorded);
-    index_->total_bytes += actual;
+    index->shard_sizes[name] = actual;
+    index->total_bytes += actual;
   }
+  index_ = std::move(index);
 }
 
 CheckpointReader::~CheckpointReader() = default;
@@ -247,11 +305,11 @@ const IndexRecord& CheckpointReader::index() const { return index_->record; }
 std::uint64_t CheckpointReader::total_bytes() const { return index_->total_bytes; }
 
 RunRecord CheckpointReader::run() const {
-  return RunRecord::from_attributes(index_->file->attributes(schema::kRoot), "checkpoint " + directory_);
+  return RunRecord::from_attributes(index_->file->attributes(schema::kRoot), index_->where());
 }
 
 EpochRecord CheckpointReader::epoch() const {
-  const std::string where = "checkpoint " + directory_ + ": " + schema::kEpoch;
+  const std::string where = index_->where() + ": " + schema::kEpoch;
   if (!index_->file->has(schema::kEpoch)) throw StorageError(where + ": no such group");
   return EpochRecord::from_attributes(index_->file->attributes(schema::kEpoch), where);
 }
@@ -262,30 +320,31 @@ std::vector<ParamGroupRecord> CheckpointReader::param_groups() const {
   const std::size_t count = index_->file->list(schema::kParamGroups).size();
   for (std::size_t g = 0; g < count; ++g) {
     const std::string path = schema::param_group(g);
-    const std::string where = "checkpoint " + directory_ + ": " + path;
+    const std::string where = index_->where() + ": " + path;
     if (!index_->file->has(path)) throw StorageError(where + ": missing (groups must be numbered 0.." + std::to_string(count - 1) + ")");
     groups.push_back(ParamGroupRecord::from_attributes(index_->file->attributes(path), where));
   }
   return groups;
 }
 
-NamedTensors CheckpointReader::model() const {
-  NamedTensors tensors;
-  const std::size_t prefix = std::string(schema::kModel).size() + 1;
-  for (const auto& path : index_->tensors(schema::kModel)) tensors.emplace_back(path.substr(prefix), read(path));
+StoredTensors CheckpointReader::stored(const char* group) const {
+  StoredTensors tensors;
+  const std::size_t prefix = std::string(group).size() + 1;
+  for (const auto& path : index_->tensors(group)) {
+    const DatasetInfo info = index_->file->describe(path);
+    std::shared_ptr<const Index> index = index_;
+    tensors.push_back({path.substr(prefix), info.shape, [index, path] { return index->read(path); }});
+  }
   return tensors;
 }
 
-std::vector<OptimizerStateTensor> CheckpointReader::optimizer_state() const {
-  std::vector<OptimizerStateTensor> state;
-  const std::size_t prefix = std::string(schema::kOptimizerState).size() + 1;
-  for (const auto& path : index_->tensors(schema::kOptimizerState)) {
-    // <parameter name>/<key>: parameter names contain dots, never slashes.
-    const std::string rest = path.substr(prefix);
-    const auto slash = rest.rfind('/');
-    if (slash == std::string::npos) throw StorageError("checkpoint " + directory_ + ": " + path + " is not <parameter>/<key>");
-    state.push_back({rest.substr(0, slash), rest.substr(slash + 1), read(path)});
-  }
+StoredTensors CheckpointReader::model() const { return stored(schema::kModel); }
+
+StoredTensors CheckpointReader::optimizer_state() const {
+  StoredTensors state = stored(schema::kOptimizerState);
+  for (const auto& entry : state)
+    if (entry.name.find('/') == std::string::npos || entry.name.find('/') != entry.name.rfind('/'))
+      throw StorageError(index_->where() + ": " + schema::kOptimizerState + "/" + entry.name + " is not <parameter>/<key>");
   return state;
 }
 
@@ -303,15 +362,31 @@ std::vector<TensorInfo> CheckpointReader::describe() const {
   return infos;
 }
 
-torch::Tensor CheckpointReader::read(const std::string& path) const {
-  try {
-    const DatasetInfo info = index_->file->describe(path);
-    torch::Tensor tensor = torch::empty(info.shape, torch_type_of(info, path));
-    index_->file->read_raw(path, hdf5_type_of(tensor.scalar_type(), path), tensor.data_ptr());
-    return tensor;
-  } catch (const StorageError& e) {
-    throw StorageError("checkpoint " + directory_ + ": tensor " + path + " in " + index_->file->external_file(path) +
-                       " cannot be read (corrupt or truncated shard?): " + e.what());
+torch::Tensor CheckpointReader::read(const std::string& path) const { return index_->read(path); }
+
+NamedTensors read_all(const StoredTensors& tensors) {
+  NamedTensors out;
+  for (const auto& entry : tensors) out.emplace_back(entry.name, entry.read());
+  return out;
+}
+
+void with_checkpoint(const std::string& path, const std::function<void(const CheckpointReader&)>& use) {
+  for (int attempt = 1;; ++attempt) {
+    const std::string resolved = resolve_checkpoint_path(path);
+    try {
+      const CheckpointReader reader(resolved);
+      use(reader);
+      return;
+    } catch (const StorageError&) {
+      // Only a checkpoint named through LATEST, and only when LATEST has moved on meanwhile (the
+      // job's retention is removing the one read), is read again.
+      std::string now;
+      try {
+        now = resolve_checkpoint_path(path);
+      } catch (const StorageError&) {
+      }
+      if (attempt >= 5 || resolved == path || now == resolved || now.empty()) throw;
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,7 +21,7 @@
 
 namespace trainer::storage {
 
-struct OptimizerStateTensor {
+struct OptimizerStateTensor {  // what a save is handed
   std::string parameter;  // the parameter's state-dict name
   std::string key;        // "momentum_buffer", "exp_avg", "step", ...
   torch::Tensor tensor;
@@ -115,8 +116,11 @@ class CheckpointReader {
   RunRecord run() const;
   EpochRecord epoch() const;
   std::vector<ParamGroupRecord> param_groups() const;  // in group order
-  NamedTensors model() const;                          // sorted by name
-  std::vector<OptimizerStateTensor> optimizer_state() const;
+  // The model's tensors by state-dict name, sorted, read when asked for (they may outlive the
+  // reader). Reading every tensor at once: read_all(model()).
+  StoredTensors model() const;
+  // Optimizer state: the name is "<parameter>/<key>" (parameter names never hold a slash).
+  StoredTensors optimizer_state() const;
   torch::Tensor rng_state() const;
 
   // Every tensor, for inspect; read() reads one by its path (verifying its checksum).
@@ -125,8 +129,17 @@ class CheckpointReader {
 
  private:
   struct Index;
+  StoredTensors stored(const char* group) const;
   std::string directory_;
-  std::unique_ptr<Index> index_;
+  std::shared_ptr<const Index> index_;
 };
+
+// Reads every tensor of `tensors`.
+NamedTensors read_all(const StoredTensors& tensors);
+
+// Runs `use` on the checkpoint `path` names (a checkpoint directory, or a root whose LATEST names
+// one). A reader needs no lock: when the training job's retention removes the checkpoint while it
+// is being read, LATEST is read again and `use` runs again on what it names now.
+void with_checkpoint(const std::string& path, const std::function<void(const CheckpointReader&)>& use);
 
 }  // namespace trainer::storage

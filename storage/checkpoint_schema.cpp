@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 
+#include <cmath>
 #include <cstdio>
 #include <set>
 #include <sstream>
@@ -170,8 +171,34 @@ namespace {
 const std::set<std::string>& progress_keys() {
   static const std::set<std::string> keys = {
       "completed_epochs", "global_step",     "samples_seen",  "step_in_epoch", "position_in_epoch",
-      "partial_loss_sum", "partial_correct", "partial_count", "sampler_seed",  "global_batch"};
+      "partial_loss_sum", "partial_correct", "partial_count", "sampler_seed",  "global_batch", "train_samples"};
   return keys;
+}
+
+void check_count(std::int64_t value, const char* name, std::int64_t most, const std::string& where) {
+  if (value < 0 || value > most)
+    throw StorageError(where + " attribute " + name + ": " + std::to_string(value) + " is not a possible count");
+}
+
+void check_sum(double value, const char* name, const std::string& where) {
+  if (!std::isfinite(value) || value < 0) throw StorageError(where + " attribute " + name + ": not a possible sum");
+}
+
+void check_progress(const EpochRecord& r, const std::string& where) {
+  constexpr std::int64_t kMost = std::int64_t{1} << 53;  // exact in a double, and far beyond any run
+  const TrainingProgress& p = r.progress;
+  check_count(p.completed_epochs, "completed_epochs", std::int64_t{1} << 31, where);
+  check_count(p.global_step, "global_step", kMost, where);
+  check_count(p.samples_seen, "samples_seen", kMost, where);
+  check_count(p.step_in_epoch, "step_in_epoch", p.global_step, where);
+  check_count(p.position_in_epoch, "position_in_epoch", kMost, where);
+  check_sum(p.partial_loss_sum, "partial_loss_sum", where);
+  check_sum(p.partial_correct, "partial_correct", where);
+  check_sum(p.partial_count, "partial_count", where);
+  if (p.partial_correct > p.partial_count) throw StorageError(where + ": more correct predictions than samples");
+  check_count(r.global_batch, "global_batch", kMost, where);
+  check_count(r.train_samples, "train_samples", kMost, where);
+  if (r.sampler_seed < -1) throw StorageError(where + " attribute sampler_seed: negative");
 }
 
 }  // namespace
@@ -189,6 +216,7 @@ Attributes EpochRecord::to_attributes() const {
   a["partial_count"] = p.partial_count;
   a["sampler_seed"] = sampler_seed;
   a["global_batch"] = global_batch;
+  a["train_samples"] = train_samples;
   return a;
 }
 
@@ -205,6 +233,8 @@ EpochRecord EpochRecord::from_attributes(const Attributes& a, const std::string&
   p.partial_count = double_or(a, "partial_count", 0, where);
   r.sampler_seed = int_or(a, "sampler_seed", -1, where);
   r.global_batch = int_or(a, "global_batch", 0, where);
+  r.train_samples = int_or(a, "train_samples", 0, where);
+  check_progress(r, where);
   for (const auto& [name, value] : a)
     if (!progress_keys().count(name)) r.schedule.emplace(name, value);
   return r;

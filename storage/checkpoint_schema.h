@@ -81,12 +81,15 @@ struct TrainingProgress {
   double partial_count = 0;
 };
 
-// /epoch attributes: the progress, the sampler's seed, the global batch, and the LR schedule's
-// settings (every other attribute of the group belongs to the schedule).
+// /epoch attributes: the progress, the sampler's seed, the global batch, the training set's size,
+// and the LR schedule's settings (every other attribute of the group belongs to the schedule).
+// Reading checks that the progress is possible (counts not negative, sums finite): a checkpoint
+// that says otherwise is damaged.
 struct EpochRecord {
   TrainingProgress progress;
   std::int64_t sampler_seed = -1;  // checked on resume (--seed); default -1: unknown, not checked
   std::int64_t global_batch = 0;   // informational: batch x accumulation x ranks; default 0: unknown
+  std::int64_t train_samples = 0;  // the training set's size; a mid-epoch resume needs the same; 0: unknown
   Attributes schedule;             // checked on resume, key by key
 
   Attributes to_attributes() const;

@@ -73,7 +73,8 @@ Handle file_access() {
   check(H5Pset_file_locking(fapl.id(), /*use_file_locking=*/0, /*ignore_when_disabled=*/1),
         "disabling HDF5 file locking");
   // Keep the shards an index links to open while the index is, instead of reopening one per tensor.
-  check(H5Pset_elink_file_cache_size(fapl.id(), 64), "sizing the external-link file cache");
+  // Kept open also after a retention racing a reader removes them (opened files stay readable).
+  check(H5Pset_elink_file_cache_size(fapl.id(), 4096), "sizing the external-link file cache");
   return fapl;
 }
 
@@ -139,6 +140,8 @@ File File::open_read(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) throw StorageError(path + ": no such file");
   if (S_ISDIR(info.st_mode)) throw StorageError(path + ": is a directory, not an HDF5 file");
+  if (!S_ISREG(info.st_mode))
+    throw StorageError(path + ": not a regular file (a FIFO, socket or device): refused, reading it could block forever");
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     throw StorageError(path + ": not an HDF5 file");
@@ -211,6 +214,12 @@ DatasetInfo File::describe(const std::string& dataset) const {
       info.kind = ElementKind::kOther;
   }
   return info;
+}
+
+std::uint64_t File::storage_size(const std::string& dataset) const {
+  Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
+             H5Dclose);
+  return H5Dget_storage_size(set.id());
 }
 
 bool File::checksummed(const std::string& dataset) const {
@@ -339,13 +348,15 @@ void File::link_external(const std::string& link, const std::string& file, const
         where(link) + ": cannot link to " + file + ":" + object);
 }
 
-std::string File::external_file(const std::string& link) const {
+std::string File::external_file(const std::string& link) const { return external_target(link).first; }
+
+std::pair<std::string, std::string> File::external_target(const std::string& link) const {
   LinkInfo info{};
   if (TRAINER_H5L_GET_INFO(handle_.id(), link.c_str(), &info, H5P_DEFAULT) < 0) {
     H5Eclear2(H5E_DEFAULT);
-    return "";
+    return {};
   }
-  if (info.type != H5L_TYPE_EXTERNAL) return "";
+  if (info.type != H5L_TYPE_EXTERNAL) return {};
   std::vector<char> value(info.u.val_size);
   const char* file = nullptr;
   const char* object = nullptr;
@@ -353,9 +364,9 @@ std::string File::external_file(const std::string& link) const {
   if (H5Lget_val(handle_.id(), link.c_str(), value.data(), value.size(), H5P_DEFAULT) < 0 ||
       H5Lunpack_elink_val(value.data(), value.size(), &flags, &file, &object) < 0) {
     H5Eclear2(H5E_DEFAULT);
-    return "";
+    return {};
   }
-  return file;
+  return {file ? file : "", object ? object : ""};
 }
 
 namespace {

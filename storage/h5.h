@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -62,6 +63,8 @@ class File {
 
   bool has(const std::string& name) const;
   DatasetInfo describe(const std::string& dataset) const;
+  // Bytes the dataset occupies in the file (after compression), as HDF5 counts them.
+  std::uint64_t storage_size(const std::string& dataset) const;
   // Whether the dataset's chunks carry HDF5's Fletcher-32 checksum.
   bool checksummed(const std::string& dataset) const;
 
@@ -93,6 +96,8 @@ class File {
   void link_external(const std::string& link, const std::string& file, const std::string& object);
   // The file an external link points to; empty when `link` is not an external link.
   std::string external_file(const std::string& link) const;
+  // The file and object an external link points to; both empty when `link` is not one.
+  std::pair<std::string, std::string> external_target(const std::string& link) const;
 
   // Attributes of a group or dataset ("/" for the root).
   void set_attribute(const std::string& object, const std::string& name, const AttributeValue& value);

@@ -19,6 +19,9 @@ class PtFile {
   explicit PtFile(const std::string& path);  // throws StorageError
   const std::string& path() const { return path_; }
   PyPtr root() const { return pickle_.root; }
+  // The view's shape after checking that it lies within its storage (no allocation yet).
+  std::vector<std::int64_t> checked_shape(const TensorRef& ref, const std::string& name) const;
+  // Reads the storage from the archive (only its bytes, never the whole file) and returns the view.
   torch::Tensor tensor(const TensorRef& ref, const std::string& name) const;
 
  private:
@@ -29,7 +32,7 @@ class PtFile {
 };
 
 struct PtStateDict {
-  NamedTensors tensors;        // keys as stored (not yet normalized)
+  StoredTensors tensors;       // keys as stored (not yet normalized), read on demand
   std::string location;        // "" for a plain state dict, else the checkpoint-dict key used
   std::optional<std::int64_t> epoch;
 };

@@ -37,9 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     trainer::storage::ZipReader zip(std::vector<std::uint8_t>(data, data + size), "fuzz.pt");
     for (const auto& name : zip.names()) {
-      const auto [bytes, length] = zip.entry(name);
+      const std::vector<std::uint8_t> bytes = zip.read(name, size);
       if (name.size() >= 8 && name.compare(name.size() - 8, 8, "data.pkl") == 0)
-        walk(trainer::storage::unpickle(bytes, length, name).root);
+        walk(trainer::storage::unpickle(bytes.data(), bytes.size(), name).root);
     }
   } catch (const trainer::StorageError&) {
   }
