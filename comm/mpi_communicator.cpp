@@ -7,6 +7,8 @@
 #include <climits>
 #include <iostream>
 
+#include <unistd.h>
+
 namespace trainer::comm {
 namespace {
 
@@ -69,14 +71,38 @@ MpiCommunicator::~MpiCommunicator() {
 
 void MpiCommunicator::set_timeout(std::chrono::milliseconds timeout) {
   watchdog_ = std::make_unique<CollectiveWatchdog>(std::chrono::milliseconds(0), nullptr);
+  heartbeat_.reset();
   if (timeout.count() <= 0 || size_ == 1) return;
+  start_heartbeat(timeout);
   const std::string rank = "rank " + std::to_string(rank_) + "/" + std::to_string(size_);
-  watchdog_ = std::make_unique<CollectiveWatchdog>(timeout, [rank](const std::string& message) {
+  const Heartbeat* heartbeat = heartbeat_.get();
+  const auto silence = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(3));
+  watchdog_ = std::make_unique<CollectiveWatchdog>(timeout, [rank, heartbeat, silence](const std::string& message) {
     // From the watchdog thread while the main thread is blocked inside MPI: the job cannot go on,
     // and MPI_Abort is the one call that ends every rank (a plain exit would leave peers waiting).
-    std::cerr << "trainer: error: " << rank << ": " << message << "; ending the job" << std::endl;
+    const std::string silent = heartbeat ? heartbeat->silent_ranks(silence) : "";
+    std::cerr << "trainer: error: " << rank << ": " << message << (silent.empty() ? "" : "; " + silent)
+              << "; ending the job" << std::endl;
     MpiEnvironment::abort_job(1);
   });
+}
+
+// Collective: rank 0 listens for heartbeats; its address and a number for this job reach every
+// other rank, which then sends one every interval (a quarter of the timeout, at most a second).
+void MpiCommunicator::start_heartbeat(std::chrono::milliseconds timeout) {
+  const auto interval = std::min<std::chrono::milliseconds>(timeout / 4, std::chrono::seconds(1));
+  std::uint64_t job = 0;
+  std::string address;
+  if (rank_ == 0) {
+    job = std::chrono::steady_clock::now().time_since_epoch().count() ^ static_cast<std::uint64_t>(::getpid());
+    heartbeat_ = Heartbeat::listen(size_, job);
+    address = heartbeat_->address();
+  }
+  char text[1024] = {};
+  std::snprintf(text, sizeof text, "%s", address.c_str());
+  check(MPI_Bcast(&job, 1, MPI_UINT64_T, 0, comm_), "MPI_Bcast(heartbeat)");
+  check(MPI_Bcast(text, sizeof text, MPI_CHAR, 0, comm_), "MPI_Bcast(heartbeat)");
+  if (rank_ != 0) heartbeat_ = Heartbeat::send(text, rank_, job, interval);
 }
 
 CollectiveWatchdog::Scope MpiCommunicator::watch(const char* collective, std::int64_t bytes) const {

@@ -6,6 +6,7 @@
 
 #include "comm/collective_watchdog.h"
 #include "comm/communicator.h"
+#include "comm/heartbeat.h"
 
 #include <chrono>
 #include <memory>
@@ -39,8 +40,9 @@ class MpiCommunicator : public Communicator {
 
   MPI_Comm handle() const { return comm_; }
 
-  // Collectives that wait longer than `timeout` abort the job with a message naming the
-  // collective and this rank; 0 turns the watchdog off (the default).
+  // Collective. Collectives that wait longer than `timeout` abort the job with a message naming
+  // the collective, this rank, and on rank 0 the ranks it has stopped hearing from (comm/heartbeat.h);
+  // 0 turns the watchdog off (the default).
   void set_timeout(std::chrono::milliseconds timeout);
 
   // For this backend's Work objects: turns an MPI status into CommError; watches a wait.
@@ -50,6 +52,7 @@ class MpiCommunicator : public Communicator {
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
   void check_reducible(const torch::Tensor& tensor, ReduceOp op) const;  // check_tensor, and kAverage needs floats
+  void start_heartbeat(std::chrono::milliseconds timeout);
 
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
@@ -57,6 +60,7 @@ class MpiCommunicator : public Communicator {
   int local_rank_ = 0;
   int local_size_ = 1;
   // Without a timeout it watches nothing (and runs no thread); set_timeout replaces it.
+  std::unique_ptr<Heartbeat> heartbeat_;  // declared before the watchdog, whose handler reads it
   std::unique_ptr<CollectiveWatchdog> watchdog_ =
       std::make_unique<CollectiveWatchdog>(std::chrono::milliseconds(0), nullptr);
 };
