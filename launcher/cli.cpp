@@ -10,6 +10,7 @@
 #include "storage/tensor_file.h"
 
 #include <boost/program_options.hpp>
+#include <sys/stat.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -315,6 +316,16 @@ std::string version_text() {
   return out.str();
 }
 
+namespace {
+
+// `trainer eval --dataset hdf5` evaluates one file: --test-data if given, else --data.
+void use_one_file_to_evaluate(data::DataConfig& data) {
+  if (data.test_data_file.empty()) data.test_data_file = data.data_file;
+  if (data.data_file.empty()) data.data_file = data.test_data_file;
+}
+
+}  // namespace
+
 Command parse_command_line(const std::vector<std::string>& args) {
   Command command;
   std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1), args.end());
@@ -361,6 +372,9 @@ Command parse_command_line(const std::vector<std::string>& args) {
     }
     if (values.count("config")) {
       const std::string path = values["config"].as<std::string>();
+      struct stat info {};
+      if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
+        throw ConfigError("--config " + path + ": not a regular file");
       std::ifstream file(path);
       if (!file) throw ConfigError("--config " + path + ": cannot open the file");
       try {
@@ -375,6 +389,9 @@ Command parse_command_line(const std::vector<std::string>& args) {
   } catch (const po::error& e) {
     throw ConfigError(e.what());
   }
+  for (const auto& [name, value] : values)
+    if (!value.defaulted()) command.train.explicit_options.insert(name);
+  if (eval) use_one_file_to_evaluate(command.train.data);
   validate_and_finish(command.train, raw);
   if (eval) {
     if (command.eval.checkpoint.empty()) throw ConfigError("eval: --checkpoint PATH is required");

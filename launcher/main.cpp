@@ -29,9 +29,11 @@
 #include <torch/cuda.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -78,18 +80,26 @@ int train(const trainer::TrainConfig& config) {
 }
 
 int inspect(const launcher::InspectConfig& config, int rank) {
+  launcher::release_stop_signals();
   if (rank != 0) return 0;
   if (!trainer::storage::fs::is_directory(config.path) && trainer::storage::looks_like_pt_file(config.path)) {
     trainer::storage::inspect_pt(config.path, std::cout);
     return 0;
   }
-  const trainer::storage::CheckpointReader reader(trainer::storage::resolve_checkpoint_path(config.path));
-  trainer::storage::inspect_checkpoint(reader, config.verify, std::cout);
+  // Into a buffer first: should retention remove the checkpoint meanwhile, the next one is read
+  // and printed instead, never half of each.
+  std::ostringstream text;
+  trainer::storage::with_checkpoint(config.path, [&](const trainer::storage::CheckpointReader& reader) {
+    text.str("");
+    trainer::storage::inspect_checkpoint(reader, config.verify, text);
+  });
+  std::cout << text.str() << std::flush;
   return 0;
 }
 
 // eval runs in one process; under mpirun rank 0 does the work and the others wait.
 int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eval, int rank) {
+  launcher::release_stop_signals();
   if (rank != 0) return 0;
   const launcher::DeviceChoice choice =
       launcher::choose_device(config.device, 0, 1, usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
@@ -98,6 +108,7 @@ int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eva
 }
 
 int export_checkpoint(const launcher::ExportConfig& config, int rank) {
+  launcher::release_stop_signals();
   if (rank != 0) return 0;
   const auto report = trainer::export_to_pt(config.path, config.to, config.add_prefix, config.with_optimizer);
   std::cout << "exported " << report.tensors << " model tensors" << (config.with_optimizer ? " with optimizer state" : "")
@@ -109,9 +120,11 @@ int run(const std::vector<std::string>& args, int rank) {
   const launcher::Command command = launcher::parse_command_line(args);
   switch (command.action) {
     case launcher::Action::kVersion:
+      launcher::release_stop_signals();
       if (rank == 0) std::cout << launcher::version_text() << std::endl;
       return 0;
     case launcher::Action::kHelp:
+      launcher::release_stop_signals();
       if (rank == 0) std::cout << command.help_text;
       return 0;
     case launcher::Action::kTrain:
@@ -126,16 +139,34 @@ int run(const std::vector<std::string>& args, int rank) {
   return kExitInternal;
 }
 
+// A message fit for a terminal and a log: one line, control characters (a newline or an escape
+// sequence in a file name) shown escaped, and not longer than a screen or two.
+std::string printable(const std::string& message) {
+  constexpr std::size_t kMostCharacters = 2000;
+  std::string text;
+  for (const unsigned char c : message) {
+    if (text.size() >= kMostCharacters) return text + "...";
+    if (c == '\n') text += "\\n";
+    else if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      text += escaped;
+    } else text += static_cast<char>(c);
+  }
+  return text;
+}
+
 // Prints the one line and, in a job of several ranks, ends the job.
 int fail(int status, const std::string& message, int rank, int size, bool input_error) {
   if (size > 1 && rank != 0 && input_error) {
-    // Bad input usually fails every rank alike: give rank 0 the time to end the job with the one
-    // line, and speak only if this rank alone is failing.
-    std::this_thread::sleep_for(std::chrono::seconds(2));
+    // Bad input usually fails every rank alike (a full disk, a bad file): give rank 0 the time to
+    // end the job with the one line, also on a loaded machine, and speak only if this rank alone is
+    // failing.
+    std::this_thread::sleep_for(std::chrono::seconds(8));
   }
   std::cerr << "trainer: error: "
             << (size > 1 ? "rank " + std::to_string(rank) + "/" + std::to_string(size) + ": " : "")
-            << message << std::endl;
+            << printable(message) << std::endl;
   if (size > 1) comm::MpiEnvironment::abort_job(status);
   return status;
 }
@@ -143,6 +174,7 @@ int fail(int status, const std::string& message, int rank, int size, bool input_
 }  // namespace
 
 int main(int argc, char** argv) {
+  launcher::hold_stop_signals();  // first: a stop signal during start-up waits for its handler
   const int launcher = static_cast<int>(getppid());
   const std::vector<std::string> args(argv, argv + argc);
   std::unique_ptr<comm::MpiEnvironment> mpi;

@@ -2,6 +2,8 @@
 
 #include "common/error.h"
 
+#include <pthread.h>
+
 #include <csignal>
 #include <map>
 #include <sstream>
@@ -33,12 +35,34 @@ std::vector<int> parse_stop_signals(const std::string& names) {
   return signals;
 }
 
+namespace {
+
+sigset_t holdable() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int signal : {SIGTERM, SIGUSR1, SIGUSR2, SIGINT, SIGHUP}) sigaddset(&set, signal);
+  return set;
+}
+
+}  // namespace
+
+void hold_stop_signals() {
+  const sigset_t set = holdable();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // threads started later (MPI's) inherit it
+}
+
 void install_stop_handlers(const std::vector<int>& signals) {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
   for (int signal : signals) sigaction(signal, &action, nullptr);
+  release_stop_signals();
+}
+
+void release_stop_signals() {
+  const sigset_t set = holdable();
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
 }
 
 bool stop_signal_received() { return stop_flag != 0; }

@@ -60,13 +60,20 @@ void check_param_groups(const std::vector<storage::ParamGroupRecord>& saved, con
   }
 }
 
+// Each state tensor is checked against its parameter (the shape, or a scalar such as a step count)
+// before it is read, so that a checkpoint's claims cost no memory until they are checked.
 void restore_optimizer_state(const storage::CheckpointReader& checkpoint, TrainingState& state, const std::string& where) {
   std::map<std::string, torch::Tensor> parameters(state.model.begin(), state.model.end());
   std::map<std::string, std::map<std::string, torch::Tensor>> saved;
-  for (auto& entry : checkpoint.optimizer_state()) {
-    if (!parameters.count(entry.parameter))
-      throw CheckpointError(where + ": optimizer state for unknown parameter " + entry.parameter);
-    saved[entry.parameter][entry.key] = entry.tensor;
+  for (const auto& entry : checkpoint.optimizer_state()) {
+    const std::string parameter = entry.name.substr(0, entry.name.find('/'));
+    const std::string key = entry.name.substr(entry.name.find('/') + 1);
+    const auto found = parameters.find(parameter);
+    if (found == parameters.end()) throw CheckpointError(where + ": optimizer state for unknown parameter " + parameter);
+    if (!entry.shape.empty() && torch::IntArrayRef(entry.shape) != found->second.sizes())
+      throw CheckpointError(where + ": optimizer state " + entry.name + " has shape " +
+                            c10::str(torch::IntArrayRef(entry.shape)) + ", the parameter " + c10::str(found->second.sizes()));
+    saved[parameter][key] = entry.read();
   }
   torch::optim::Optimizer& optimizer = *state.optimizer.optimizer;
   optim::clear_state(optimizer);
@@ -77,8 +84,9 @@ void restore_optimizer_state(const storage::CheckpointReader& checkpoint, Traini
   }
 }
 
-void check_settings(const storage::EpochRecord& saved, const TrainConfig& config, const optim::LrSchedule& schedule,
+void check_settings(const storage::EpochRecord& saved, const TrainConfig& config, const TrainingState& state,
                     const std::string& where) {
+  const optim::LrSchedule& schedule = *state.schedule;
   for (const auto& [key, value] : schedule.record()) {
     const auto it = saved.schedule.find(key);
     if (it != saved.schedule.end() && !(it->second == value))
@@ -88,6 +96,28 @@ void check_settings(const storage::EpochRecord& saved, const TrainConfig& config
   if (saved.sampler_seed >= 0 && static_cast<std::uint64_t>(saved.sampler_seed) != config.seed)
     throw CheckpointError(where + " was trained with --seed " + std::to_string(saved.sampler_seed) + ", this run has --seed " +
                           std::to_string(config.seed));
+  // Inside an epoch, the position is one in this data set's permutation: only the same data set
+  // can go on from it.
+  if (saved.progress.position_in_epoch > 0 && saved.train_samples > 0 && saved.train_samples != state.train_samples)
+    throw CheckpointError(where + " stopped inside an epoch of " + std::to_string(saved.train_samples) +
+                          " training samples, this run has " + std::to_string(state.train_samples) +
+                          " (were --limit-train, --classes or the data changed?)");
+}
+
+// LibTorch's CPU generator state has one size per LibTorch; anything else is not one.
+void restore_generator(const storage::CheckpointReader& checkpoint, const std::string& where) {
+  at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
+  const torch::Tensor saved = checkpoint.rng_state();
+  const torch::Tensor current = generator.get_state();
+  if (saved.scalar_type() != torch::kUInt8 || saved.sizes() != current.sizes())
+    throw CheckpointError(where + ": /epoch/rng_state is not a CPU generator state of this LibTorch (" +
+                          std::string(c10::toString(saved.scalar_type())) + " " + c10::str(saved.sizes()) + ", expected uint8 " +
+                          c10::str(current.sizes()) + ")");
+  try {
+    generator.set_state(saved);
+  } catch (const c10::Error&) {
+    throw CheckpointError(where + ": /epoch/rng_state is not a valid CPU generator state");
+  }
 }
 
 }  // namespace
@@ -120,6 +150,7 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
   c.epoch.progress = progress;
   c.epoch.sampler_seed = static_cast<std::int64_t>(config.seed);
   c.epoch.global_batch = config.batch_size * config.accumulate_steps * world_size;
+  c.epoch.train_samples = state.train_samples;
   c.epoch.schedule = state.schedule->record();
   c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   return c;
@@ -144,11 +175,9 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
                           config.optimizer.name);
   check_param_groups(groups, state.optimizer, where);
   const storage::EpochRecord epoch = checkpoint.epoch();
-  check_settings(epoch, config, *state.schedule, where);
+  check_settings(epoch, config, state, where);
   restore_optimizer_state(checkpoint, state, where);
-
-  at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
-  generator.set_state(checkpoint.rng_state());
+  restore_generator(checkpoint, where);
   const std::int64_t global_batch = config.batch_size * config.accumulate_steps * world_size;
   if (epoch.global_batch > 0 && epoch.global_batch != global_batch)
     log << "note: " << where << " was trained with a global batch of " << epoch.global_batch << ", this run's is "

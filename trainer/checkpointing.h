@@ -28,6 +28,7 @@ struct ModelIdentity {
 // What a checkpoint holds of a run besides its progress.
 struct TrainingState {
   ModelIdentity identity;
+  std::int64_t train_samples = 0;  // the training set's size
   models::StateDict model;
   optim::OptimizerSetup optimizer;
   std::unique_ptr<optim::LrSchedule> schedule;

@@ -43,43 +43,93 @@ void validate_names(const TrainConfig& c) {
           "--lr-schedule " + c.schedule.name + ": unknown schedule (known: " + listed(schedules) + ")");
 }
 
+// The ranges: wide enough for any real run, narrow enough that no product of them overflows
+// (batch x accumulation x ranks, samples x shape) and no duration overflows a clock.
+constexpr std::int64_t kMostSamples = std::int64_t{1} << 40;
+constexpr std::int64_t kMostBatch = std::int64_t{1} << 24;
+constexpr std::int64_t kMostClasses = 1000000;
+constexpr double kMostSeconds = 1e7;  // about 115 days
+constexpr std::int64_t kMostCount = std::int64_t{1} << 40;
+
+void require_range(std::int64_t value, std::int64_t least, std::int64_t most, const std::string& option) {
+  require(value >= least && value <= most, option + " " + std::to_string(value) + ": must be between " +
+                                               std::to_string(least) + " and " + std::to_string(most));
+}
+
+void require_seconds(double value, const std::string& option) {
+  require(std::isfinite(value) && value >= 0 && value <= kMostSeconds,
+          option + " must be a number of seconds, 0 or more (at most 1e7)");
+}
+
 void validate_data(const data::DataConfig& d) {
   require(d.dataset != "hdf5" || !d.data_file.empty(), "--dataset hdf5 needs --data FILE");
   require(d.limit_train >= 0, "--limit-train must not be negative");
   require(d.limit_test >= 0, "--limit-test must not be negative");
   if (!d.classes.empty())
     if (auto problem = data::class_list_problem(d.classes)) throw ConfigError(*problem);
-  if (d.normalize) require(std::isfinite(d.normalize->first) && d.normalize->second > 0 && std::isfinite(d.normalize->second),
-                           "--normalize: STD must be positive");
+  for (std::int64_t c : d.classes) require_range(c, 0, kMostClasses - 1, "--classes: class");
+  if (d.normalize) {
+    require(std::isfinite(d.normalize->first), "--normalize: MEAN must be a finite number");
+    require(d.normalize->second > 0 && std::isfinite(d.normalize->second), "--normalize: STD must be positive");
+  }
   require(d.synthetic_shape.size() == 3, "--synthetic-shape expects C,H,W");
   for (std::int64_t size : d.synthetic_shape) require(size >= 1, "--synthetic-shape: sizes must be positive");
+  for (std::int64_t size : d.synthetic_shape) require_range(size, 1, 1 << 16, "--synthetic-shape: a size");
   require(d.synthetic_train_size >= 1, "--synthetic-size must be at least 1");
   require(d.synthetic_test_size >= 0, "--synthetic-test-size must not be negative");
   require(d.synthetic_classes >= 2, "--synthetic-classes must be at least 2");
+  require_range(d.synthetic_classes, 2, kMostClasses, "--synthetic-classes");
+  // Synthetic data lives in memory: at most 2^32 floats (16 GiB) per split.
+  const std::int64_t floats = d.synthetic_shape[0] * d.synthetic_shape[1] * d.synthetic_shape[2];
+  for (const auto& [size, option] : {std::pair{d.synthetic_train_size, "--synthetic-size"},
+                                     std::pair{d.synthetic_test_size, "--synthetic-test-size"}})
+    require(size <= (std::int64_t{1} << 32) / floats,
+            std::string(option) + " " + std::to_string(size) + ": more than 2^32 values of --synthetic-shape in memory");
 }
 
 void validate_optimization(const TrainConfig& c) {
   require(c.epochs >= 1, "--epochs must be at least 1");
+  require_range(c.epochs, 1, std::int64_t{1} << 31, "--epochs");
   require(c.batch_size >= 1, "--batch-size must be at least 1");
+  require_range(c.batch_size, 1, kMostBatch, "--batch-size");
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
+  require_range(c.accumulate_steps, 1, 1 << 16, "--accumulate-steps");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
+  require_range(c.test_batch_size, 1, kMostBatch, "--test-batch-size");
   require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
+  require(c.optimizer.lr <= 1000, "--lr " + std::to_string(c.optimizer.lr) + ": more than 1000 is not a learning rate");
   require(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1, "--momentum must be in [0, 1)");
   require(c.optimizer.weight_decay >= 0, "--weight-decay must not be negative");
+  require(std::isfinite(c.optimizer.weight_decay) && c.optimizer.weight_decay <= 1000,
+          "--weight-decay must be a finite number, at most 1000");
   require(c.schedule.step >= 0, "--lr-step must not be negative");
+  require_range(c.schedule.step, 0, kMostCount, "--lr-step");
   require(c.schedule.gamma > 0 && c.schedule.gamma <= 1, "--lr-gamma must be in (0, 1]");
+  for (const auto& group : c.lr_groups) {
+    require(std::isfinite(group.lr) && group.lr >= 0 && group.lr <= 1000, "--lr-group " + group.prefix + ": LR out of range");
+    require(!group.weight_decay || (std::isfinite(*group.weight_decay) && *group.weight_decay <= 1000),
+            "--lr-group " + group.prefix + ": weight_decay out of range");
+  }
   for (const auto& prefix : c.freeze) require(!prefix.empty(), "--freeze needs a non-empty prefix");
 }
 
 void validate_run(const TrainConfig& c) {
   require(c.num_classes == 0 || c.num_classes >= 2, "--num-classes must be 0 (from data) or at least 2");
+  require_range(c.num_classes, 0, kMostClasses, "--num-classes");
   require(c.threads >= 1, "--threads must be at least 1");
+  require(c.threads <= 4096, "--threads " + std::to_string(c.threads) + ": must be at most 4096");
   require(c.progress_seconds >= 0, "--progress-seconds must not be negative");
-  require(std::isfinite(c.comm_timeout) && c.comm_timeout >= 0, "--comm-timeout must be a number of seconds, 0 or more");
-  require(std::isfinite(c.signal_lead) && c.signal_lead >= 0, "--signal-lead must be a number of seconds, 0 or more");
+  require_seconds(c.progress_seconds, "--progress-seconds");
+  require_seconds(c.comm_timeout, "--comm-timeout");
+  require_seconds(c.signal_lead, "--signal-lead");
   require(c.checkpoint_every >= 0, "--checkpoint-every must not be negative");
+  require_range(c.checkpoint_every, 0, kMostCount, "--checkpoint-every");
   require(c.checkpoint_every_steps >= 0, "--checkpoint-every-steps must not be negative");
+  require_range(c.checkpoint_every_steps, 0, kMostCount, "--checkpoint-every-steps");
   require(c.keep_last >= 0, "--keep-last must not be negative");
+  require_range(c.keep_last, 0, 1000000, "--keep-last");
+  require_range(c.data.limit_train, 0, kMostSamples, "--limit-train");
+  require_range(c.data.limit_test, 0, kMostSamples, "--limit-test");
   require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
 }
 

@@ -7,6 +7,7 @@
 #include "optim/config.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@ struct TrainConfig {
   std::string device = "auto";         // auto | cpu | cuda | cuda:N (the launcher resolves it)
   std::string gpu_order = "index";     // index | free-memory
   bool verbose = false;                // every rank logs, not only rank 0
-  std::string stop_signals = "TERM,USR1";  // signals that stop the run after a checkpoint
+  std::string stop_signals = "TERM,USR1,INT,HUP";  // signals that stop the run after a checkpoint
   double signal_lead = 0;              // seconds between the stop signal and the kill; 0: unknown
   double comm_timeout = 600;           // seconds a collective may wait for its peers; 0: forever
   int threads = 1;                     // intra-op threads per process
@@ -46,6 +47,10 @@ struct TrainConfig {
   std::int64_t keep_last = 3;                  // committed checkpoints kept; 0: all
   bool checkpoint_async = false;               // write shards on a background thread
   std::string resume = "auto";                 // auto | none | PATH
+
+  // The options given on the command line or in --config, by name without dashes (the others
+  // hold their defaults): what a checkpoint may be told apart from.
+  std::set<std::string> explicit_options;
 
   bool checkpointing() const { return !checkpoint_dir.empty() && checkpoint_dir != "none"; }
 };

@@ -50,7 +50,14 @@ EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoi
   if (!test || test->size() == 0) throw DataError("eval: the data set has no test split (--test-data FILE for hdf5)");
   const std::vector<std::int64_t> shape = test->sample_shape();
 
-  // Model and class count: what the checkpoint says, else the options, else the weights' head.
+  // Model and class count: what the checkpoint says, else the options, else the weights' head. An
+  // option given explicitly that the checkpoint contradicts is an error, not silently overridden.
+  if (source.model && config.explicit_options.count("model") && *source.model != config.model)
+    throw CheckpointError("eval --model " + config.model + ": " + source.path + " holds a " + *source.model + " model");
+  if (source.num_classes && config.explicit_options.count("num-classes") && config.num_classes > 0 &&
+      *source.num_classes != config.num_classes)
+    throw CheckpointError("eval --num-classes " + std::to_string(config.num_classes) + ": " + source.path + " has " +
+                          std::to_string(*source.num_classes) + " classes");
   const std::string model_name = source.model.value_or(config.model);
   std::int64_t num_classes = source.num_classes.value_or(config.num_classes);
   if (num_classes <= 0) {

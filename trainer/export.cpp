@@ -2,7 +2,6 @@
 
 #include "optim/registry.h"
 #include "storage/checkpoint.h"
-#include "storage/checkpoint_dir.h"
 #include "storage/pt_export.h"
 
 #include <map>
@@ -14,7 +13,10 @@ namespace {
 // param_groups whose "params" are those indices.
 c10::IValue optimizer_state_dict(const storage::CheckpointReader& reader) {
   std::map<std::string, std::vector<std::pair<std::string, torch::Tensor>>> saved;
-  for (auto& entry : reader.optimizer_state()) saved[entry.parameter].emplace_back(entry.key, entry.tensor);
+  for (const auto& entry : reader.optimizer_state()) {
+    const auto slash = entry.name.find('/');
+    saved[entry.name.substr(0, slash)].emplace_back(entry.name.substr(slash + 1), entry.read());
+  }
   c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
   c10::impl::GenericList groups(c10::AnyType::get());
   std::int64_t next_index = 0;
@@ -44,21 +46,24 @@ c10::IValue optimizer_state_dict(const storage::CheckpointReader& reader) {
 
 ExportReport export_to_pt(const std::string& checkpoint, const std::string& to, const std::string& add_prefix,
                           bool with_optimizer) {
-  const storage::CheckpointReader reader(storage::resolve_checkpoint_path(checkpoint));
-  c10::Dict<std::string, torch::Tensor> model;
   ExportReport report;
-  for (const auto& [name, tensor] : reader.model()) {
-    model.insert(add_prefix + name, tensor);
-    ++report.tensors;
-  }
-  c10::IValue root = model;
-  if (with_optimizer) {
-    c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
-    dict.insert("model_state_dict", model);
-    dict.insert("optimizer_state_dict", optimizer_state_dict(reader));
-    dict.insert("epoch", reader.epoch().progress.completed_epochs);
-    root = dict;
-  }
+  c10::IValue root;
+  storage::with_checkpoint(checkpoint, [&](const storage::CheckpointReader& reader) {
+    c10::Dict<std::string, torch::Tensor> model;
+    report.tensors = 0;
+    for (const auto& [name, tensor] : storage::read_all(reader.model())) {
+      model.insert(add_prefix + name, tensor);
+      ++report.tensors;
+    }
+    root = model;
+    if (with_optimizer) {
+      c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+      dict.insert("model_state_dict", model);
+      dict.insert("optimizer_state_dict", optimizer_state_dict(reader));
+      dict.insert("epoch", reader.epoch().progress.completed_epochs);
+      root = dict;
+    }
+  });
   report.bytes = storage::write_pt_file(to, root);
   return report;
 }

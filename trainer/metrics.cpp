@@ -4,6 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace trainer {
 
 std::string to_json(const EpochMetrics& m) {
@@ -22,14 +28,29 @@ std::string to_json(const EpochMetrics& m) {
   return record.dump();
 }
 
-MetricsWriter::MetricsWriter(const std::string& path) : path_(path), out_(path, std::ios::trunc) {
-  if (!out_) throw ConfigError("--metrics-file " + path + ": cannot create the file");
+namespace {
+
+// O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of blocking the run forever.
+std::FILE* open_for_lines(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+  if (fd < 0) return nullptr;
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  std::FILE* file = ::fdopen(fd, "w");
+  if (file == nullptr) ::close(fd);
+  return file;
+}
+
+}  // namespace
+
+MetricsWriter::MetricsWriter(const std::string& path) : path_(path), out_(open_for_lines(path)) {
+  if (!out_) throw ConfigError("--metrics-file " + path + ": cannot create the file: " + std::strerror(errno));
 }
 
 void MetricsWriter::write(const EpochMetrics& metrics) {
-  out_ << to_json(metrics) << '\n';
-  out_.flush();
-  if (!out_) throw Error("--metrics-file " + path_ + ": write failed");
+  const std::string line = to_json(metrics) + "\n";
+  errno = 0;
+  if (std::fputs(line.c_str(), out_.get()) < 0 || std::fflush(out_.get()) != 0)
+    throw StorageError("--metrics-file " + path_ + ": cannot write: " + std::strerror(errno ? errno : EIO));
 }
 
 }  // namespace trainer

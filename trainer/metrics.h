@@ -2,7 +2,8 @@
 // Per-epoch metrics and the JSON-lines file they are written to (--metrics-file).
 
 #include <cstdint>
-#include <fstream>
+#include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -24,12 +25,17 @@ struct EpochMetrics {
 // One JSON object per line, flushed after each, so a crashed run leaves whole lines.
 class MetricsWriter {
  public:
-  explicit MetricsWriter(const std::string& path);  // throws ConfigError if it cannot be created
+  // Throws ConfigError if it cannot be created; write() throws StorageError with the system's
+  // reason when a line cannot be written (a full disk).
+  explicit MetricsWriter(const std::string& path);
   void write(const EpochMetrics& metrics);
 
  private:
+  struct Closer {
+    void operator()(std::FILE* file) const { std::fclose(file); }
+  };
   std::string path_;
-  std::ofstream out_;
+  std::unique_ptr<std::FILE, Closer> out_;
 };
 
 std::string to_json(const EpochMetrics& metrics);

@@ -1,6 +1,7 @@
 #include "trainer/train.h"
 
 #include "common/clock.h"
+#include "common/error.h"
 #include "storage/tensor_file.h"
 #include "trainer/evaluation.h"
 #include "trainer/replicas.h"
@@ -40,6 +41,11 @@ TrainResult TrainingLoop::run() {
   if (auto resumed = resume_training(config_, state_, context_.control, log_)) {
     result.resumed_from = resumed->directory;
     progress_ = resumed->progress;
+    const std::int64_t epoch_positions = sampler_->per_rank() * context_.comm.size();
+    if (progress_.position_in_epoch >= epoch_positions)
+      throw CheckpointError("checkpoint " + resumed->directory + " stopped at position " +
+                            std::to_string(progress_.position_in_epoch) + " of an epoch; this run's epoch has " +
+                            std::to_string(epoch_positions) + " (were --limit-train or --classes changed?)");
   }
   std::unique_ptr<MetricsWriter> metrics;
   if (!config_.metrics_file.empty() && context_.comm.rank() == 0)

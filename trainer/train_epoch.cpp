@@ -9,6 +9,8 @@
 
 #include <torch/nn/functional/loss.h>
 
+#include <cmath>
+
 namespace trainer {
 
 namespace F = torch::nn::functional;
@@ -56,7 +58,9 @@ void TrainingLoop::train_step(const std::int64_t* indices, std::int64_t count, E
     if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
     // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
     (loss * (static_cast<double>(size) / static_cast<double>(count))).backward();
-    sums.loss_sum += loss.item<double>() * static_cast<double>(size);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) diverged(value);
+    sums.loss_sum += value * static_cast<double>(size);
     sums.correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
   }
   bucketer_->average_gradients();
@@ -89,6 +93,14 @@ void TrainingLoop::save_mid_epoch(const EpochSums& sums, bool stopping) {
   snapshot.partial_count += all[2];
   snapshot.samples_seen += static_cast<std::int64_t>(all[2]);
   saver_->save(snapshot, /*wait=*/stopping);
+}
+
+// A loss that is not finite: the weights are ruined, and nothing of them may reach a checkpoint
+// (with --keep-last it could push good ones out). The step is not taken; the run ends with status 1.
+void TrainingLoop::diverged(double loss) const {
+  throw Error("training diverged: the loss is " + std::string(std::isnan(loss) ? "nan" : "infinite") + " at global step " +
+              std::to_string(progress_.global_step + 1) + " (epoch " + std::to_string(progress_.completed_epochs + 1) +
+              "); no checkpoint of these weights was written (a lower --lr may help)");
 }
 
 void TrainingLoop::stop_now() const {

@@ -43,6 +43,7 @@ class TrainingLoop {
   bool agree_to_stop();
   void save_mid_epoch(const EpochSums& sums, bool stopping);
   [[noreturn]] void stop_now() const;
+  [[noreturn]] void diverged(double loss) const;
   // train.cpp
   EpochMetrics end_epoch(std::int64_t epoch, const EpochSums& sums, double seconds);
   void finish(TrainResult& result);

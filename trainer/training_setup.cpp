@@ -73,11 +73,18 @@ TrainingLoop::TrainingLoop(const TrainConfig& config, const RunContext& context)
 void TrainingLoop::set_up_data() {
   train_ = data::make_dataset(config_.data, data::Split::kTrain);
   test_ = data::make_dataset(config_.data, data::Split::kTest);
+  // A class count read off the labels, unless --num-classes says otherwise; a label of a million
+  // would make a head of a million outputs: far more than any labelled data set here has.
+  constexpr std::int64_t kMostClassesFromLabels = 100000;
+  if (config_.num_classes == 0 && train_->num_classes() > kMostClassesFromLabels)
+    throw DataError("the training labels go up to " + std::to_string(train_->num_classes() - 1) + ": more than " +
+                    std::to_string(kMostClassesFromLabels) + " classes are taken only from --num-classes");
   const std::int64_t classes = config_.num_classes > 0 ? config_.num_classes : train_->num_classes();
   const char* hint = " (--num-classes)";
   data::check_labels_fit(*train_, classes, "training", hint);
   if (test_) data::check_labels_fit(*test_, classes, "test", hint);
   state_.identity = {config_.model, classes, train_->sample_shape()[0]};
+  state_.train_samples = train_->size();
   sampler_.emplace(train_->size(), context_.comm.rank(), context_.comm.size(), config_.seed);
 }
 

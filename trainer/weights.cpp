@@ -21,9 +21,9 @@ std::string join(const std::vector<std::string>& names) {
 
 void normalize(WeightSource& source) {
   std::vector<std::string> keys;
-  for (const auto& entry : source.tensors) keys.push_back(entry.first);
+  for (const auto& entry : source.tensors) keys.push_back(entry.name);
   const storage::Renaming renaming = storage::normalize_wrapper_prefixes(keys);
-  for (std::size_t i = 0; i < keys.size(); ++i) source.tensors[i].first = renaming.names[i];
+  for (std::size_t i = 0; i < keys.size(); ++i) source.tensors[i].name = renaming.names[i];
   source.stripped_prefix = renaming.stripped;
 }
 
@@ -31,6 +31,7 @@ void normalize(WeightSource& source) {
 
 WeightSource read_weights(const std::string& path) {
   WeightSource source;
+  if (storage::fs::exists(path) && !storage::fs::is_directory(path)) storage::fs::require_regular_file(path);
   if (!storage::fs::is_directory(path) && storage::looks_like_pt_file(path)) {
     storage::PtStateDict pt = storage::read_pt_state_dict(path);
     source.path = path;
@@ -41,14 +42,15 @@ WeightSource read_weights(const std::string& path) {
     if (!storage::fs::exists(path)) throw StorageError(path + ": no such file or directory");
     if (!storage::fs::is_directory(path))
       throw StorageError(path + ": neither a checkpoint directory nor a torch.save file");
-    source.path = storage::resolve_checkpoint_path(path);
-    source.kind = "checkpoint";
-    const storage::CheckpointReader reader(source.path);
-    source.tensors = reader.model();
-    const storage::RunRecord run = reader.run();
-    source.model = run.model;
-    source.num_classes = run.num_classes;
-    source.epoch = reader.epoch().progress.completed_epochs;
+    storage::with_checkpoint(path, [&](const storage::CheckpointReader& reader) {
+      source.path = reader.directory();
+      source.kind = "checkpoint";
+      source.tensors = reader.model();
+      const storage::RunRecord run = reader.run();
+      source.model = run.model;
+      source.num_classes = run.num_classes;
+      source.epoch = reader.epoch().progress.completed_epochs;
+    });
   }
   if (source.tensors.empty()) throw CheckpointError(source.path + ": holds no model weights");
   normalize(source);
@@ -57,22 +59,20 @@ WeightSource read_weights(const std::string& path) {
 
 WeightsReport load_weights(const models::StateDict& state, const WeightSource& source, bool strict) {
   WeightsReport report;
-  std::map<std::string, const torch::Tensor*> available;
-  for (const auto& [name, tensor] : source.tensors) available[name] = &tensor;
-  torch::NoGradGuard no_grad;
+  std::map<std::string, const storage::StoredTensor*> available;
+  for (const auto& entry : source.tensors) available[entry.name] = &entry;
+  std::vector<std::pair<const storage::StoredTensor*, torch::Tensor>> fitting;
   for (const auto& [name, tensor] : state) {
     const auto it = available.find(name);
     if (it == available.end()) {
       report.missing.push_back(name);
       continue;
     }
-    if (it->second->sizes() != tensor.sizes()) {
-      report.mismatched.push_back(name + " (" + c10::str(it->second->sizes()) + " in the file, " +
+    if (torch::IntArrayRef(it->second->shape) != tensor.sizes())
+      report.mismatched.push_back(name + " (" + c10::str(torch::IntArrayRef(it->second->shape)) + " in the file, " +
                                   c10::str(tensor.sizes()) + " in the model)");
-    } else {
-      tensor.copy_(*it->second);
-      ++report.loaded;
-    }
+    else
+      fitting.emplace_back(it->second, tensor);
     available.erase(it);
   }
   for (const auto& entry : available) report.unexpected.push_back(entry.first);
@@ -84,6 +84,14 @@ WeightsReport load_weights(const models::StateDict& state, const WeightSource& s
     message.pop_back();
     throw CheckpointError(message);
   }
+  torch::NoGradGuard no_grad;
+  for (auto& [stored, tensor] : fitting) {
+    const torch::Tensor value = stored->read();
+    if (value.sizes() != tensor.sizes())
+      throw StorageError(source.path + ": tensor " + stored->name + " does not have the shape its file announced");
+    tensor.copy_(value);
+    ++report.loaded;
+  }
   return report;
 }
 
@@ -91,8 +99,8 @@ std::optional<std::int64_t> head_classes(const models::StateDict& reference, con
   std::string head;
   for (const auto& [name, tensor] : reference)
     if (tensor.dim() == 2) head = name;
-  for (const auto& [name, tensor] : source.tensors)
-    if (name == head && tensor.dim() == 2) return tensor.size(0);
+  for (const auto& entry : source.tensors)
+    if (entry.name == head && entry.shape.size() == 2) return entry.shape[0];
   return std::nullopt;
 }
 

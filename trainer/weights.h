@@ -1,7 +1,9 @@
 #pragma once
 // Model weights from anywhere: our checkpoints (a directory, or a --checkpoint-dir's LATEST) and
 // Python's torch.save files, with wrapper prefixes normalized and every missing, unexpected or
-// mis-shaped tensor reported by name. Used by eval, export and (later) --init-from.
+// mis-shaped tensor reported by name. Tensors are read only once their name and shape are known to
+// fit, so a file's claims cost no memory until they are checked. Used by resume, eval, export and
+// --init-from.
 
 #include "models/state_dict.h"
 #include "storage/tensor_file.h"
@@ -15,7 +17,7 @@ namespace trainer {
 struct WeightSource {
   std::string path;         // what was read (the resolved checkpoint directory, or the .pt file)
   std::string kind;         // "checkpoint" or "torch.save file"
-  storage::NamedTensors tensors;     // canonical names (wrapper prefixes stripped)
+  storage::StoredTensors tensors;    // canonical names (wrapper prefixes stripped), read on demand
   std::string stripped_prefix;       // "module." etc., or ""
   std::optional<std::string> model;  // what the file says about itself, when it does
   std::optional<std::int64_t> num_classes;
@@ -32,7 +34,7 @@ struct WeightsReport {
 
 // Copies every tensor of `source` whose name and shape fit into `state` (converted to the model's
 // dtype and device). With `strict`, anything missing, unexpected or mis-shaped throws
-// CheckpointError listing all of them.
+// CheckpointError listing all of them, before any tensor is read.
 WeightsReport load_weights(const models::StateDict& state, const WeightSource& source, bool strict);
 
 // The number of output classes the weights were trained for: the first dimension of the last
