@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages trainer needs to build and run; with --test also those its tests
 # use (GoogleTest, and Python's torch/torchvision/h5py for the interoperability tests). Idempotent,
 # non-interactive, must run as root. Only missing packages are installed. (--test adds clang and
-# its libFuzzer runtime for tests/fuzz/run.sh, and Slurm with munge for the one-node test cluster.)
+# its libFuzzer runtime for tests/fuzz/run.sh, Slurm with munge for the one-node test cluster, and
+# iproute2 for the hosts in network namespaces.)
 set -euo pipefail
 
 packages=(
@@ -16,7 +17,7 @@ packages=(
   dataset-fashion-mnist
 )
 test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py clang libclang-rt-14-dev
-  slurm-wlm munge)
+  slurm-wlm munge iproute2)
 
 if [ "${1:-}" = "--test" ]; then
   packages+=("${test_packages[@]}")

@@ -1,24 +1,27 @@
 #!/bin/bash
-# Crash anywhere: real `mpirun -np 2` training that saves a checkpoint every step is killed with
-# SIGKILL at a random moment (rank 0, rank 1 or mpirun itself), TRIALS times with a fixed SEED.
+# Crash anywhere: real `mpirun -np RANKS` training (2 by default) that saves a checkpoint every step
+# is killed with SIGKILL at a random moment (rank 0, another rank or mpirun itself), TRIALS times
+# with a fixed SEED.
 # Every other trial writes its checkpoints in the background (--checkpoint-async on).
 # After every kill, LATEST must name a complete checkpoint that verifies (never a partial one),
 # `--resume auto` must continue from exactly that checkpoint, and the finished run must equal an
 # uninterrupted run bit for bit (training is deterministic).
 #
 #   TRIALS=200 SEED=2 TRAINER=build/bin/trainer bash tests/integration/crash_anywhere.sh  # longer
+#   RANKS=8 TRIALS=20 ... crash_anywhere.sh                                               # wider
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
 TRIALS=${TRIALS:-20}
 SEED=${SEED:-1}
+RANKS=${RANKS:-2}
 EPOCHS=8
 run=(--limit-train 640 --limit-test 100 --progress-seconds 0 --seed 3 --batch-size 16 --epochs $EPOCHS --checkpoint-every-steps 1)
 final=$(printf 'epoch-%04d' $EPOCHS)
 
 now_ms() { date +%s%3N; }
 started=$(now_ms)
-run_mpi 2 "$TRAINER" "${run[@]}" --checkpoint-dir reference >reference.log 2>&1 &
+run_mpi "$RANKS" "$TRAINER" "${run[@]}" --checkpoint-dir reference >reference.log 2>&1 &
 reference=$!
 while [ ! -e reference/LATEST ] && kill -0 $reference 2>/dev/null; do sleep 0.02; done
 first=$(($(now_ms) - started))
@@ -30,7 +33,7 @@ earliest=$((first * 3 / 4))
 
 RANDOM=$SEED
 failures=0 during_save=0 before_first=0
-declare -A victims_count=([rank0]=0 [rank1]=0 [mpirun]=0)
+declare -A victims_count=([rank0]=0 [other-rank]=0 [mpirun]=0)
 # Processes of this trial that still run (zombies are dead, waiting for the reaper).
 live_ranks() {
   local pid
@@ -47,14 +50,14 @@ for trial in $(seq "$TRIALS"); do
   async=$([ $((trial % 2)) -eq 0 ] && echo on || echo off)
   args=("${run[@]}" --checkpoint-async $async --checkpoint-dir "$dir")
   ranks_pattern="$TRAINER ${args[*]}\$"
-  run_mpi 2 "$TRAINER" "${args[@]}" >"$dir.log" 2>&1 &
+  run_mpi "$RANKS" "$TRAINER" "${args[@]}" >"$dir.log" 2>&1 &
   job=$!
   delay=$((RANDOM * 32768 + RANDOM))
   delay=$((earliest + delay % (span - earliest)))
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
   case $((RANDOM % 3)) in
     0) victim=rank0 pid=$( (pgrep -f "$ranks_pattern" || true) | sed -n 1p) ;;  # none yet early on
-    1) victim=rank1 pid=$( (pgrep -f "$ranks_pattern" || true) | sed -n 2p) ;;
+    1) victim=other-rank pid=$( (pgrep -f "$ranks_pattern" || true) | sed -n "$((2 + RANDOM % (RANKS - 1)))p") ;;
     2) victim=mpirun pid=$(pgrep -P "$job" -x mpirun || true) ;;  # $job is the subshell around mpirun
   esac
   killed=no
@@ -88,7 +91,7 @@ for trial in $(seq "$TRIALS"); do
   [ "$killed" = yes ] && victims_count[$victim]=$((victims_count[$victim] + 1))
   [ "$saving" -gt 0 ] && during_save=$((during_save + 1))
 
-  run_mpi 2 "$TRAINER" "${args[@]}" >"$dir.resume" 2>&1 ||
+  run_mpi "$RANKS" "$TRAINER" "${args[@]}" >"$dir.resume" 2>&1 ||
     { trial_failed "resume failed: $(tail -3 "$dir.resume")"; continue; }
   if [ "$latest" != none ] && ! grep -q "resumed from $dir/$latest" "$dir.resume"; then
     trial_failed "did not resume from LATEST ($latest): $(grep -m1 resum "$dir.resume")"
@@ -100,5 +103,5 @@ for trial in $(seq "$TRIALS"); do
   rm -rf "$dir" "$dir".*
 done
 
-echo "crash-anywhere: $TRIALS trials (seed $SEED; killed rank 0: ${victims_count[rank0]}, rank 1: ${victims_count[rank1]}, mpirun: ${victims_count[mpirun]}; $during_save during a save, $before_first before the first checkpoint), $failures failure(s)"
+echo "crash-anywhere: $TRIALS trials at $RANKS ranks (seed $SEED; killed rank 0: ${victims_count[rank0]}, another rank: ${victims_count[other-rank]}, mpirun: ${victims_count[mpirun]}; $during_save during a save, $before_first before the first checkpoint), $failures failure(s)"
 [ "$failures" -eq 0 ] || fail "$failures of $TRIALS trials failed"

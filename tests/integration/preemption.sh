@@ -33,3 +33,28 @@ grep -q "resumed from stopped/$latest" resumed.log || fail "did not resume from 
 $tools same straight/epoch-0003 stopped/epoch-0003 || fail "stopped and resumed run differs from the straight one"
 
 expect_bad_input "--stop-signals: unknown signal 'KILL'" --stop-signals KILL
+
+# Signals sent to mpirun itself. Open MPI forwards SIGUSR1 and SIGUSR2 to every rank: they save and
+# exit 75, and so does mpirun. SIGTERM and SIGINT it does not forward (it refuses to): it sends every
+# rank SIGTERM and SIGKILL about a second later (odls_base_sigkill_timeout), and exits 1 whatever
+# the ranks did; a rank that reaches a step boundary in that second saves.
+for signal in USR1 TERM; do
+  rm -rf "to-mpirun-$signal"
+  run_mpi 2 "$TRAINER" "${run[@]}" --checkpoint-dir "to-mpirun-$signal" >"to-mpirun-$signal.log" 2>&1 &
+  job=$!
+  until grep -q "^epoch 1/3 step" "to-mpirun-$signal.log" || ! kill -0 "$job" 2>/dev/null; do sleep 0.1; done
+  kill -"$signal" "$(pgrep -P "$job" -x mpirun)"
+  status=0
+  wait "$job" || status=$?
+  expected=$([ "$signal" = USR1 ] && echo 75 || echo 1)
+  [ "$status" -eq "$expected" ] || fail "SIG$signal to mpirun: exit $status, expected $expected: $(tail -3 "to-mpirun-$signal.log")"
+  if [ "$signal" = USR1 ]; then
+    grep -q "stopping on a signal at global step" "to-mpirun-$signal.log" || fail "SIGUSR1 to mpirun: the ranks did not stop"
+  fi
+  saved=none
+  if [ -e "to-mpirun-$signal/LATEST" ]; then
+    saved=$(cat "to-mpirun-$signal/LATEST")
+    "$TRAINER" inspect "to-mpirun-$signal" --verify >/dev/null || fail "SIG$signal to mpirun: LATEST does not verify"
+  fi
+  echo "SIG$signal to mpirun: mpirun exited $status; the ranks' last checkpoint: $saved"
+done

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Crafted files for the hostile-input tests: each one what a careless or hostile user could hand
+the trainer. Test-only (h5py, numpy, Python's torch).
+
+  craft.py pt-expanded OUT.pt              a tensor viewing one float 10^8 times (stride 0)
+  craft.py pt-wrapping OUT.pt              a tensor whose sizes overflow when multiplied
+  craft.py pt-with-junk OUT.pt MB          LeNet's weights plus an unrelated MB-megabyte tensor
+  craft.py h5-bomb OUT.h5                  /images announcing 25 GB in a file of a few KB (gzip)
+  craft.py h5-values OUT.h5 KIND           64 images of 1x32x32: clean (labels 0, 1 and one 9), or holding
+                                           a nan (nan), 3e38 everywhere (huge), a label of 10^6 (label)
+  craft.py set-attr CKPT GROUP NAME VALUE  an attribute of index.h5 replaced (VALUE: int, float or 'text')
+  craft.py cycle CKPT                      a hard link /model/nest/loop -> /model/nest inside index.h5
+  craft.py link-outside CKPT FILE          /model/features.0.bias linked to a file outside the checkpoint
+  craft.py replace-tensor CKPT PATH KIND   a tensor in its shard replaced (KIND: int64|shape|huge)
+"""
+import collections
+import io
+import os
+import pickle
+import sys
+import zipfile
+
+import h5py
+import numpy as np
+
+
+def fake_pt(out, size, stride, numel):
+    """A torch.save archive of {"w": tensor} with the given view over a float storage of numel."""
+    import torch
+
+    class Storage:
+        pass
+
+    class Tensor:
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor_v2,
+                    (Storage(), 0, tuple(size), tuple(stride), False, collections.OrderedDict()))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            if isinstance(obj, Storage):
+                return ("storage", torch.FloatStorage, "0", "cpu", numel)
+            return None
+
+    buffer = io.BytesIO()
+    Pickler(buffer, protocol=2).dump(collections.OrderedDict([("w", Tensor())]))
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", buffer.getvalue())
+        z.writestr("archive/data/0", b"\0" * 4 * numel)
+        z.writestr("archive/version", "3\n")
+
+
+def pt_with_junk(out, megabytes):
+    import torch
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+    from make_pt_fixtures import LeNet
+    state = LeNet().state_dict()
+    state["junk"] = torch.zeros(int(megabytes) * (1 << 20) // 4)
+    torch.save(state, out)
+
+
+def h5_bomb(out):
+    with h5py.File(out, "w") as f:
+        images = f.create_dataset("images", shape=(100000, 1, 512, 512), dtype="uint8", chunks=(1, 1, 512, 512),
+                                  compression="gzip")
+        images[0] = 1
+        f["labels"] = np.zeros(100000, dtype=np.int64)
+
+
+def h5_values(out, kind):
+    images = np.random.default_rng(0).random((64, 1, 32, 32), dtype=np.float32)
+    labels = np.arange(64, dtype=np.int64) % 2
+    if kind == "nan":
+        images[17, 0, 3, 3] = np.nan
+    elif kind == "huge":
+        images[:] = 3e38  # finite, but sums of them overflow
+    elif kind == "label":
+        labels[5] = 1000000
+    elif kind == "clean":
+        labels[0] = 9
+    with h5py.File(out, "w") as f:
+        f["images"] = images
+        f["labels"] = labels
+
+
+def parse(value):
+    if value.startswith("'"):
+        return value.strip("'")
+    try:
+        return np.int64(value)
+    except ValueError:
+        return np.float64(value)
+
+
+def set_attr(ckpt, group, name, value):
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
+        f[group].attrs[name] = parse(value)
+
+
+def cycle(ckpt):
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
+        nest = f.create_group("model/nest")
+        nest["loop"] = nest
+
+
+def link_outside(ckpt, target):
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
+        del f["model/features.0.bias"]
+        f["model/features.0.bias"] = h5py.ExternalLink(target, "/model/features.0.bias")
+
+
+def replace_tensor(ckpt, path, kind):
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r") as f:
+        shard = f.get(path, getlink=True).filename
+        shape = f[path].shape
+    with h5py.File(os.path.join(ckpt, shard), "r+") as f:
+        del f[path]
+        if kind == "int64":
+            f[path] = np.zeros(shape, dtype=np.int64)
+        elif kind == "shape":
+            f[path] = np.zeros((3, 3), dtype=np.float32)
+        elif kind == "huge":  # announced, never written: a few bytes on disk
+            f.create_dataset(path, shape=(1 << 20, 1 << 20), dtype="float32", chunks=(1, 1024))
+    # The shard's recorded size must still match, or the reader stops there (another row).
+    size = os.path.getsize(os.path.join(ckpt, shard))
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
+        files = [x.decode() if isinstance(x, bytes) else x for x in f.attrs["shard_files"]]
+        sizes = [x.decode() if isinstance(x, bytes) else x for x in f.attrs["shard_sizes"]]
+        sizes[files.index(shard)] = str(size)
+        f.attrs["shard_sizes"] = np.array(sizes, dtype=h5py.string_dtype())
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "pt-expanded":
+        fake_pt(args[0], [100000000], [0], 1)
+    elif command == "pt-wrapping":
+        fake_pt(args[0], [1 << 62, 8], [8, 1], 16)
+    else:
+        {"pt-with-junk": pt_with_junk, "h5-bomb": h5_bomb, "h5-values": h5_values, "set-attr": set_attr,
+         "cycle": cycle, "link-outside": link_outside, "replace-tensor": replace_tensor}[command](*args)
