@@ -1,12 +1,17 @@
 # Finds CUDA and NCCL for the NCCL communicator and GPU probing (TRAINER_WITH_NCCL=AUTO|ON|OFF).
-# Sets TRAINER_HAVE_NCCL. Included from the top level so that CUDA::cudart is visible everywhere.
+# Sets TRAINER_HAVE_NCCL. Included from the top level, after LibTorch, so that CUDA::cudart is
+# visible everywhere. A process holds one libnccl.so.2: when the LibTorch found brings NCCL of its
+# own (the torch wheel's nvidia-nccl package beside it), that one is used, else the machine's.
 set(TRAINER_WITH_NCCL AUTO CACHE STRING "Build the NCCL communicator: AUTO, ON or OFF")
 set(TRAINER_HAVE_NCCL FALSE)
 if(NOT TRAINER_WITH_NCCL STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
   if(CUDAToolkit_FOUND)
-    find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ${CUDAToolkit_LIBRARY_ROOT}/include)
-    find_library(NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR})
+    set(torch_nccl "${TORCH_INSTALL_PREFIX}/../nvidia/nccl")
+    find_path(NCCL_INCLUDE_DIR nccl.h HINTS "${torch_nccl}/include" ${CUDAToolkit_INCLUDE_DIRS}
+              ${CUDAToolkit_LIBRARY_ROOT}/include NO_DEFAULT_PATH)
+    find_library(NCCL_LIBRARY NAMES nccl libnccl.so.2 NAMES_PER_DIR HINTS "${torch_nccl}/lib" ${CUDAToolkit_LIBRARY_DIR}
+                 NO_DEFAULT_PATH)
     if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
       set(TRAINER_HAVE_NCCL TRUE)
     endif()

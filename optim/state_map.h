@@ -1,6 +1,7 @@
 #pragma once
-// LibTorch's optimizer state is a map keyed by the parameter's TensorImpl (as text in LibTorch
-// 1.x); the trainer keys it by parameter instead. The only code that knows the key's form.
+// LibTorch's optimizer state is a map keyed by the parameter's TensorImpl (its address as text in
+// LibTorch 1.x, the address in 2.x); the trainer keys it by parameter instead. The only code that
+// knows the key's form.
 
 #include <torch/optim/optimizer.h>
 

@@ -9,7 +9,6 @@
 #include "storage/tensor_types.h"
 
 #include <algorithm>
-#include <regex>
 
 namespace trainer::storage {
 namespace {
@@ -196,9 +195,12 @@ namespace {
 constexpr int kMaxDepth = 8;              // the schema's deepest path has 4 levels
 constexpr std::size_t kMaxTensors = 1u << 20;
 
-bool is_shard_name(const std::string& name) {
-  static const std::regex pattern("shard-[0-9]{5}-of-[0-9]{5}\\.h5");
-  return std::regex_match(name, pattern);
+bool is_shard_name(const std::string& name) {  // shard-NNNNN-of-NNNNN.h5
+  const std::string shape = "shard-#####-of-#####.h5";
+  if (name.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] == '#' ? (name[i] < '0' || name[i] > '9') : name[i] != shape[i]) return false;
+  return true;
 }
 
 }  // namespace

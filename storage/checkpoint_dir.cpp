@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <regex>
 
 namespace trainer::storage {
 namespace {
@@ -40,13 +39,29 @@ bool is_stale_temporary(const std::string& name) {
 
 }  // namespace
 
+namespace {
+
+// Reads 1 to 18 digits at `at` into `value`; false when there are none or too many.
+bool read_number(const std::string& text, std::size_t& at, std::int64_t& value) {
+  const std::size_t start = at;
+  value = 0;
+  while (at < text.size() && text[at] >= '0' && text[at] <= '9' && at - start < 18) value = value * 10 + (text[at++] - '0');
+  return at > start && (at == text.size() || text[at] < '0' || text[at] > '9');
+}
+
+}  // namespace
+
 std::optional<CheckpointOrder> parse_checkpoint_name(const std::string& name) {
-  static const std::regex pattern("epoch-([0-9]{1,18})(-step-([0-9]{1,18}))?");
-  std::smatch match;
-  if (!std::regex_match(name, match, pattern)) return std::nullopt;
+  // epoch-N or epoch-N-step-M, N and M of 1 to 18 digits.
+  const std::string epoch = "epoch-", step = "-step-";
+  if (name.compare(0, epoch.size(), epoch) != 0) return std::nullopt;
   CheckpointOrder order;
-  order.epochs = std::stoll(match[1].str());
-  if (match[3].matched) order.steps = std::stoll(match[3].str());
+  std::size_t at = epoch.size();
+  if (!read_number(name, at, order.epochs)) return std::nullopt;
+  if (at == name.size()) return order;
+  if (name.compare(at, step.size(), step) != 0) return std::nullopt;
+  at += step.size();
+  if (!read_number(name, at, order.steps) || at != name.size()) return std::nullopt;
   return order;
 }
 
