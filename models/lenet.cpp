@@ -14,18 +14,17 @@ namespace trainer::models {
 namespace nn = torch::nn;
 
 LeNet::LeNet(const ModelOptions& options) : in_channels_(options.in_channels) {
-  features_ = register_module(
-      "features",
-      nn::Sequential(nn::Conv2d(nn::Conv2dOptions(options.in_channels, 6, /*kernel_size=*/5)),
-                     nn::ReLU(),
-                     nn::MaxPool2d(nn::MaxPool2dOptions(/*kernel_size=*/2).stride(2)),
-                     nn::Conv2d(nn::Conv2dOptions(6, 16, /*kernel_size=*/5)),
-                     nn::ReLU(),
-                     nn::MaxPool2d(nn::MaxPool2dOptions(/*kernel_size=*/2).stride(2))));
-  classifier_ = register_module(
-      "classifier",
-      nn::Sequential(nn::Linear(16 * 5 * 5, 120), nn::ReLU(), nn::Linear(120, 84), nn::ReLU(),
-                     nn::Linear(84, options.num_classes)));
+  // Each layer draws its initial weights from the generator when it is constructed: one statement
+  // each, in PyTorch's order, so that a seed gives Python's weights whatever order a compiler
+  // evaluates function arguments in (GCC goes right to left).
+  nn::Conv2d conv1(nn::Conv2dOptions(options.in_channels, 6, /*kernel_size=*/5));
+  nn::Conv2d conv2(nn::Conv2dOptions(6, 16, /*kernel_size=*/5));
+  nn::Linear fc1(16 * 5 * 5, 120);
+  nn::Linear fc2(120, 84);
+  nn::Linear fc3(84, options.num_classes);
+  const auto pool = [] { return nn::MaxPool2d(nn::MaxPool2dOptions(/*kernel_size=*/2).stride(2)); };
+  features_ = register_module("features", nn::Sequential(conv1, nn::ReLU(), pool(), conv2, nn::ReLU(), pool()));
+  classifier_ = register_module("classifier", nn::Sequential(fc1, nn::ReLU(), fc2, nn::ReLU(), fc3));
 }
 
 torch::Tensor LeNet::forward(torch::Tensor images) {

@@ -30,9 +30,10 @@ BasicBlockImpl::BasicBlockImpl(std::int64_t in_planes, std::int64_t planes, std:
   bn1_ = register_module("bn1", nn::BatchNorm2d(planes));
   conv2_ = register_module("conv2", conv3x3(planes, planes, 1));
   bn2_ = register_module("bn2", nn::BatchNorm2d(planes));
-  if (stride != 1 || in_planes != planes)
-    downsample_ = register_module(
-        "downsample", nn::Sequential(conv1x1(in_planes, planes, stride), nn::BatchNorm2d(planes)));
+  if (stride != 1 || in_planes != planes) {
+    nn::Conv2d projection = conv1x1(in_planes, planes, stride);  // draws its weights: before the norm
+    downsample_ = register_module("downsample", nn::Sequential(projection, nn::BatchNorm2d(planes)));
+  }
 }
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
