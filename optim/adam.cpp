@@ -45,17 +45,21 @@ std::unique_ptr<torch::optim::OptimizerParamState> AdamAdapter::make_state(
   return state;
 }
 
-c10::impl::GenericDict AdamAdapter::python_options(const Attributes& record) const {
-  c10::impl::GenericDict options(c10::StringType::get(), c10::AnyType::get());
-  options.insert("lr", number(record, "lr", 0));
-  options.insert("betas", c10::ivalue::Tuple::create({number(record, "beta1", 0.9), number(record, "beta2", 0.999)}));
-  for (const char* key : {"eps", "weight_decay"}) options.insert(key, number(record, key, 0));
-  options.insert("amsgrad", number(record, "amsgrad", 0) != 0);
-  return options;
+PythonOptions AdamAdapter::python_options(const Attributes& record) const {
+  return {{"lr", number(record, "lr", 0)},
+          {"betas", std::vector<double>{number(record, "beta1", 0.9), number(record, "beta2", 0.999)}},
+          {"eps", number(record, "eps", 0)},
+          {"weight_decay", number(record, "weight_decay", 0)},
+          {"amsgrad", number(record, "amsgrad", 0) != 0},
+          {"maximize", false},
+          {"foreach", PythonNone{}},
+          {"capturable", false},
+          {"differentiable", false},
+          {"fused", PythonNone{}}};
 }
 
-// PyTorch 1.13's Adam keeps `step` as a float tensor.
-c10::IValue AdamAdapter::python_state(const std::string& key, const torch::Tensor& tensor) const {
+// PyTorch's Adam keeps `step` as a float32 scalar tensor (since 1.12).
+torch::Tensor AdamAdapter::python_state(const std::string& key, const torch::Tensor& tensor) const {
   return key == "step" ? tensor.to(torch::kFloat32) : tensor;
 }
 

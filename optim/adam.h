@@ -16,8 +16,8 @@ class AdamAdapter : public OptimizerAdapter {
   std::unique_ptr<torch::optim::OptimizerParamState> make_state(const std::map<std::string, torch::Tensor>& tensors,
                                                                 const torch::Tensor& parameter,
                                                                 const std::string& where) const override;
-  c10::impl::GenericDict python_options(const Attributes& record) const override;
-  c10::IValue python_state(const std::string& key, const torch::Tensor& tensor) const override;
+  PythonOptions python_options(const Attributes& record) const override;
+  torch::Tensor python_state(const std::string& key, const torch::Tensor& tensor) const override;
 };
 
 }  // namespace trainer::optim

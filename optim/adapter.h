@@ -6,14 +6,13 @@
 
 #include "common/attributes.h"
 
-#include <ATen/core/Dict.h>
-#include <ATen/core/ivalue.h>
 #include <torch/optim/optimizer.h>
 
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace trainer::optim {
@@ -26,6 +25,11 @@ struct GroupSettings {
 };
 
 using StateTensors = std::vector<std::pair<std::string, torch::Tensor>>;  // key -> tensor
+
+// A value of a Python param_groups entry: a number, a flag, None, or a tuple of numbers (Adam's betas).
+struct PythonNone {};
+using PythonOption = std::variant<double, bool, PythonNone, std::vector<double>>;
+using PythonOptions = std::vector<std::pair<std::string, PythonOption>>;
 
 class OptimizerAdapter {
  public:
@@ -45,10 +49,10 @@ class OptimizerAdapter {
                                                                         const torch::Tensor& parameter,
                                                                         const std::string& where) const = 0;
 
-  // Python's param_groups entry (without "params") for a recorded group, and a state tensor as
-  // Python's optimizer keeps it.
-  virtual c10::impl::GenericDict python_options(const Attributes& record) const = 0;
-  virtual c10::IValue python_state(const std::string& /*key*/, const torch::Tensor& tensor) const { return tensor; }
+  // Python's param_groups entry (without "params") for a recorded group, in the order Python's
+  // optimizer writes it, and a state tensor as Python's optimizer keeps it.
+  virtual PythonOptions python_options(const Attributes& record) const = 0;
+  virtual torch::Tensor python_state(const std::string& /*key*/, const torch::Tensor& tensor) const { return tensor; }
 };
 
 }  // namespace trainer::optim

@@ -39,11 +39,16 @@ std::unique_ptr<torch::optim::OptimizerParamState> SgdAdapter::make_state(
   return state;
 }
 
-c10::impl::GenericDict SgdAdapter::python_options(const Attributes& record) const {
-  c10::impl::GenericDict options(c10::StringType::get(), c10::AnyType::get());
-  for (const char* key : {"lr", "momentum", "dampening", "weight_decay"}) options.insert(key, number(record, key, 0));
-  options.insert("nesterov", number(record, "nesterov", 0) != 0);
-  return options;
+PythonOptions SgdAdapter::python_options(const Attributes& record) const {
+  return {{"lr", number(record, "lr", 0)},
+          {"momentum", number(record, "momentum", 0)},
+          {"dampening", number(record, "dampening", 0)},
+          {"weight_decay", number(record, "weight_decay", 0)},
+          {"nesterov", number(record, "nesterov", 0) != 0},
+          {"maximize", false},
+          {"foreach", PythonNone{}},
+          {"differentiable", false},
+          {"fused", PythonNone{}}};
 }
 
 }  // namespace trainer::optim

@@ -16,7 +16,7 @@ class SgdAdapter : public OptimizerAdapter {
   std::unique_ptr<torch::optim::OptimizerParamState> make_state(const std::map<std::string, torch::Tensor>& tensors,
                                                                 const torch::Tensor& parameter,
                                                                 const std::string& where) const override;
-  c10::impl::GenericDict python_options(const Attributes& record) const override;
+  PythonOptions python_options(const Attributes& record) const override;
 };
 
 }  // namespace trainer::optim

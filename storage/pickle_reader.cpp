@@ -94,15 +94,15 @@ class Unpickler {
     throw StorageError(name_ + ": " + what + " (at byte " + std::to_string(at_) + ")");
   }
   std::uint8_t byte() {
-    if (at_ >= size_) fail("pickle data ends without STOP (truncated file?)");
+    if (at_ >= size_) throw PickleTruncated(name_ + ": pickle data ends without STOP (truncated file?)");
     return data_[at_++];
   }
   void skip(std::size_t n) {
-    if (size_ - at_ < n) fail("pickle data is truncated");
+    if (size_ - at_ < n) throw PickleTruncated(name_ + ": pickle data is truncated (at byte " + std::to_string(at_) + ")");
     at_ += n;
   }
   std::uint64_t le(int width) {
-    if (size_ - at_ < static_cast<std::size_t>(width)) fail("pickle data is truncated");
+    if (size_ - at_ < static_cast<std::size_t>(width)) throw PickleTruncated(name_ + ": pickle data is truncated (at byte " + std::to_string(at_) + ")");
     std::uint64_t v = 0;
     for (int i = 0; i < width; ++i) v |= static_cast<std::uint64_t>(data_[at_ + i]) << (8 * i);
     at_ += static_cast<std::size_t>(width);
@@ -167,7 +167,7 @@ class Unpickler {
     push(v);
   }
   void push_string(std::uint64_t length) {
-    if (length > size_ - at_) fail("string runs past the end of the pickle");
+    if (length > size_ - at_) throw PickleTruncated(name_ + ": a string runs past the end of the pickle data");
     auto v = make(PyValue::Kind::kString);
     v->text.assign(reinterpret_cast<const char*>(data_ + at_), static_cast<std::size_t>(length));
     at_ += static_cast<std::size_t>(length);
@@ -177,7 +177,10 @@ class Unpickler {
     const std::string full = module + "." + name;
     if (!allowed_global(full))
       fail("refusing to load " + full + ": a state dict holds only tensors, containers, numbers and strings, "
-           "and trainer never runs code from a file");
+           "and trainer never runs code from a file" +
+           (module.rfind("torch", 0) == 0 || module == "collections"
+                ? std::string()
+                : std::string(" (a whole model saved with torch.save(model)? save model.state_dict())")));
     auto v = make(PyValue::Kind::kGlobal);
     v->text = full;
     push(v);
@@ -261,7 +264,12 @@ class Unpickler {
   }
   void persistent_id() {
     PyValue* pid = pop();
-    // ('storage', <torch.XStorage>, key, location, numel)
+    // ('storage', <torch.XStorage>, key, location, numel), and in PyTorch's legacy format a sixth
+    // item, the view of a storage (None: the whole storage; views are refused).
+    if (pid->kind == PyValue::Kind::kTuple && pid->items.size() == 6) {
+      if (pid->items[5]->kind != PyValue::Kind::kNone) fail("legacy storage views are not supported");
+      pid->items.pop_back();
+    }
     if (pid->kind != PyValue::Kind::kTuple || pid->items.size() != 5 || pid->items[0]->kind != PyValue::Kind::kString ||
         pid->items[0]->text != "storage" || pid->items[1]->kind != PyValue::Kind::kGlobal ||
         pid->items[2]->kind != PyValue::Kind::kString || pid->items[3]->kind != PyValue::Kind::kString)
@@ -322,6 +330,11 @@ class Unpickler {
     return stack_.back();
   }
 
+ public:
+  std::size_t position() const { return at_; }
+
+ private:
+
   const std::uint8_t* data_;
   std::size_t size_;
   std::size_t at_ = 0;
@@ -353,8 +366,17 @@ const char* PyValue::kind_name() const {
 
 Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name) {
   Pickle pickle;
-  pickle.root = Unpickler(data, size, name, pickle).run();
+  Unpickler unpickler(data, size, name, pickle);
+  pickle.root = unpickler.run();
+  pickle.consumed = unpickler.position();
   return pickle;
+}
+
+PyPtr dict_get(PyPtr dict, const std::string& key) {
+  if (dict == nullptr || dict->kind != PyValue::Kind::kDict) return nullptr;
+  for (const auto& [k, v] : dict->dict)
+    if (k->kind == PyValue::Kind::kString && k->text == key) return v;
+  return nullptr;
 }
 
 std::size_t storage_element_size(const std::string& type) {

@@ -5,6 +5,8 @@
 // global is refused with a clear error. Torch-free: tensors come back as references to their
 // storage entries in the zip archive (see pt_file.h for the conversion).
 
+#include "common/error.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -50,11 +52,21 @@ struct PyValue {
 struct Pickle {
   std::vector<std::unique_ptr<PyValue>> values;  // every value, owned here
   PyPtr root = nullptr;
+  std::size_t consumed = 0;  // bytes up to and with STOP (what may follow is not this pickle's)
+};
+
+// The data ended before STOP: with more of the file, the pickle may yet be whole.
+class PickleTruncated : public StorageError {
+ public:
+  using StorageError::StorageError;
 };
 
 // Unpickles `data` (protocol 2 to 5 opcodes that state dicts use). `name` is for error messages.
 // Throws StorageError on anything malformed, truncated or outside the allowed subset.
 Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name);
+
+// The value of a dict under a string key, or null (also when `dict` is not a dict).
+PyPtr dict_get(PyPtr dict, const std::string& key);
 
 // Element size of a storage type ("FloatStorage" -> 4); 0 for an unknown one.
 std::size_t storage_element_size(const std::string& type);

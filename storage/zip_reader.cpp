@@ -159,24 +159,24 @@ ZipReader::ZipReader(std::shared_ptr<const Source> source, std::string name)
       c.seek(field_end);
     }
     c.seek(extra_end + comment_length);
-    if (method != 0)
-      throw StorageError(name_ + ": entry " + entry_name + " is compressed (method " + std::to_string(method) +
-                         "); torch.save writes stored entries only");
-    if (compressed != size) throw StorageError(name_ + ": entry " + entry_name + " has inconsistent sizes");
+    if (method == 0 && compressed != size) throw StorageError(name_ + ": entry " + entry_name + " has inconsistent sizes");
     Cursor header(bytes, local, name_);
     if (header.u(4) != kLocalHeader) throw StorageError(name_ + ": entry " + entry_name + " has no local header");
     header.skip(22);
     const std::uint64_t local_name = header.u(2), local_extra = header.u(2);
     const std::uint64_t data = header.at() + local_name + local_extra;
-    if (data > file_size || file_size - data < size)
+    if (data > file_size || file_size - data < compressed)
       throw StorageError(name_ + ": entry " + entry_name + " runs past the end of the file (truncated?)");
-    entries_[entry_name] = Entry{data, size};
+    entries_[entry_name] = Entry{data, method == 0 ? size : compressed, static_cast<int>(method)};
   }
 }
 
 const ZipReader::Entry& ZipReader::find(const std::string& entry) const {
   const auto it = entries_.find(entry);
   if (it == entries_.end()) throw StorageError(name_ + ": has no entry " + entry);
+  if (it->second.method != 0)
+    throw StorageError(name_ + ": entry " + entry + " is compressed (method " + std::to_string(it->second.method) +
+                       "); torch.save writes stored entries only");
   return it->second;
 }
 

@@ -41,6 +41,7 @@ class ZipReader {
   struct Entry {
     std::uint64_t offset = 0;  // of the data
     std::uint64_t size = 0;
+    int method = 0;            // 0: stored; anything else is listed, never read
   };
   const Entry& find(const std::string& entry) const;
 

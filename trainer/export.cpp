@@ -1,45 +1,81 @@
 #include "trainer/export.h"
 
+#include "common/error.h"
+#include "models/registry.h"
+#include "models/state_dict.h"
 #include "optim/registry.h"
 #include "storage/checkpoint.h"
-#include "storage/pt_export.h"
+#include "storage/pt_writer.h"
 
 #include <map>
+#include <optional>
 
 namespace trainer {
 namespace {
 
+using storage::PtValue;
+
+// The checkpoint's tensors in the model's state-dict order (PyTorch's module registration order),
+// as model.state_dict() lists them in Python.
+std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage::CheckpointReader& reader) {
+  std::map<std::string, torch::Tensor> saved;
+  for (auto& [name, tensor] : storage::read_all(reader.model())) saved[name] = tensor;
+  const storage::RunRecord run = reader.run();
+  const auto model = models::make_model(run.model, {run.in_channels > 0 ? run.in_channels : 1, run.num_classes});
+  std::vector<std::pair<std::string, torch::Tensor>> ordered;
+  for (const auto& entry : models::state_dict(*model)) {
+    const auto it = saved.find(entry.first);
+    if (it == saved.end()) throw CheckpointError(reader.directory() + " lacks " + entry.first + " of model " + run.model);
+    ordered.emplace_back(entry.first, it->second);
+    saved.erase(it);
+  }
+  if (!saved.empty()) throw CheckpointError(reader.directory() + " holds " + saved.begin()->first + ", not a tensor of model " + run.model);
+  return ordered;
+}
+
+PtValue python_value(const optim::PythonOption& option) {
+  if (const auto* number = std::get_if<double>(&option)) return PtValue::real(*number);
+  if (const auto* flag = std::get_if<bool>(&option)) return PtValue::boolean(*flag);
+  if (const auto* numbers = std::get_if<std::vector<double>>(&option)) {
+    std::vector<PtValue> items;
+    for (double number : *numbers) items.push_back(PtValue::real(number));
+    return PtValue::tuple(std::move(items));
+  }
+  return PtValue::none();
+}
+
 // PyTorch's optimizer.state_dict(): state keyed by the parameter's index over all groups, and
 // param_groups whose "params" are those indices.
-c10::IValue optimizer_state_dict(const storage::CheckpointReader& reader) {
+PtValue optimizer_state_dict(const storage::CheckpointReader& reader) {
   std::map<std::string, std::vector<std::pair<std::string, torch::Tensor>>> saved;
   for (const auto& entry : reader.optimizer_state()) {
     const auto slash = entry.name.find('/');
     saved[entry.name.substr(0, slash)].emplace_back(entry.name.substr(slash + 1), entry.read());
   }
-  c10::impl::GenericDict state(c10::IntType::get(), c10::AnyType::get());
-  c10::impl::GenericList groups(c10::AnyType::get());
+  std::vector<std::pair<PtValue, PtValue>> state;
+  std::vector<PtValue> groups;
   std::int64_t next_index = 0;
   for (const auto& group : reader.param_groups()) {
     const optim::OptimizerAdapter& adapter = optim::optimizer_adapter(group.optimizer);
-    c10::impl::GenericDict options = adapter.python_options(group.options);
-    c10::List<std::int64_t> params;
+    std::vector<std::pair<PtValue, PtValue>> options;
+    for (const auto& [key, value] : adapter.python_options(group.options))
+      options.emplace_back(PtValue::text(key), python_value(value));
+    std::vector<PtValue> params;
     for (const auto& name : group.params) {
       const std::int64_t index = next_index++;
-      params.push_back(index);
+      params.push_back(PtValue::integer(index));
       const auto found = saved.find(name);
       if (found == saved.end()) continue;
-      c10::impl::GenericDict entry(c10::StringType::get(), c10::AnyType::get());
-      for (const auto& [key, tensor] : found->second) entry.insert(key, adapter.python_state(key, tensor));
-      state.insert(index, entry);
+      std::vector<std::pair<PtValue, PtValue>> entry;
+      for (const auto& [key, tensor] : found->second)
+        entry.emplace_back(PtValue::text(key), PtValue::tensor(adapter.python_state(key, tensor)));
+      state.emplace_back(PtValue::integer(index), PtValue::dict(std::move(entry)));
     }
-    options.insert("params", params);
-    groups.push_back(options);
+    options.emplace_back(PtValue::text("params"), PtValue::list(std::move(params)));
+    groups.push_back(PtValue::dict(std::move(options)));
   }
-  c10::impl::GenericDict result(c10::StringType::get(), c10::AnyType::get());
-  result.insert("state", state);
-  result.insert("param_groups", groups);
-  return result;
+  return PtValue::dict({{PtValue::text("state"), PtValue::dict(std::move(state))},
+                        {PtValue::text("param_groups"), PtValue::list(std::move(groups))}});
 }
 
 }  // namespace
@@ -47,24 +83,19 @@ c10::IValue optimizer_state_dict(const storage::CheckpointReader& reader) {
 ExportReport export_to_pt(const std::string& checkpoint, const std::string& to, const std::string& add_prefix,
                           bool with_optimizer) {
   ExportReport report;
-  c10::IValue root;
+  std::optional<PtValue> root;
   storage::with_checkpoint(checkpoint, [&](const storage::CheckpointReader& reader) {
-    c10::Dict<std::string, torch::Tensor> model;
-    report.tensors = 0;
-    for (const auto& [name, tensor] : storage::read_all(reader.model())) {
-      model.insert(add_prefix + name, tensor);
-      ++report.tensors;
-    }
-    root = model;
-    if (with_optimizer) {
-      c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
-      dict.insert("model_state_dict", model);
-      dict.insert("optimizer_state_dict", optimizer_state_dict(reader));
-      dict.insert("epoch", reader.epoch().progress.completed_epochs);
-      root = dict;
-    }
+    std::vector<std::pair<PtValue, PtValue>> model;
+    for (const auto& [name, tensor] : in_module_order(reader))
+      model.emplace_back(PtValue::text(add_prefix + name), PtValue::tensor(tensor));
+    report.tensors = model.size();
+    root = PtValue::ordered_dict(std::move(model));
+    if (with_optimizer)
+      root = PtValue::dict({{PtValue::text("epoch"), PtValue::integer(reader.epoch().progress.completed_epochs)},
+                            {PtValue::text("model_state_dict"), *root},
+                            {PtValue::text("optimizer_state_dict"), optimizer_state_dict(reader)}});
   });
-  report.bytes = storage::write_pt_file(to, root);
+  report.bytes = storage::write_pt_file(to, *root);
   return report;
 }
 
