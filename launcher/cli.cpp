@@ -94,7 +94,7 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("checkpoint-async", po::value(&raw.checkpoint_async)->default_value(raw.checkpoint_async)->value_name("on|off"),
        "write checkpoints in the background while training goes on; the commit follows at a later step")
       ("resume", po::value(&c.resume)->default_value(c.resume),
-       "auto (newest usable checkpoint in --checkpoint-dir) | none | PATH (a checkpoint or a checkpoint dir)")
+       "auto (newest usable checkpoint in --checkpoint-dir) | none | PATH (a checkpoint or a checkpoint dir) | FILE.pt (a Python checkpoint dict: weights, optimizer state, epoch)")
       ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
        "seconds between progress lines; 0 disables them");
 

@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
+#include "trainer/python_checkpoint.h"
 
 #include <cstdio>
 #include <cstring>
@@ -67,6 +68,8 @@ std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState&
                                        std::ostream& log) {
   if (config.resume == "none") return std::nullopt;
   if (config.resume == "auto" && !config.checkpointing()) return std::nullopt;
+  if (config.resume != "auto" && is_python_checkpoint(config.resume))  // every rank reads the file
+    return Resumed{config.resume, resume_from_python(config.resume, config, state, control.size(), log)};
 
   // Rank 0 decides (and loads); the others learn the directory and load it themselves. An error on
   // rank 0 ends the job from main(), so no rank waits here for an answer that never comes.

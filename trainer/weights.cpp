@@ -19,15 +19,15 @@ std::string join(const std::vector<std::string>& names) {
   return text;
 }
 
-void normalize(WeightSource& source) {
+}  // namespace
+
+void normalize_names(WeightSource& source) {
   std::vector<std::string> keys;
   for (const auto& entry : source.tensors) keys.push_back(entry.name);
   const storage::Renaming renaming = storage::normalize_wrapper_prefixes(keys);
   for (std::size_t i = 0; i < keys.size(); ++i) source.tensors[i].name = renaming.names[i];
   source.stripped_prefix = renaming.stripped;
 }
-
-}  // namespace
 
 WeightSource read_weights(const std::string& path) {
   WeightSource source;
@@ -41,7 +41,7 @@ WeightSource read_weights(const std::string& path) {
   } else {
     if (!storage::fs::exists(path)) throw StorageError(path + ": no such file or directory");
     if (!storage::fs::is_directory(path))
-      throw StorageError(path + ": neither a checkpoint directory nor a torch.save file");
+      throw StorageError(path + ": neither a checkpoint directory nor a torch.save file (" + storage::describe_file(path) + ")");
     storage::with_checkpoint(path, [&](const storage::CheckpointReader& reader) {
       source.path = reader.directory();
       source.kind = "checkpoint";
@@ -53,7 +53,7 @@ WeightSource read_weights(const std::string& path) {
     });
   }
   if (source.tensors.empty()) throw CheckpointError(source.path + ": holds no model weights");
-  normalize(source);
+  normalize_names(source);
   return source;
 }
 

@@ -27,6 +27,9 @@ struct WeightSource {
 // Throws StorageError (unreadable) or CheckpointError (no weights) naming the file.
 WeightSource read_weights(const std::string& path);
 
+// Strips a wrapper prefix ("module.", "_orig_mod.") carried by every name, and notes it.
+void normalize_names(WeightSource& source);
+
 struct WeightsReport {
   std::vector<std::string> missing, unexpected, mismatched;
   std::size_t loaded = 0;

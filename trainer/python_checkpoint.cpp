@@ -1,0 +1,148 @@
+#include "trainer/python_checkpoint.h"
+
+#include "common/error.h"
+#include "optim/state_map.h"
+#include "storage/fs.h"
+#include "storage/pt_file.h"
+#include "trainer/weights.h"
+
+#include <map>
+
+namespace trainer {
+namespace {
+
+using storage::PyPtr;
+using storage::PyValue;
+
+// The options an optimizer's param_groups entry holds in Python, as our records spell them.
+Attributes python_options(PyPtr group) {
+  Attributes options;
+  for (const auto& [key, value] : group->dict) {
+    if (key->kind != PyValue::Kind::kString) continue;
+    const std::string& name = key->text;
+    if (value->kind == PyValue::Kind::kFloat) options[name] = value->number;
+    else if (value->kind == PyValue::Kind::kInt) options[name] = static_cast<double>(value->integer);
+    else if (value->kind == PyValue::Kind::kBool) options[name] = std::int64_t{value->boolean ? 1 : 0};
+    else if (name == "betas" && value->kind == PyValue::Kind::kTuple && value->items.size() == 2)
+      for (int i = 0; i < 2; ++i) {
+        const PyPtr beta = value->items[static_cast<std::size_t>(i)];
+        options[i == 0 ? "beta1" : "beta2"] = beta->kind == PyValue::Kind::kFloat ? beta->number : static_cast<double>(beta->integer);
+      }
+  }
+  return options;
+}
+
+std::string optimizer_kind(const Attributes& options) {
+  if (options.count("beta1")) return "adam";
+  if (options.count("momentum")) return "sgd";
+  return "an optimizer trainer does not have";
+}
+
+// Every option of this run's group must be the file's, but the LR (what the schedule set when the
+// file was written: --lr decides here).
+void check_options(const Attributes& ours, const Attributes& file, std::size_t g, const std::string& where) {
+  for (const auto& [key, value] : ours) {
+    const auto it = file.find(key);
+    if (key == "lr" || it == file.end()) continue;
+    const double a = std::holds_alternative<double>(value) ? std::get<double>(value) : static_cast<double>(std::get<std::int64_t>(value));
+    const double b = std::holds_alternative<double>(it->second) ? std::get<double>(it->second)
+                                                                : static_cast<double>(std::get<std::int64_t>(it->second));
+    if (a != b)
+      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + key + " " +
+                            storage::attribute_text(it->second) + ", this run has " + storage::attribute_text(value) +
+                            " (pass the file's value on the command line)");
+  }
+}
+
+// A value of a parameter's state as a tensor: tensors as they are, numbers (an old step count) as
+// scalars.
+torch::Tensor state_value(PyPtr value, const storage::PtFile& file, const std::string& name) {
+  if (value->kind == PyValue::Kind::kTensor) return file.tensor(value->tensor, name);
+  if (value->kind == PyValue::Kind::kInt) return torch::tensor(value->integer, torch::kInt64);
+  if (value->kind == PyValue::Kind::kFloat) return torch::tensor(value->number, torch::kFloat64);
+  throw CheckpointError(name + " is a " + value->kind_name() + ", not a tensor or a number");
+}
+
+std::size_t restore_optimizer(const storage::PtCheckpoint& checkpoint, const TrainConfig& config, TrainingState& state,
+                              const std::string& where) {
+  const PyPtr groups = storage::dict_get(checkpoint.optimizer, "param_groups");
+  const PyPtr saved_state = storage::dict_get(checkpoint.optimizer, "state");
+  if (groups == nullptr || groups->kind != PyValue::Kind::kList || saved_state == nullptr ||
+      saved_state->kind != PyValue::Kind::kDict)
+    throw CheckpointError(where + ": optimizer_state_dict is not PyTorch's {'state', 'param_groups'}");
+  optim::OptimizerSetup& setup = state.optimizer;
+  const auto& ours = setup.optimizer->param_groups();
+  if (groups->items.size() != ours.size())
+    throw CheckpointError(where + ": the optimizer has " + std::to_string(groups->items.size()) +
+                          " parameter group(s), this run has " + std::to_string(ours.size()) + " (see --lr-group, --freeze)");
+  std::map<std::int64_t, std::pair<std::size_t, std::size_t>> by_index;  // Python's index -> (group, position)
+  for (std::size_t g = 0; g < ours.size(); ++g) {
+    const Attributes options = python_options(groups->items[g]);
+    if (optimizer_kind(options) != config.optimizer.name)
+      throw CheckpointError(where + " holds " + optimizer_kind(options) + " state, this run uses --optimizer " +
+                            config.optimizer.name);
+    check_options(setup.adapter->record(ours[g].options()), options, g, where);
+    const PyPtr params = storage::dict_get(groups->items[g], "params");
+    if (params == nullptr || params->kind != PyValue::Kind::kList || params->items.size() != ours[g].params().size())
+      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " +
+                            std::to_string(params ? params->items.size() : 0) + " parameters, this run's has " +
+                            std::to_string(ours[g].params().size()));
+    for (std::size_t p = 0; p < params->items.size(); ++p) by_index[params->items[p]->integer] = {g, p};
+  }
+  optim::clear_state(*setup.optimizer);
+  for (const auto& [key, entry] : saved_state->dict) {
+    const auto place = key->kind == PyValue::Kind::kInt ? by_index.find(key->integer) : by_index.end();
+    if (place == by_index.end() || entry->kind != PyValue::Kind::kDict)
+      throw CheckpointError(where + ": optimizer state for a parameter index the groups do not list");
+    const auto [g, p] = place->second;
+    const torch::Tensor& parameter = ours[g].params()[p];
+    const std::string name = setup.group_members[g][p];
+    std::map<std::string, torch::Tensor> tensors;
+    for (const auto& [k, v] : entry->dict)
+      if (k->kind == PyValue::Kind::kString && v->kind != PyValue::Kind::kNone)
+        tensors[k->text] = state_value(v, *checkpoint.file, where + ": state of " + name + ": " + k->text);
+    if (tensors.empty()) continue;  // SGD without momentum keeps nothing
+    optim::set_state(*setup.optimizer, parameter, setup.adapter->make_state(tensors, parameter, where + ": parameter " + name));
+  }
+  return saved_state->dict.size();
+}
+
+}  // namespace
+
+bool is_python_checkpoint(const std::string& path) {
+  return !storage::fs::is_directory(path) && storage::looks_like_pt_file(path);
+}
+
+TrainingProgress resume_from_python(const std::string& path, const TrainConfig& config, TrainingState& state,
+                                    int world_size, std::ostream& log) {
+  const std::string where = "--resume " + path;
+  const storage::PtCheckpoint checkpoint = storage::read_pt_checkpoint(path);
+  WeightSource weights;
+  weights.path = path;
+  weights.kind = "torch.save checkpoint dict";
+  weights.tensors = checkpoint.weights.tensors;
+  normalize_names(weights);
+  load_weights(state.model, weights, /*strict=*/true);
+  if (checkpoint.optimizer == nullptr)
+    throw CheckpointError(where + ": the file holds no optimizer_state_dict (--init-from takes weights alone)");
+  const std::size_t restored = restore_optimizer(checkpoint, config, state, where);
+
+  // The epoch is taken as the number of epochs done, what `trainer export --with-optimizer` writes.
+  TrainingProgress progress;
+  progress.completed_epochs = checkpoint.weights.epoch.value_or(0);
+  if (progress.completed_epochs < 0 || progress.completed_epochs > (std::int64_t{1} << 31))
+    throw CheckpointError(where + ": epoch " + std::to_string(progress.completed_epochs) + " is not a number of epochs");
+  const std::int64_t per_rank = (state.train_samples + world_size - 1) / world_size;
+  const std::int64_t per_step = config.batch_size * config.accumulate_steps;
+  progress.global_step = progress.completed_epochs * ((per_rank + per_step - 1) / per_step);
+  progress.samples_seen = progress.completed_epochs * per_rank * world_size;
+  log << "resumed from torch.save checkpoint dict " << path << ": " << weights.tensors.size() << " model tensors"
+      << (weights.stripped_prefix.empty() ? "" : " (names normalized, stripped '" + weights.stripped_prefix + "')")
+      << ", " << config.optimizer.name << " state of " << restored << " parameter(s), epoch "
+      << progress.completed_epochs << " taken as epochs done; not in the file: the generator state (--seed "
+      << config.seed << " goes on), the position in the data (epoch " << progress.completed_epochs + 1
+      << " starts afresh), the global step (counted as " << progress.global_step << ")" << std::endl;
+  return progress;
+}
+
+}  // namespace trainer
