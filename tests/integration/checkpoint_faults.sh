@@ -3,7 +3,7 @@
 # during a save too, leaves LATEST naming a complete checkpoint that verifies and resumes.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
-tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
+tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 run=(--limit-train 640 --limit-test 100 --progress-seconds 0 --keep-last 0)
 
 run_mpi 2 "$TRAINER" "${run[@]}" --epochs 3 >/dev/null

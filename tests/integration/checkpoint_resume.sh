@@ -4,7 +4,7 @@
 # A checkpoint from 4 ranks resumes on 2 and on 1. h5dump and h5py read the index through its links.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
-tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
+tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 run=(--limit-train 1000 --limit-test 200 --progress-seconds 0 --seed 3 --keep-last 0)
 
 # 1. Epoch boundary.

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Test-only helpers that read checkpoints with h5py, as a user's script would.
 
   checkpoint_tools.py same A_DIR B_DIR          every tensor of two checkpoints bitwise equal

@@ -2,6 +2,8 @@
 set -euo pipefail
 
 : "${TRAINER:?TRAINER must name the trainer executable}"
+# The Python whose torch, torchvision and h5py the tests use: the PyTorch of the LibTorch under test.
+PYTHON=${TRAINER_PYTHON:-/usr/bin/python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trainer-test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 # Each test in a directory of its own: the default --checkpoint-dir is relative.
@@ -14,7 +16,7 @@ fail() {
 
 # json_field FILE LINE FIELD: a field of the LINE-th (1-based, -1 = last) JSON object of FILE.
 json_field() {
-  /usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - (int(sys.argv[2]) > 0)])[sys.argv[3]])' "$@"
+  "$PYTHON" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - (int(sys.argv[2]) > 0)])[sys.argv[3]])' "$@"
 }
 
 # at_least VALUE BOUND: fails unless VALUE >= BOUND (floating point).

@@ -4,7 +4,7 @@
 # and the holder, before it touches anything; the first always ends bit-identical to a run that was
 # never disturbed, and LATEST always names a complete checkpoint. TRIALS times, a fixed SEED.
 source "$(dirname "$0")/common.sh"
-tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
+tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 TRIALS=${TRIALS:-20}
 RANDOM=${SEED:-4}
 run=(--limit-train 6000 --limit-test 100 --progress-seconds 0 --seed 3 --batch-size 32 --epochs 2

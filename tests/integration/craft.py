@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Crafted files for the hostile-input tests: each one what a careless or hostile user could hand
 the trainer. Test-only (h5py, numpy, Python's torch).
 

@@ -11,7 +11,7 @@
 #   RANKS=8 TRIALS=20 ... crash_anywhere.sh                                               # wider
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
-tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
+tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 TRIALS=${TRIALS:-20}
 SEED=${SEED:-1}
 RANKS=${RANKS:-2}

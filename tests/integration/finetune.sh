@@ -16,7 +16,7 @@ cat tune.log
 grep -q "re-initialized (shape differs): classifier.4.weight (\[8, 84\] in the file, \[2, 84\] in the model)" tune.log ||
   fail "the new head was not reported"
 grep -q "frozen: 4 parameter tensor(s) under 'features.'" tune.log || fail "no freeze report"
-/usr/bin/python3 - <<'PY' || fail "frozen or LR-0 parameters changed, or the trained ones did not"
+"$PYTHON" - <<'PY' || fail "frozen or LR-0 parameters changed, or the trained ones did not"
 import h5py, numpy as np, sys
 pre = h5py.File("pre/epoch-0001/index.h5")["model"]
 tuned = h5py.File("tuned.h5")["model"]

@@ -5,7 +5,7 @@
 # line naming the problem), in seconds (no hang), at a bounded peak memory, and with the checkpoint
 # directory and every file outside it exactly as they were (names and bytes).
 source "$(dirname "$0")/common.sh"
-craft="/usr/bin/python3 $(dirname "$0")/craft.py"
+craft="$PYTHON $(dirname "$0")/craft.py"
 small=(--limit-train 640 --limit-test 100 --progress-seconds 0 --batch-size 64)
 
 # Names and bytes of everything in a directory, but the lock file, whose note (the holder's pid)
@@ -16,7 +16,7 @@ fingerprint() {
 }
 # peak_kb COMMAND...: runs it, prints its peak resident memory in KiB (its exit status in $WORK/status).
 peak_kb() {
-  /usr/bin/python3 -c '
+  "$PYTHON" -c '
 import resource, subprocess, sys
 status = subprocess.run(sys.argv[1:], stdout=open("out", "w"), stderr=open("err", "w")).returncode
 open("status", "w").write(str(status))

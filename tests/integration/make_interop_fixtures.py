@@ -1,9 +1,11 @@
-#!/usr/bin/python3
-"""Writes the Python-side fixtures of the interoperability tests (test-only; needs Debian's
-python3-torch, python3-torchvision and python3-h5py):
+#!/usr/bin/env python3
+"""Writes the Python-side fixtures of the interoperability tests (test-only; needs Python's torch,
+torchvision and h5py: Debian's for the LibTorch 1.13 build, the venv's for the 2.x build):
 
   models.h5   for lenet and resnet18: every state-dict tensor under /<model>/state/<name>, an input
-              batch under /<model>/input and PyTorch's eval-mode logits under /<model>/logits.
+              batch under /<model>/input and PyTorch's eval-mode logits under /<model>/logits;
+              the initial weights a seed gives (torch.manual_seed(7), then the model) under
+              /<model>/seed7/<name>.
   resnet18_dataparallel.pt, resnet18_dp_io.h5   torchvision's ResNet-18 saved by torch.save under
               nn.DataParallel, with an input batch and its eval-mode logits (too large to commit)
   user_train.h5, user_test.h5   a user's own data set written by h5py (chunked, gzip-compressed,
@@ -60,11 +62,19 @@ def write_user_data(path, n, seed):
         f.create_dataset("labels", data=labels)
 
 
+def write_initial(out, name, make):
+    torch.manual_seed(7)
+    for key, tensor in make().state_dict().items():
+        out.create_dataset(f"{name}/seed7/{key}", data=tensor.numpy())
+
+
 def main(out_dir):
     torch.manual_seed(0)
     with h5py.File(f"{out_dir}/models.h5", "w") as out:
         write_model(out, "lenet", lenet(10), (4, 1, 32, 32))
         write_model(out, "resnet18", torchvision.models.resnet18(num_classes=10), (2, 3, 32, 32))
+        write_initial(out, "lenet", lambda: lenet(10))
+        write_initial(out, "resnet18", lambda: torchvision.models.resnet18(num_classes=10))
     # torchvision's ResNet-18 saved under DataParallel, as a multi-GPU user would have it.
     torch.manual_seed(1)
     resnet = torchvision.models.resnet18(num_classes=10)

@@ -9,7 +9,7 @@ run_mpi() {
 
 # same_weights A.h5 B.h5 TOLERANCE: every tensor under /model equal within TOLERANCE.
 same_weights() {
-  /usr/bin/python3 - "$@" <<'PY'
+  "$PYTHON" - "$@" <<'PY'
 import sys
 import h5py
 import numpy as np

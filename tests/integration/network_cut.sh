@@ -10,7 +10,7 @@
 # back, --resume auto continues and ends bit-identical to a run that was never cut.
 # Needs root (namespaces); exits 77 (skipped) without it.
 source "$(dirname "$0")/common.sh"
-tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
+tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
   echo "SKIP: network namespaces need root and iproute2"
   exit 77

@@ -4,7 +4,7 @@
 # to one that was never stopped. A second signal during the save changes nothing.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
-tools="/usr/bin/python3 $(dirname "$0")/checkpoint_tools.py"
+tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 run=(--limit-train 4000 --limit-test 200 --progress-seconds 0.2 --seed 9 --keep-last 0 --batch-size 16 --epochs 3)
 
 run_mpi 2 "$TRAINER" "${run[@]}" --checkpoint-dir straight >/dev/null

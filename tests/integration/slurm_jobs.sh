@@ -9,7 +9,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-tools="/usr/bin/python3 $repo/tests/integration/checkpoint_tools.py"
+tools="$PYTHON $repo/tests/integration/checkpoint_tools.py"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v slurmctld >/dev/null || ! command -v munged >/dev/null; then
   echo "SKIP: needs root, slurm-wlm and munge"

@@ -13,7 +13,7 @@ at_least "$accuracy" 0.95
 
 "$TRAINER" --checkpoint-dir none --dataset hdf5 --data "$TRAINER_INTEROP_DIR/user_train.h5" --classes 1,0 --epochs 1 \
   --progress-seconds 0 --metrics-file "$WORK/classes.jsonl"
-/usr/bin/python3 - "$WORK/classes.jsonl" <<'PY' || fail "a run without --test-data: wrong metrics"
+"$PYTHON" - "$WORK/classes.jsonl" <<'PY' || fail "a run without --test-data: wrong metrics"
 import json, sys
 records = [json.loads(line) for line in open(sys.argv[1])]
 assert len(records) == 1 and "train_accuracy" in records[0], records

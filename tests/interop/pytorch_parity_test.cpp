@@ -45,7 +45,25 @@ void expect_same_logits(const std::string& model_name, std::int64_t in_channels)
       << "max difference " << (actual - expected).abs().max().item<float>();
 }
 
+// A seed gives PyTorch's initial weights, bit for bit: the layers draw from the generator in
+// PyTorch's order whatever the compiler.
+void expect_same_initial_weights(const std::string& model_name, std::int64_t in_channels) {
+  const std::string path = fixture_path();
+  ASSERT_FALSE(path.empty()) << "TRAINER_INTEROP_DIR is not set";
+  torch::manual_seed(7);
+  auto model = trainer::models::make_model(model_name, {in_channels, 10});
+  for (auto& [name, tensor] : trainer::models::state_dict(*model)) {
+    const torch::Tensor theirs = read_tensor(path, "/" + model_name + "/seed7/" + name, tensor);
+    EXPECT_TRUE(theirs.equal(tensor)) << model_name << " " << name << ": largest difference "
+                                      << (theirs.to(torch::kFloat64) - tensor.to(torch::kFloat64)).abs().max().item<double>();
+  }
+}
+
 TEST(PyTorchParity, LeNetGivesPyTorchsLogits) { expect_same_logits("lenet", 1); }
+
+TEST(PyTorchParity, ASeedGivesLeNetPyTorchsInitialWeights) { expect_same_initial_weights("lenet", 1); }
+
+TEST(PyTorchParity, ASeedGivesResNet18TorchvisionsInitialWeights) { expect_same_initial_weights("resnet18", 3); }
 
 TEST(PyTorchParity, ResNet18GivesTorchvisionsLogits) { expect_same_logits("resnet18", 3); }
 
