@@ -18,6 +18,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <unistd.h>
 #include <sstream>
 
 namespace {
@@ -26,7 +27,8 @@ namespace fs = trainer::storage::fs;
 using trainer::TrainConfig;
 
 std::string fresh_directory(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/training_loop_test_" + name;
+  // One directory per process: ctest runs each test case as a process of its own, two at a time.
+  const std::string dir = ::testing::TempDir() + "/training_loop_test_" + name + "_" + std::to_string(::getpid());
   fs::remove_tree(dir);
   return dir;
 }
@@ -197,7 +199,7 @@ TEST_F(V1Checkpoint, RestoringAndCapturingAgainGivesTheCheckpointBitForBit) {
   const TrainConfig run = config(2);
   trainer::storage::CheckpointReader reader(path);
   trainer::TrainingState state;
-  state.identity = {reader.run().model, reader.run().num_classes, reader.run().in_channels};
+  state.identity = {reader.run().model, reader.run().num_classes, reader.run().in_channels, reader.run().model_sha256};
   state.train_samples = reader.epoch().train_samples;
   auto model = trainer::models::make_model(state.identity.model, {state.identity.in_channels, state.identity.num_classes});
   state.model = trainer::models::state_dict(*model);
