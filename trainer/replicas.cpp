@@ -4,6 +4,8 @@
 #include "common/fnv1a.h"
 
 #include <cstdio>
+#include <set>
+#include <string>
 
 namespace trainer {
 
@@ -19,6 +21,19 @@ void broadcast_buffers(torch::nn::Module& model, comm::Communicator& comm) {
   if (comm.size() == 1) return;
   std::vector<torch::Tensor> buffers = model.buffers();
   if (!buffers.empty()) comm.broadcast(buffers, {/*root=*/0});
+}
+
+void use_rank0_buffers(models::StateDict& tensors, torch::nn::Module& model, comm::Communicator& comm) {
+  if (comm.size() == 1) return;
+  std::set<std::string> buffer_names;
+  for (const auto& buffer : model.named_buffers()) buffer_names.insert(buffer.key());
+  std::vector<torch::Tensor> copies;
+  for (auto& entry : tensors)
+    if (buffer_names.count(entry.first)) {
+      entry.second = entry.second.detach().clone();
+      copies.push_back(entry.second);
+    }
+  if (!copies.empty()) comm.broadcast(copies, {/*root=*/0});
 }
 
 std::uint64_t fingerprint(const models::StateDict& state) {
