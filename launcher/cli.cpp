@@ -100,6 +100,7 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
 
   std::string models, datasets, optimizers, schedules;
   for (const auto& name : models::model_names()) models += (models.empty() ? "" : " | ") + name;
+  models += " | FILE (a TorchScript module: torch.jit.script(model).save(FILE))";
   for (const auto& d : data::dataset_names()) datasets += (datasets.empty() ? "" : "\n") + d.name + ": " + d.help;
   for (const auto& name : optim::optimizer_names()) optimizers += (optimizers.empty() ? "" : " | ") + name;
   for (const auto& s : optim::schedule_names()) schedules += (schedules.empty() ? "" : "\n") + s.name + ": " + s.help;

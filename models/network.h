@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 
 namespace trainer::models {
 
@@ -24,6 +25,9 @@ class Network : public torch::nn::Module {
   // that a wrong data set fails before training rather than deep inside a matrix multiply.
   virtual void check_input_shape(std::int64_t channels, std::int64_t height,
                                  std::int64_t width) const = 0;
+
+  // The SHA-256 of the file the network was loaded from (hex); empty for built-in networks.
+  virtual std::string file_sha256() const { return {}; }
 };
 
 }  // namespace trainer::models

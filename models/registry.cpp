@@ -3,7 +3,9 @@
 #include "common/error.h"
 #include "models/lenet.h"
 #include "models/resnet.h"
+#include "models/torchscript.h"
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 
@@ -28,6 +30,12 @@ std::vector<std::string> model_names() {
   return names;
 }
 
+bool is_model_file(const std::string& name) {
+  const auto names = model_names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return false;
+  return name.find('/') != std::string::npos || name.find('.') != std::string::npos;
+}
+
 std::shared_ptr<Network> make_model(const std::string& name, const ModelOptions& options) {
   if (options.in_channels < 1)
     throw ConfigError("model '" + name + "': in_channels must be at least 1, got " +
@@ -37,9 +45,10 @@ std::shared_ptr<Network> make_model(const std::string& name, const ModelOptions&
                       std::to_string(options.num_classes));
   for (const auto& entry : registry())
     if (entry.first == name) return entry.second(options);
+  if (is_model_file(name)) return std::make_shared<ScriptedNetwork>(name, options);
   std::string known;
   for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-  throw ConfigError("unknown model '" + name + "' (known: " + known + ")");
+  throw ConfigError("unknown model '" + name + "' (built-in: " + known + "; or a TorchScript file: ./" + name + ")");
 }
 
 }  // namespace trainer::models

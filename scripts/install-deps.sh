@@ -18,6 +18,7 @@ packages=(
   libboost-program-options-dev
   nlohmann-json3-dev
   zlib1g-dev
+  libssl-dev
   dataset-fashion-mnist
 )
 test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py clang libclang-rt-14-dev

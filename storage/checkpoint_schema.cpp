@@ -150,8 +150,10 @@ IndexRecord IndexRecord::from_attributes(const Attributes& a, const std::string&
 }
 
 Attributes RunRecord::to_attributes() const {
-  return {{"model", model},           {"num_classes", num_classes}, {"in_channels", in_channels},
-          {"torch_version", torch_version}, {"created", created},   {"config", config}};
+  Attributes a = {{"model", model},           {"num_classes", num_classes}, {"in_channels", in_channels},
+                  {"torch_version", torch_version}, {"created", created},   {"config", config}};
+  if (!model_sha256.empty()) a["model_sha256"] = model_sha256;
+  return a;
 }
 
 RunRecord RunRecord::from_attributes(const Attributes& a, const std::string& where) {
@@ -159,6 +161,7 @@ RunRecord RunRecord::from_attributes(const Attributes& a, const std::string& whe
   r.model = required_string(a, "model", where);
   r.num_classes = required_int(a, "num_classes", where);
   r.in_channels = int_or(a, "in_channels", 0, where);
+  r.model_sha256 = string_or(a, "model_sha256", "", where);
   r.torch_version = string_or(a, "torch_version", "", where);
   r.created = string_or(a, "created", "", where);
   r.config = string_or(a, "config", "", where);

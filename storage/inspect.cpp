@@ -15,7 +15,8 @@ void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::os
   auto known = [](const std::string& text) { return text.empty() ? std::string("?") : text; };
   out << "checkpoint " << checkpoint.directory() << " (format " << index.format << " v" << index.format_version
       << ", complete)\n"
-      << "  model " << run.model << ", " << run.num_classes << " classes, "
+      << "  model " << run.model << (run.model_sha256.empty() ? "" : " (TorchScript file, sha256 " + run.model_sha256 + ")")
+      << ", " << run.num_classes << " classes, "
       << (run.in_channels > 0 ? std::to_string(run.in_channels) : "?") << " input channel(s); written by "
       << index.world_size << " rank(s) with LibTorch " << known(run.torch_version) << " at " << known(run.created)
       << "\n"

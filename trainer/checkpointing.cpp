@@ -28,8 +28,14 @@ std::string group_text(const std::vector<std::string>& names) {
 }
 
 void check_identity(const storage::RunRecord& saved, const ModelIdentity& identity, const std::string& where) {
-  if (saved.model != identity.model)
-    throw CheckpointError(where + " was written for model " + saved.model + ", this run trains " + identity.model);
+  // A model file is known by its contents: moved or renamed, it is the same model.
+  auto described = [](const std::string& model, const std::string& sha256) {
+    return sha256.empty() ? model : "model file " + model + " (sha256 " + sha256.substr(0, 16) + "...)";
+  };
+  if (saved.model_sha256 != identity.model_sha256 || (saved.model_sha256.empty() && saved.model != identity.model))
+    throw CheckpointError(where + " was written for " + (saved.model_sha256.empty() ? "model " : "") +
+                          described(saved.model, saved.model_sha256) + ", this run trains " +
+                          described(identity.model, identity.model_sha256));
   if (saved.num_classes != identity.num_classes)
     throw CheckpointError(where + " has " + std::to_string(saved.num_classes) + " classes, this run's model has " +
                           std::to_string(identity.num_classes));
@@ -135,8 +141,8 @@ std::string checkpoint_name(const TrainingProgress& p) {
 storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
                                                const TrainingProgress& progress, int world_size) {
   storage::CheckpointContents c;
-  c.run = {state.identity.model, state.identity.num_classes, state.identity.in_channels, TORCH_VERSION, iso_time_now(),
-           config_json(config)};
+  c.run = {state.identity.model,  state.identity.num_classes, state.identity.in_channels, state.identity.model_sha256,
+           TORCH_VERSION,          iso_time_now(),              config_json(config)};
   c.model = state.model;
   const optim::OptimizerSetup& setup = state.optimizer;
   const auto& groups = setup.optimizer->param_groups();

@@ -23,6 +23,7 @@ struct ModelIdentity {
   std::string model;
   std::int64_t num_classes = 0;
   std::int64_t in_channels = 0;
+  std::string model_sha256;  // a model file's; empty for a built-in network
 };
 
 // What a checkpoint holds of a run besides its progress.

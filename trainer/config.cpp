@@ -28,8 +28,9 @@ std::string listed(const Names& names) {
 
 void validate_names(const TrainConfig& c) {
   const auto models = models::model_names();
-  require(std::find(models.begin(), models.end(), c.model) != models.end(),
-          "--model " + c.model + ": unknown model (known: " + listed(models) + ")");
+  require(std::find(models.begin(), models.end(), c.model) != models.end() || models::is_model_file(c.model),
+          "--model " + c.model + ": unknown model (built-in: " + listed(models) + "; or a TorchScript file, ./" +
+              c.model + ")");
   std::vector<std::string> datasets;
   for (const auto& d : data::dataset_names()) datasets.push_back(d.name);
   require(data::is_dataset_name(c.data.dataset),

@@ -65,7 +65,9 @@ TrainingLoop::TrainingLoop(const TrainConfig& config, const RunContext& context)
   saver_ = std::make_unique<CheckpointSaver>(
       SavePolicy::of(config_),
       [this](const TrainingProgress& progress) {
-        return capture_checkpoint(config_, state_, progress, context_.control.size());
+        storage::CheckpointContents contents = capture_checkpoint(config_, state_, progress, context_.control.size());
+        use_rank0_buffers(contents.model, *model_, context_.comm);
+        return contents;
       },
       context_.control, log_);
 }
@@ -83,14 +85,15 @@ void TrainingLoop::set_up_data() {
   const char* hint = " (--num-classes)";
   data::check_labels_fit(*train_, classes, "training", hint);
   if (test_) data::check_labels_fit(*test_, classes, "test", hint);
-  state_.identity = {config_.model, classes, train_->sample_shape()[0]};
+  state_.identity = {config_.model, classes, train_->sample_shape()[0], ""};  // the file's SHA-256 once it is loaded
   state_.train_samples = train_->size();
   sampler_.emplace(train_->size(), context_.comm.rank(), context_.comm.size(), config_.seed);
 }
 
 void TrainingLoop::set_up_model() {
-  const ModelIdentity& identity = state_.identity;
+  const ModelIdentity identity = state_.identity;
   model_ = models::make_model(identity.model, models::ModelOptions{identity.in_channels, identity.num_classes});
+  state_.identity.model_sha256 = model_->file_sha256();
   const std::vector<std::int64_t> shape = train_->sample_shape();
   model_->check_input_shape(shape[0], shape[1], shape[2]);
   model_->to(context_.device);

@@ -1,0 +1,139 @@
+#include "models/torchscript.h"
+
+#include "common/error.h"
+#include "models/registry.h"
+
+#include <openssl/evp.h>
+#include <torch/nn/module.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <vector>
+
+namespace trainer::models {
+namespace {
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+// SHA-256 of the file, as lowercase hex (OpenSSL's EVP digest: a well-kept implementation).
+std::string sha256_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("--model " + path + ": cannot open the file");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("OpenSSL: SHA-256 unavailable");
+  std::vector<char> buffer(1 << 20);
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) throw ConfigError("--model " + path + ": read error");
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    char byte[3];
+    std::snprintf(byte, sizeof byte, "%02x", digest[i]);
+    hex += byte;
+  }
+  return hex;
+}
+
+std::string built_in_names() {
+  std::string known;
+  for (const auto& name : model_names()) known += (known.empty() ? "" : ", ") + name;
+  return known;
+}
+
+torch::jit::Module load_archive(const std::string& path) {
+  std::error_code error;
+  if (!std::filesystem::exists(path, error))
+    throw ConfigError("--model " + path + ": neither a built-in model (" + built_in_names() + ") nor a file");
+  if (!std::filesystem::is_regular_file(path, error))  // a FIFO would block in open()
+    throw ConfigError("--model " + path + ": not a regular file");
+  try {
+    return torch::jit::load(path, torch::kCPU);
+  } catch (const c10::Error& e) {
+    const std::string what = e.what();
+    if (what.find("constants.pkl") != std::string::npos)
+      throw ConfigError("--model " + path + ": a torch.save file, not a TorchScript archive; save the model with "
+                        "torch.jit.script(model).save(path) (or torch.jit.trace)");
+    throw ConfigError("--model " + path + ": not a TorchScript archive (" + first_line(what) + ")");
+  }
+}
+
+void check_forward_signature(const torch::jit::Module& module, const std::string& path) {
+  const auto method = module.find_method("forward");
+  if (!method) throw ConfigError("--model " + path + ": the module has no forward method");
+  const c10::FunctionSchema& schema = method->function().getSchema();
+  const auto& arguments = schema.arguments();  // self first
+  const auto& returns = schema.returns();
+  const bool tensor_in = arguments.size() == 2 && arguments[1].type()->kind() == c10::TypeKind::TensorType;
+  const bool tensor_out = returns.size() == 1 && returns[0].type()->kind() == c10::TypeKind::TensorType;
+  if (!tensor_in || !tensor_out)
+    throw ConfigError("--model " + path + ": forward must take one Tensor (images N x C x H x W) and return one Tensor "
+                      "(logits N x classes); it is " + toString(schema));
+}
+
+// Registers `scripted`'s own parameters and buffers (the same tensors) on `mirror`, then its
+// children as mirrored submodules: PyTorch's state-dict order and names.
+void mirror_into(const torch::jit::Module& scripted, torch::nn::Module& mirror) {
+  for (const auto& parameter : scripted.named_parameters(/*recurse=*/false))
+    mirror.register_parameter(parameter.name, parameter.value, parameter.value.requires_grad());
+  for (const auto& buffer : scripted.named_buffers(/*recurse=*/false)) mirror.register_buffer(buffer.name, buffer.value);
+  for (const auto& child : scripted.named_children()) {
+    auto submodule = std::make_shared<torch::nn::Module>();
+    mirror.register_module(child.name, submodule);
+    mirror_into(child.value, *submodule);
+  }
+}
+
+}  // namespace
+
+ScriptedNetwork::ScriptedNetwork(const std::string& path, const ModelOptions& options)
+    : path_(path), num_classes_(options.num_classes), module_(load_archive(path)) {
+  sha256_ = sha256_of(path);
+  check_forward_signature(module_, path);
+  mirror_into(module_, *this);
+  bool trainable = false;
+  for (const auto& parameter : parameters()) trainable = trainable || parameter.requires_grad();
+  if (!trainable) throw ConfigError("--model " + path + ": the module has no trainable parameters");
+  module_.train(is_training());
+}
+
+torch::Tensor ScriptedNetwork::forward(torch::Tensor images) {
+  const c10::IValue out = module_.forward({std::move(images)});
+  if (!out.isTensor()) throw ConfigError("--model " + path_ + ": forward returned " + out.tagKind() + ", not a Tensor");
+  return out.toTensor();
+}
+
+void ScriptedNetwork::check_input_shape(std::int64_t channels, std::int64_t height, std::int64_t width) const {
+  const bool was_training = module_.is_training();
+  module_.eval();
+  torch::NoGradGuard no_grad;
+  const auto device = parameters().front().device();
+  torch::Tensor logits;
+  try {
+    logits = module_.forward({torch::zeros({2, channels, height, width}, torch::TensorOptions(device))}).toTensor();
+  } catch (const std::exception& e) {
+    module_.train(was_training);
+    throw ConfigError("--model " + path_ + ": images of " + std::to_string(channels) + "x" + std::to_string(height) +
+                      "x" + std::to_string(width) + " do not go through the module: " + first_line(e.what()));
+  }
+  module_.train(was_training);
+  if (logits.dim() != 2 || logits.size(0) != 2 || logits.size(1) != num_classes_) {
+    std::string shape;
+    for (auto size : logits.sizes()) shape += (shape.empty() ? "" : " x ") + std::to_string(size);
+    throw ConfigError("--model " + path_ + ": for 2 images forward returns logits of " + shape + ", expected 2 x " +
+                      std::to_string(num_classes_) + " (the data set's classes)");
+  }
+}
+
+void ScriptedNetwork::train(bool on) {
+  Network::train(on);
+  module_.train(on);
+}
+
+}  // namespace trainer::models
