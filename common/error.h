@@ -56,4 +56,7 @@ class StopRequested : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The first line of an error's text: LibTorch's messages go on with context and backtraces.
+inline std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 }  // namespace trainer

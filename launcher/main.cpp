@@ -48,8 +48,6 @@ namespace comm = trainer::comm;
 constexpr int kExitInternal = 1;
 constexpr int kExitBadInput = 2;
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 // The GPUs LibTorch can use, in the order local ranks take them (none with a CPU-only LibTorch).
 std::vector<int> usable_gpus(launcher::GpuOrder order) {
   if (!torch::cuda::is_available()) return {};
@@ -192,7 +190,7 @@ int main(int argc, char** argv) {
   } catch (const trainer::Error& e) {
     return fail(kExitInternal, e.what(), rank, size, false);
   } catch (const c10::Error& e) {
-    return fail(kExitInternal, first_line(e.what_without_backtrace()), rank, size, false);
+    return fail(kExitInternal, trainer::first_line(e.what_without_backtrace()), rank, size, false);
   } catch (const std::exception& e) {
     return fail(kExitInternal, e.what(), rank, size, false);
   }

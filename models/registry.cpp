@@ -30,6 +30,12 @@ std::vector<std::string> model_names() {
   return names;
 }
 
+std::string model_list() {
+  std::string list;
+  for (const auto& name : model_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
 bool is_model_file(const std::string& name) {
   const auto names = model_names();
   if (std::find(names.begin(), names.end(), name) != names.end()) return false;
@@ -46,9 +52,7 @@ std::shared_ptr<Network> make_model(const std::string& name, const ModelOptions&
   for (const auto& entry : registry())
     if (entry.first == name) return entry.second(options);
   if (is_model_file(name)) return std::make_shared<ScriptedNetwork>(name, options);
-  std::string known;
-  for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-  throw ConfigError("unknown model '" + name + "' (built-in: " + known + "; or a TorchScript file: ./" + name + ")");
+  throw ConfigError("unknown model '" + name + "' (built-in: " + model_list() + "; or a TorchScript file: ./" + name + ")");
 }
 
 }  // namespace trainer::models

@@ -17,6 +17,9 @@ std::shared_ptr<Network> make_model(const std::string& name, const ModelOptions&
 // The names make_model accepts, in a stable order (for --help and error messages).
 std::vector<std::string> model_names();
 
+// The built-in names for messages: "lenet, resnet18".
+std::string model_list();
+
 // True when `name` is not a built-in name but reads as a path: it has a '/' or a '.'.
 bool is_model_file(const std::string& name);
 

@@ -11,12 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace trainer::models {
 namespace {
-
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 // SHA-256 of the file, as lowercase hex (OpenSSL's EVP digest: a well-kept implementation).
 std::string sha256_of(const std::string& path) {
@@ -41,22 +40,16 @@ std::string sha256_of(const std::string& path) {
   return hex;
 }
 
-std::string built_in_names() {
-  std::string known;
-  for (const auto& name : model_names()) known += (known.empty() ? "" : ", ") + name;
-  return known;
-}
-
 torch::jit::Module load_archive(const std::string& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error))
-    throw ConfigError("--model " + path + ": neither a built-in model (" + built_in_names() + ") nor a file");
+    throw ConfigError("--model " + path + ": neither a built-in model (" + model_list() + ") nor a file");
   if (!std::filesystem::is_regular_file(path, error))  // a FIFO would block in open()
     throw ConfigError("--model " + path + ": not a regular file");
   try {
     return torch::jit::load(path, torch::kCPU);
   } catch (const c10::Error& e) {
-    const std::string what = e.what();
+    const std::string what = e.what_without_backtrace();
     if (what.find("constants.pkl") != std::string::npos)
       throw ConfigError("--model " + path + ": a torch.save file, not a TorchScript archive; save the model with "
                         "torch.jit.script(model).save(path) (or torch.jit.trace)");
@@ -104,9 +97,7 @@ ScriptedNetwork::ScriptedNetwork(const std::string& path, const ModelOptions& op
 }
 
 torch::Tensor ScriptedNetwork::forward(torch::Tensor images) {
-  const c10::IValue out = module_.forward({std::move(images)});
-  if (!out.isTensor()) throw ConfigError("--model " + path_ + ": forward returned " + out.tagKind() + ", not a Tensor");
-  return out.toTensor();
+  return module_.forward({std::move(images)}).toTensor();  // its schema was checked at load
 }
 
 void ScriptedNetwork::check_input_shape(std::int64_t channels, std::int64_t height, std::int64_t width) const {
@@ -115,14 +106,16 @@ void ScriptedNetwork::check_input_shape(std::int64_t channels, std::int64_t heig
   torch::NoGradGuard no_grad;
   const auto device = parameters().front().device();
   torch::Tensor logits;
+  std::optional<std::string> failure;
   try {
     logits = module_.forward({torch::zeros({2, channels, height, width}, torch::TensorOptions(device))}).toTensor();
   } catch (const std::exception& e) {
-    module_.train(was_training);
-    throw ConfigError("--model " + path_ + ": images of " + std::to_string(channels) + "x" + std::to_string(height) +
-                      "x" + std::to_string(width) + " do not go through the module: " + first_line(e.what()));
+    failure = first_line(e.what());
   }
   module_.train(was_training);
+  if (failure)
+    throw ConfigError("--model " + path_ + ": images of " + std::to_string(channels) + "x" + std::to_string(height) +
+                      "x" + std::to_string(width) + " do not go through the module: " + *failure);
   if (logits.dim() != 2 || logits.size(0) != 2 || logits.size(1) != num_classes_) {
     std::string shape;
     for (auto size : logits.sizes()) shape += (shape.empty() ? "" : " x ") + std::to_string(size);

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "optim/state_map.h"
+#include "optim/state_tensor.h"
 #include "storage/fs.h"
 #include "storage/pt_file.h"
 #include "trainer/weights.h"
@@ -44,10 +45,7 @@ void check_options(const Attributes& ours, const Attributes& file, std::size_t g
   for (const auto& [key, value] : ours) {
     const auto it = file.find(key);
     if (key == "lr" || it == file.end()) continue;
-    const double a = std::holds_alternative<double>(value) ? std::get<double>(value) : static_cast<double>(std::get<std::int64_t>(value));
-    const double b = std::holds_alternative<double>(it->second) ? std::get<double>(it->second)
-                                                                : static_cast<double>(std::get<std::int64_t>(it->second));
-    if (a != b)
+    if (optim::number(ours, key, 0) != optim::number(file, key, 0))  // Python's ints and floats alike
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + key + " " +
                             storage::attribute_text(it->second) + ", this run has " + storage::attribute_text(value) +
                             " (pass the file's value on the command line)");
