@@ -280,9 +280,13 @@ Command parse_inspect(const std::vector<std::string>& args, Command& command) {
   command.action = Action::kInspect;
   po::options_description options(
       "PATH is a checkpoint directory, a --checkpoint-dir (its LATEST) or a torch.save file");
-  options.add_options()("verify", po::bool_switch(&command.inspect.verify),
-                        "read every tensor through its checksum");
-  return parse_path_command(args, command, "trainer inspect PATH [--verify]", options, command.inspect.path);
+  options.add_options()
+      ("verify", po::bool_switch(&command.inspect.verify), "read every tensor through its checksum")
+      ("model", po::value(&command.inspect.model)->value_name("NAME|FILE"),
+       "check that the weights are this model's state dict (a built-in name or a TorchScript file: the one the "
+       "checkpoint was trained with)");
+  return parse_path_command(args, command, "trainer inspect PATH [--verify] [--model NAME|FILE]", options,
+                            command.inspect.path);
 }
 
 Command parse_export(const std::vector<std::string>& args, Command& command) {
@@ -294,9 +298,12 @@ Command parse_export(const std::vector<std::string>& args, Command& command) {
       ("add-prefix", po::value(&e.add_prefix)->value_name("PREFIX"),
        "prefix every key, e.g. module. for a DataParallel/DDP model")
       ("with-optimizer", po::bool_switch(&e.with_optimizer),
-       "write {model_state_dict, optimizer_state_dict, epoch} as the PyTorch tutorials do");
-  parse_path_command(args, command, "trainer export PATH --to FILE.pt [--add-prefix P] [--with-optimizer]",
-                     options, e.path);
+       "write {model_state_dict, optimizer_state_dict, epoch} as the PyTorch tutorials do")
+      ("model", po::value(&e.model)->value_name("NAME|FILE"),
+       "the model the checkpoint was trained with, when its TorchScript file has moved (default: the recorded one)");
+  parse_path_command(args, command,
+                     "trainer export PATH --to FILE.pt [--add-prefix P] [--with-optimizer] [--model FILE]", options,
+                     e.path);
   if (command.action == Action::kExport && e.to.empty()) throw ConfigError("export: --to FILE.pt is required");
   return command;
 }

@@ -14,6 +14,7 @@ enum class Action { kTrain, kEval, kInspect, kExport, kHelp, kVersion };
 struct InspectConfig {
   std::string path;  // a checkpoint directory, or a checkpoint root (its LATEST)
   bool verify = false;
+  std::string model;  // --model: check that the weights fit this network; empty: no check
 };
 
 struct EvalConfig {
@@ -26,6 +27,7 @@ struct ExportConfig {
   std::string to;          // FILE.pt
   std::string add_prefix;  // e.g. "module." for users who load into a wrapped model
   bool with_optimizer = false;  // a tutorial-style dict {model_state_dict, optimizer_state_dict, epoch}
+  std::string model;            // --model: where the TorchScript file is now; empty: the recorded model
 };
 
 struct Command {

@@ -23,6 +23,7 @@
 #include "storage/pt_file.h"
 #include "trainer/eval_run.h"
 #include "trainer/export.h"
+#include "trainer/saved_model.h"
 #include "trainer/train.h"
 
 #include <c10/util/Exception.h>
@@ -82,16 +83,17 @@ int inspect(const launcher::InspectConfig& config, int rank) {
   if (rank != 0) return 0;
   if (!trainer::storage::fs::is_directory(config.path) && trainer::storage::looks_like_pt_file(config.path)) {
     trainer::storage::inspect_pt(config.path, std::cout);
-    return 0;
+  } else {
+    // Into a buffer first: should retention remove the checkpoint meanwhile, the next one is read
+    // and printed instead, never half of each.
+    std::ostringstream text;
+    trainer::storage::with_checkpoint(config.path, [&](const trainer::storage::CheckpointReader& reader) {
+      text.str("");
+      trainer::storage::inspect_checkpoint(reader, config.verify, text);
+    });
+    std::cout << text.str() << std::flush;
   }
-  // Into a buffer first: should retention remove the checkpoint meanwhile, the next one is read
-  // and printed instead, never half of each.
-  std::ostringstream text;
-  trainer::storage::with_checkpoint(config.path, [&](const trainer::storage::CheckpointReader& reader) {
-    text.str("");
-    trainer::storage::inspect_checkpoint(reader, config.verify, text);
-  });
-  std::cout << text.str() << std::flush;
+  if (!config.model.empty()) trainer::check_weights_fit(config.path, config.model, std::cout);
   return 0;
 }
 
@@ -108,7 +110,7 @@ int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eva
 int export_checkpoint(const launcher::ExportConfig& config, int rank) {
   launcher::release_stop_signals();
   if (rank != 0) return 0;
-  const auto report = trainer::export_to_pt(config.path, config.to, config.add_prefix, config.with_optimizer);
+  const auto report = trainer::export_to_pt(config.path, config.model, config.to, config.add_prefix, config.with_optimizer);
   std::cout << "exported " << report.tensors << " model tensors" << (config.with_optimizer ? " with optimizer state" : "")
             << " to " << config.to << " (" << report.bytes << " bytes)" << std::endl;
   return 0;

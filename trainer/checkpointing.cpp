@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "optim/state_map.h"
+#include "trainer/saved_model.h"
 #include "trainer/weights.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -29,13 +30,10 @@ std::string group_text(const std::vector<std::string>& names) {
 
 void check_identity(const storage::RunRecord& saved, const ModelIdentity& identity, const std::string& where) {
   // A model file is known by its contents: moved or renamed, it is the same model.
-  auto described = [](const std::string& model, const std::string& sha256) {
-    return sha256.empty() ? model : "model file " + model + " (sha256 " + sha256.substr(0, 16) + "...)";
-  };
   if (saved.model_sha256 != identity.model_sha256 || (saved.model_sha256.empty() && saved.model != identity.model))
     throw CheckpointError(where + " was written for " + (saved.model_sha256.empty() ? "model " : "") +
-                          described(saved.model, saved.model_sha256) + ", this run trains " +
-                          described(identity.model, identity.model_sha256));
+                          describe_model(saved.model, saved.model_sha256) + ", this run trains " +
+                          describe_model(identity.model, identity.model_sha256));
   if (saved.num_classes != identity.num_classes)
     throw CheckpointError(where + " has " + std::to_string(saved.num_classes) + " classes, this run's model has " +
                           std::to_string(identity.num_classes));

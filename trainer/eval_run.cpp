@@ -1,10 +1,11 @@
 #include "trainer/eval_run.h"
 
 #include "common/error.h"
-#include "models/registry.h"
 #include "data/registry.h"
+#include "models/state_dict.h"
 #include "storage/tensor_file.h"
 #include "trainer/evaluation.h"
+#include "trainer/saved_model.h"
 #include "trainer/weights.h"
 
 #include <torch/nn/functional/loss.h>
@@ -42,49 +43,54 @@ void print_report(const EvalResult& r, std::ostream& log) {
 
 }  // namespace
 
-EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoint,
-                          const std::string& predictions_out, const torch::Device& device, std::ostream& log) {
+EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoint, const std::string& predictions_out,
+                          const torch::Device& device, std::ostream& log) {
   torch::set_num_threads(config.threads);
   const WeightSource source = read_weights(checkpoint);
   const std::shared_ptr<const data::Dataset> test = data::make_dataset(config.data, data::Split::kTest);
   if (!test || test->size() == 0) throw DataError("eval: the data set has no test split (--test-data FILE for hdf5)");
   const std::vector<std::int64_t> shape = test->sample_shape();
 
-  // Model and class count: what the checkpoint says, else the options, else the weights' head. An
-  // option given explicitly that the checkpoint contradicts is an error, not silently overridden.
-  if (source.model && config.explicit_options.count("model") && *source.model != config.model)
-    throw CheckpointError("eval --model " + config.model + ": " + source.path + " holds a " + *source.model + " model");
+  // Model and class count: what the checkpoint says, else the options, else the
+  // weights' head. An option given explicitly that the checkpoint contradicts
+  // is an error, not silently overridden.
+  const std::optional<std::string> explicit_model =
+      config.explicit_options.count("model") ? std::optional<std::string>(config.model) : std::nullopt;
   if (source.num_classes && config.explicit_options.count("num-classes") && config.num_classes > 0 &&
       *source.num_classes != config.num_classes)
     throw CheckpointError("eval --num-classes " + std::to_string(config.num_classes) + ": " + source.path + " has " +
                           std::to_string(*source.num_classes) + " classes");
-  const std::string model_name = source.model.value_or(config.model);
+  auto rebuild = [&](std::int64_t classes) {
+    return rebuild_model("eval", source.path, source.model, explicit_model, config.model, {shape[0], classes});
+  };
   std::int64_t num_classes = source.num_classes.value_or(config.num_classes);
-  if (num_classes <= 0) {
-    const auto reference = models::make_model(model_name, {shape[0], 10});
-    num_classes = head_classes(models::state_dict(*reference), source).value_or(test->num_classes());
-  }
-  auto model = models::make_model(model_name, {shape[0], num_classes});
+  if (num_classes <= 0)
+    num_classes = head_classes(models::state_dict(*rebuild(10)), source).value_or(test->num_classes());
+  auto model = rebuild(num_classes);
+  const std::string model_name = explicit_model.value_or(source.model.name.value_or(config.model));
+  const std::string sha256 = model->file_sha256();
   model->check_input_shape(shape[0], shape[1], shape[2]);
   const models::StateDict state = models::state_dict(*model);
   load_weights(state, source, /*strict=*/true);
   model->to(device);
-  log << "eval " << source.kind << " " << source.path << ": model " << model_name << ", " << num_classes
-      << " classes" << (source.epoch ? ", epoch " + std::to_string(*source.epoch) : std::string())
+  log << "eval " << source.kind << " " << source.path << ": " << (sha256.empty() ? "model " : "")
+      << describe_model(model_name, sha256) << ", " << num_classes << " classes"
+      << (source.epoch ? ", epoch " + std::to_string(*source.epoch) : std::string())
       << (source.stripped_prefix.empty() ? "" : ", names normalized (stripped '" + source.stripped_prefix + "')")
       << ", device " << device.str() << std::endl;
   data::check_labels_fit(*test, num_classes, "test", "");
 
   std::vector<torch::Tensor> all_logits, all_labels;
   double loss_sum = 0;
-  for_each_batch(*model, *test, 0, test->size(), config.test_batch_size, device,
-                 [&](const torch::Tensor& batch_logits, const torch::Tensor& batch_labels) {
-                   const torch::Tensor logits = batch_logits.to(torch::kCPU), labels = batch_labels.to(torch::kCPU);
-                   loss_sum += F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum))
-                                   .item<double>();
-                   all_logits.push_back(logits);
-                   all_labels.push_back(labels);
-                 });
+  for_each_batch(
+      *model, *test, 0, test->size(), config.test_batch_size, device,
+      [&](const torch::Tensor& batch_logits, const torch::Tensor& batch_labels) {
+        const torch::Tensor logits = batch_logits.to(torch::kCPU), labels = batch_labels.to(torch::kCPU);
+        loss_sum +=
+            F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
+        all_logits.push_back(logits);
+        all_labels.push_back(labels);
+      });
   const torch::Tensor logits = torch::cat(all_logits);
   const torch::Tensor labels = torch::cat(all_labels);
   const torch::Tensor predictions = logits.argmax(1);

@@ -1,11 +1,11 @@
 #include "trainer/export.h"
 
 #include "common/error.h"
-#include "models/registry.h"
 #include "models/state_dict.h"
 #include "optim/registry.h"
 #include "storage/checkpoint.h"
 #include "storage/pt_writer.h"
+#include "trainer/saved_model.h"
 
 #include <map>
 #include <optional>
@@ -15,21 +15,28 @@ namespace {
 
 using storage::PtValue;
 
-// The checkpoint's tensors in the model's state-dict order (PyTorch's module registration order),
-// as model.state_dict() lists them in Python.
-std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage::CheckpointReader& reader) {
+// The checkpoint's tensors in the model's state-dict order (PyTorch's module
+// registration order), as model.state_dict() lists them in Python.
+std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage::CheckpointReader& reader,
+                                                                   const std::string& explicit_model) {
   std::map<std::string, torch::Tensor> saved;
   for (auto& [name, tensor] : storage::read_all(reader.model())) saved[name] = tensor;
   const storage::RunRecord run = reader.run();
-  const auto model = models::make_model(run.model, {run.in_channels > 0 ? run.in_channels : 1, run.num_classes});
+  const auto model = rebuild_model("export", reader.directory(), {run.model, run.model_sha256},
+                                   explicit_model.empty() ? std::nullopt : std::optional<std::string>(explicit_model),
+                                   run.model, {run.in_channels > 0 ? run.in_channels : 1, run.num_classes});
+  const std::string model_name = explicit_model.empty() ? run.model : explicit_model;
   std::vector<std::pair<std::string, torch::Tensor>> ordered;
   for (const auto& entry : models::state_dict(*model)) {
     const auto it = saved.find(entry.first);
-    if (it == saved.end()) throw CheckpointError(reader.directory() + " lacks " + entry.first + " of model " + run.model);
+    if (it == saved.end())
+      throw CheckpointError(reader.directory() + " lacks " + entry.first + " of model " + model_name);
     ordered.emplace_back(entry.first, it->second);
     saved.erase(it);
   }
-  if (!saved.empty()) throw CheckpointError(reader.directory() + " holds " + saved.begin()->first + ", not a tensor of model " + run.model);
+  if (!saved.empty())
+    throw CheckpointError(reader.directory() + " holds " + saved.begin()->first + ", not a tensor of model " +
+                          model_name);
   return ordered;
 }
 
@@ -44,8 +51,8 @@ PtValue python_value(const optim::PythonOption& option) {
   return PtValue::none();
 }
 
-// PyTorch's optimizer.state_dict(): state keyed by the parameter's index over all groups, and
-// param_groups whose "params" are those indices.
+// PyTorch's optimizer.state_dict(): state keyed by the parameter's index over
+// all groups, and param_groups whose "params" are those indices.
 PtValue optimizer_state_dict(const storage::CheckpointReader& reader) {
   std::map<std::string, std::vector<std::pair<std::string, torch::Tensor>>> saved;
   for (const auto& entry : reader.optimizer_state()) {
@@ -80,16 +87,16 @@ PtValue optimizer_state_dict(const storage::CheckpointReader& reader) {
 
 }  // namespace
 
-ExportReport export_to_pt(const std::string& checkpoint, const std::string& to, const std::string& add_prefix,
-                          bool with_optimizer) {
+ExportReport export_to_pt(const std::string& checkpoint, const std::string& model, const std::string& to,
+                          const std::string& add_prefix, bool with_optimizer) {
   ExportReport report;
   std::optional<PtValue> root;
   storage::with_checkpoint(checkpoint, [&](const storage::CheckpointReader& reader) {
-    std::vector<std::pair<PtValue, PtValue>> model;
-    for (const auto& [name, tensor] : in_module_order(reader))
-      model.emplace_back(PtValue::text(add_prefix + name), PtValue::tensor(tensor));
-    report.tensors = model.size();
-    root = PtValue::ordered_dict(std::move(model));
+    std::vector<std::pair<PtValue, PtValue>> state_dict;
+    for (const auto& [name, tensor] : in_module_order(reader, model))
+      state_dict.emplace_back(PtValue::text(add_prefix + name), PtValue::tensor(tensor));
+    report.tensors = state_dict.size();
+    root = PtValue::ordered_dict(std::move(state_dict));
     if (with_optimizer)
       root = PtValue::dict({{PtValue::text("epoch"), PtValue::integer(reader.epoch().progress.completed_epochs)},
                             {PtValue::text("model_state_dict"), *root},

@@ -14,7 +14,9 @@ struct ExportReport {
   std::uint64_t bytes = 0;  // of the written file
 };
 
-ExportReport export_to_pt(const std::string& checkpoint, const std::string& to, const std::string& add_prefix,
-                          bool with_optimizer);
+// `model`: the network the checkpoint was trained with when the recorded one cannot be used as
+// is (a TorchScript file that moved); empty: the recorded one.
+ExportReport export_to_pt(const std::string& checkpoint, const std::string& model, const std::string& to,
+                          const std::string& add_prefix, bool with_optimizer);
 
 }  // namespace trainer

@@ -7,6 +7,7 @@
 #include "storage/key_names.h"
 #include "storage/pt_file.h"
 
+#include <algorithm>
 #include <map>
 
 namespace trainer {
@@ -47,8 +48,9 @@ WeightSource read_weights(const std::string& path) {
       source.kind = "checkpoint";
       source.tensors = reader.model();
       const storage::RunRecord run = reader.run();
-      source.model = run.model;
+      source.model = {run.model, run.model_sha256};
       source.num_classes = run.num_classes;
+      if (run.in_channels > 0) source.in_channels = run.in_channels;
       source.epoch = reader.epoch().progress.completed_epochs;
     });
   }
@@ -101,6 +103,15 @@ std::optional<std::int64_t> head_classes(const models::StateDict& reference, con
     if (tensor.dim() == 2) head = name;
   for (const auto& entry : source.tensors)
     if (entry.name == head && entry.shape.size() == 2) return entry.shape[0];
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> input_channels(const models::StateDict& reference, const WeightSource& source) {
+  const auto first_conv = std::find_if(reference.begin(), reference.end(),
+                                       [](const auto& entry) { return entry.second.dim() == 4; });
+  if (first_conv == reference.end()) return std::nullopt;
+  for (const auto& entry : source.tensors)
+    if (entry.name == first_conv->first && entry.shape.size() == 4) return entry.shape[1];
   return std::nullopt;
 }
 

@@ -6,6 +6,7 @@
 // --init-from.
 
 #include "models/state_dict.h"
+#include "trainer/saved_model.h"
 #include "storage/tensor_file.h"
 
 #include <optional>
@@ -19,8 +20,9 @@ struct WeightSource {
   std::string kind;         // "checkpoint" or "torch.save file"
   storage::StoredTensors tensors;    // canonical names (wrapper prefixes stripped), read on demand
   std::string stripped_prefix;       // "module." etc., or ""
-  std::optional<std::string> model;  // what the file says about itself, when it does
+  SavedModel model;                  // what the file says about itself, when it does
   std::optional<std::int64_t> num_classes;
+  std::optional<std::int64_t> in_channels;
   std::optional<std::int64_t> epoch;
 };
 
@@ -43,5 +45,9 @@ WeightsReport load_weights(const models::StateDict& state, const WeightSource& s
 // The number of output classes the weights were trained for: the first dimension of the last
 // two-dimensional tensor in the model's own state-dict order (the classifier head).
 std::optional<std::int64_t> head_classes(const models::StateDict& reference, const WeightSource& source);
+
+// The image channels the weights expect: the second dimension of the first four-dimensional tensor
+// in the model's order (the first convolution), when the weights have it.
+std::optional<std::int64_t> input_channels(const models::StateDict& reference, const WeightSource& source);
 
 }  // namespace trainer

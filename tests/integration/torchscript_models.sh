@@ -9,6 +9,9 @@
 #     dropout: buffers and generator state restored);
 #   - --freeze by the module's own names; export loads weights_only=True into the eager class with
 #     strict=True and gives trainer eval's logits; resuming with another model file is refused;
+#   - a moved model file is named with --model to eval, export and inspect, and must be the file the
+#     checkpoint was trained with; a changed one is refused;
+#   - --init-from a checkpoint or a Python state dict into a model file with a new head;
 #   - files that are no usable model are one line and exit 2.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
@@ -148,6 +151,51 @@ with torch.no_grad():
 worst = float(np.abs(h5py.File("ours.h5")["logits"][()] - logits).max())
 print(f"export: eager SmallCNN, largest logit difference {worst:.3g}")
 sys.exit(0 if worst < 1e-5 else 1)
+PY
+
+# The model file moves: eval, export and inspect are told where it is with --model; it must be the
+# file the checkpoint was trained with, and a changed file is refused.
+mkdir moved && mv models/small_cnn.ts moved/cnn.ts
+data=(--dataset hdf5 --data batch.h5)
+expect_bad_input "trained with model file models/small_cnn.ts (sha256" eval --checkpoint straight "${data[@]}"
+expect_bad_input "which is no longer there; export --model FILE" export straight --to gone.pt
+"$TRAINER" eval --checkpoint straight --model moved/cnn.ts "${data[@]}" --predictions-out moved.h5 >moved.log ||
+  fail "eval --model moved/cnn.ts: $(cat moved.log)"
+"$PYTHON" -c 'import h5py, numpy as np; assert np.array_equal(*(h5py.File(f)["logits"][()] for f in ("ours.h5", "moved.h5")))' ||
+  fail "eval of the moved file gives other logits"
+"$TRAINER" export straight --model moved/cnn.ts --to moved.pt >/dev/null || fail "export --model moved/cnn.ts"
+"$PYTHON" -c 'import torch; a, b = torch.load("cnn.pt"), torch.load("moved.pt"); assert list(a) == list(b) and all(a[k].equal(b[k]) for k in a)' ||
+  fail "export with the moved file writes other weights"
+"$TRAINER" inspect straight --model moved/cnn.ts >inspect.log || fail "inspect --model: $(cat inspect.log)"
+grep -q "^--model moved/cnn.ts: the weights fit, 16 tensors, 10 classes, sha256 " inspect.log ||
+  fail "inspect --model: $(tail -1 inspect.log)"
+"$TRAINER" inspect cnn.pt --model moved/cnn.ts | grep -q ": the weights fit, 16 tensors" || fail "inspect FILE.pt --model"
+expect_bad_input "eval: model file models/mlp.ts (sha256" eval --checkpoint straight --model models/mlp.ts "${data[@]}"
+expect_bad_input "eval --model lenet: straight/" eval --checkpoint straight --model lenet "${data[@]}"
+expect_bad_input "inspect: model file models/mlp.ts" inspect straight --model models/mlp.ts
+cp models/mlp.ts models/small_cnn.ts  # another file where the recorded one was
+expect_bad_input "(the file changed since)" eval --checkpoint straight "${data[@]}"
+mv moved/cnn.ts models/small_cnn.ts
+
+# --init-from into a model file with another head: the features come from the checkpoint (and
+# stay there, frozen), the new 3-class head starts fresh; a Python state dict works the same way.
+"$PYTHON" "$examples/torchscript_models.py" three --classes 3 --seed 9 >/dev/null 2>&1 || fail "3-class models"
+finetune=(--model three/small_cnn.ts --classes 0,1,2 --limit-train 256 --limit-test 64 --epochs 1 --batch-size 32
+  --freeze features. --checkpoint-dir none --progress-seconds 0)
+"$TRAINER" "${finetune[@]}" --init-from straight --save-weights tuned.h5 >tuned.log || fail "init-from: $(cat tuned.log)"
+new_head="re-initialized (shape differs): classifier.2.weight ([10, 512] in the file, [3, 512] in the model)"
+grep -qF "14 tensor(s) loaded; $new_head" tuned.log ||
+  fail "init-from: $(grep initialized tuned.log)"
+"$TRAINER" "${finetune[@]}" --init-from cnn.pt --save-weights tuned_pt.h5 >tuned_pt.log || fail "init-from .pt"
+"$PYTHON" - <<'PY' || fail "--init-from did not carry the features over"
+import h5py, numpy as np, torch
+tuned, tuned_pt = h5py.File("tuned.h5")["model"], h5py.File("tuned_pt.h5")["model"]
+state = torch.load("cnn.pt")
+for name in state:
+    if name.startswith("features.") and name.endswith("weight"):
+        assert np.array_equal(tuned[name][()], state[name].numpy()), name
+        assert np.array_equal(tuned_pt[name][()], state[name].numpy()), name
+assert tuned["classifier.2.weight"].shape == (3, 512)
 PY
 
 # Files that are no usable model.

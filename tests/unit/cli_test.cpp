@@ -146,7 +146,16 @@ TEST(Cli, InspectTakesAPathAndVerify) {
   EXPECT_EQ(c.action, Action::kInspect);
   EXPECT_EQ(c.inspect.path, "runs/ck");
   EXPECT_TRUE(c.inspect.verify);
+  EXPECT_TRUE(c.inspect.model.empty());
+  EXPECT_EQ(parse({"inspect", "runs/ck", "--model", "nets/cnn.ts"}).inspect.model, "nets/cnn.ts");
   EXPECT_EQ(parse({"inspect", "--help"}).action, Action::kHelp);
+}
+
+TEST(Cli, ExportTakesWhereTheModelFileIsNow) {
+  auto c = parse({"export", "runs/ck", "--to", "w.pt", "--model", "nets/cnn.ts"});
+  EXPECT_EQ(c.action, Action::kExport);
+  EXPECT_EQ(c.exporting.model, "nets/cnn.ts");
+  EXPECT_TRUE(parse({"export", "runs/ck", "--to", "w.pt"}).exporting.model.empty());
 }
 
 TEST(Cli, CheckpointOptions) {
