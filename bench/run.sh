@@ -6,7 +6,8 @@
 # 3. gradient exchange by message size vs raw MPI_Allreduce (nccl-tests style);
 # 4. checkpoint save/load vs raw write+fsync/read, and the stall of an asynchronous save;
 # 5. side by side with Python: LeNet under DistributedDataParallel (gloo, torchrun) with the same
-#    batch, threads and data, and torch.save/torch.load of the same ResNet-18 + Adam state.
+#    batch, threads and data, and torch.save/torch.load of the same ResNet-18 + Adam state;
+# 6. the TorchScript interpreter's cost: LeNet and ResNet-18 as model files against built in.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -49,3 +50,6 @@ line=$("$build/bin/checkpoint_bench" "$work/ckpt" 5 | grep '^save ')
 save_ours=$(awk '{print $2}' <<<"$line")
 printf "resnet18 + adam checkpoint: trainer save %.3f s | torch.save+fsync %.3f s (%s MB) | ratio %.2f; torch.load %.3f s\n" \
   "$save_ours" "$save_py" "$mb" "$(awk -v a="$save_ours" -v b="$save_py" 'BEGIN { print a / b }')" "$load_py"
+echo
+echo "## 6. model files: the TorchScript interpreter's cost"
+bash "$root/bench/torchscript.sh" "$build/bin/trainer"

@@ -24,4 +24,7 @@ bench checkpoint_bench "$WORK/ckpt" 1
 grep -q "^async save: training stall" checkpoint_bench.out || fail "checkpoint_bench: $(cat checkpoint_bench.out)"
 bench allreduce_bench --min-bytes 4096 --max-bytes 65536 --seconds 0.01
 grep -q "bandwidths in GB/s" allreduce_bench.out || fail "allreduce_bench: $(cat allreduce_bench.out)"
+PYTHON="$PYTHON" LENET_SAMPLES=256 RESNET_SAMPLES=64 bash "$(dirname "$0")/../../bench/torchscript.sh" "$TRAINER" 1 \
+  >torchscript.out 2>&1 || fail "bench/torchscript.sh: $(cat torchscript.out)"
+grep "^check:" torchscript.out
 echo "benchmarks run and check their results"
