@@ -121,9 +121,10 @@ $tools same straight/epoch-0002 killed/epoch-0002 || fail "the resumed run does 
 expect_bad_input "was written for model file models/small_cnn.ts (sha256" "${cnn[@]/models\/small_cnn.ts/models/mlp.ts}" \
   --checkpoint-dir straight
 
-# --freeze by the module's own names.
-"$TRAINER" "${cnn[@]}" --checkpoint-dir none --freeze features. --save-weights frozen.h5 >freeze.log ||
-  fail "freeze: $(cat freeze.log)"
+# --freeze and --lr-group by the module's own names.
+"$TRAINER" "${cnn[@]}" --checkpoint-dir none --freeze features. --lr-group classifier.2.bias=0.005 \
+  --save-weights frozen.h5 >freeze.log || fail "freeze: $(cat freeze.log)"
+grep -q "parameter group 0 (classifier.2.bias): 1 tensor(s), lr 0.005" freeze.log || fail "--lr-group: $(cat freeze.log)"
 "$PYTHON" - <<'PY' || fail "--freeze features. changed the features or left the classifier alone"
 import h5py, torch
 module, saved = torch.jit.load("models/small_cnn.ts"), h5py.File("frozen.h5")["model"]
