@@ -10,14 +10,9 @@
 # PYTHON: a Python whose torch matches the trainer's LibTorch (default /usr/bin/python3, Debian's
 # 1.13; .venv-torch2/bin/python for build-torch2).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/common.sh"
 trainer=$(realpath "${1:-$root/build/bin/trainer}")
 rounds=${2:-3}
-python=${PYTHON:-/usr/bin/python3}
-[[ $python != */* ]] || python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")  # we cd below
-source "$root/scripts/mpi-env.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 "$python" - "$root/tests/fixtures" <<'PY'
@@ -37,8 +32,7 @@ run() {
   shift 3
   mpirun -np "$ranks" --oversubscribe --bind-to none "$trainer" --model "$model" "$@" --seed 1 --threads 1 \
     --progress-seconds 0 --checkpoint-dir none --metrics-file "$name.jsonl" --save-weights "$name.h5" >"$name.log"
-  "$python" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["samples_per_second"])' \
-    "$name.jsonl"
+  last_metric "$name.jsonl" samples_per_second
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -10,16 +10,11 @@
 #   bash bench/torchscript_accuracy.sh [build/bin/trainer] [SEEDS] [EPOCHS] [TRAIN_SAMPLES]
 # PYTHON: a Python whose torch matches the trainer's LibTorch (default /usr/bin/python3).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/common.sh"
 trainer=$(realpath "${1:-$root/build/bin/trainer}")
 seeds=${2:-3}
 epochs=${3:-3}
 samples=${4:-20000}
-python=${PYTHON:-/usr/bin/python3}
-[[ $python != */* ]] || python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")  # we cd below
-source "$root/scripts/mpi-env.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 cd "$work"
 
 cat >python_loop.py <<'PY'
@@ -71,7 +66,7 @@ for seed in $(seq 1 "$seeds"); do
   mpirun -np 2 --oversubscribe --bind-to none "$trainer" --model "models-$seed/small_cnn.ts" --seed "$seed" \
     --limit-train "$samples" --epochs "$epochs" --batch-size 32 --lr 0.05 --momentum 0.9 --lr-step 0 \
     --checkpoint-dir none --progress-seconds 0 --metrics-file "m-$seed.jsonl" >"train-$seed.log"
-  ours+=("$("$python" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["test_accuracy"])' "m-$seed.jsonl")")
+  ours+=("$(last_metric "m-$seed.jsonl" test_accuracy)")
   theirs+=("$("$python" python_loop.py "models-$seed/small_cnn.ts" "$seed" "$epochs" "$samples")")
   printf "%-6s %22.4f %22.4f\n" "$seed" "${ours[-1]}" "${theirs[-1]}"
 done
