@@ -10,6 +10,19 @@
 
 namespace trainer::data {
 
+// image-folder: torchvision's transforms with the transfer-learning tutorial's pipeline by default:
+// training RandomResizedCrop(image_size, crop_scale, crop_ratio) + RandomHorizontalFlip(hflip),
+// evaluation Resize(resize) + CenterCrop(image_size); then ToTensor and Normalize(mean, std).
+struct ImagePipeline {
+  std::int64_t image_size = 224;
+  std::int64_t resize = 256;  // the shorter side before the center crop; 0: no resize
+  std::pair<double, double> crop_scale{0.08, 1.0};
+  std::pair<double, double> crop_ratio{3.0 / 4.0, 4.0 / 3.0};
+  double hflip = 0.5;  // probability
+  std::vector<double> mean{0.485, 0.456, 0.406};
+  std::vector<double> std{0.229, 0.224, 0.225};
+};
+
 struct DataConfig {
   std::string dataset = "fashion-mnist";  // a name of data/registry.h
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
@@ -25,6 +38,11 @@ struct DataConfig {
   std::int64_t synthetic_test_size = 512;
   std::int64_t synthetic_classes = 10;
   std::uint64_t seed = 0;
+  // image folders
+  std::string train_dir;  // default: data_dir/train
+  std::string val_dir;    // default: data_dir/val
+  ImagePipeline images;
+  std::int64_t workers = 1;  // threads that decode and transform a batch
 };
 
 enum class Split { kTrain, kTest };

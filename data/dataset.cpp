@@ -9,7 +9,7 @@ namespace trainer::data {
 Batch batch_of_range(const Dataset& data, std::int64_t begin, std::int64_t end) {
   std::vector<std::int64_t> indices(static_cast<std::size_t>(end - begin));
   std::iota(indices.begin(), indices.end(), begin);
-  return data.batch(indices);
+  return data.batch(indices, 0);
 }
 
 void check_labels_fit(const Dataset& data, std::int64_t num_classes, const char* split, const char* hint) {

@@ -26,10 +26,12 @@ class Dataset {
   // Every label, int64, in index order: small, and what class filters and checks need.
   virtual torch::Tensor labels() const = 0;
   // The samples at `indices` (each in [0, size()), any order, repeats allowed), in that order.
-  virtual Batch batch(torch::IntArrayRef indices) const = 0;
+  // `epoch` seeds random augmentations: a sample's transform is a pure function of (seed, epoch,
+  // index), whoever computes it and in whatever order; sources without augmentation ignore it.
+  virtual Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const = 0;
 };
 
-// Samples [begin, end) as one batch.
+// Samples [begin, end) as one batch, un-augmented (epoch 0: evaluation).
 Batch batch_of_range(const Dataset& data, std::int64_t begin, std::int64_t end);
 
 // Throws DataError when a label of `data` does not fit a model with `num_classes` outputs; `split`

@@ -15,7 +15,7 @@ class View : public Dataset {
   std::int64_t num_classes() const override { return base_->num_classes(); }
   std::vector<std::int64_t> sample_shape() const override { return base_->sample_shape(); }
   torch::Tensor labels() const override { return base_->labels(); }
-  Batch batch(torch::IntArrayRef indices) const override { return base_->batch(indices); }
+  Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override { return base_->batch(indices, epoch); }
 
  protected:
   std::shared_ptr<const Dataset> base_;
@@ -41,9 +41,9 @@ class ClassSubset : public View {
   std::int64_t size() const override { return kept_.size(0); }
   std::int64_t num_classes() const override { return classes_; }
   torch::Tensor labels() const override { return labels_; }
-  Batch batch(torch::IntArrayRef indices) const override {
+  Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override {
     const torch::Tensor original = kept_.index_select(0, torch::tensor(indices, torch::kInt64)).contiguous();
-    Batch batch = base_->batch(torch::IntArrayRef(original.data_ptr<std::int64_t>(), original.numel()));
+    Batch batch = base_->batch(torch::IntArrayRef(original.data_ptr<std::int64_t>(), original.numel()), epoch);
     batch.labels = mapping_.index_select(0, batch.labels);
     return batch;
   }
@@ -66,8 +66,8 @@ class FirstSamples : public View {
 class Normalized : public View {
  public:
   Normalized(std::shared_ptr<const Dataset> base, double mean, double std) : View(std::move(base)), mean_(mean), std_(std) {}
-  Batch batch(torch::IntArrayRef indices) const override {
-    Batch batch = base_->batch(indices);
+  Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override {
+    Batch batch = base_->batch(indices, epoch);
     batch.images = batch.images.sub(mean_).div_(std_);  // sub: never write into the source's memory
     return batch;
   }

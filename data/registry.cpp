@@ -4,6 +4,7 @@
 #include "data/fashion_mnist.h"
 #include "data/filters.h"
 #include "data/hdf5_dataset.h"
+#include "data/image_folder.h"
 #include "data/synthetic.h"
 
 #include <functional>
@@ -36,6 +37,8 @@ const std::vector<Entry>& registry() {
       {{"synthetic", "class templates plus noise, shaped by --synthetic-*"},
        [](const DataConfig& c, Split s) { return make_synthetic(c, s); }, std::nullopt},
       {{"hdf5", "/images and /labels of --data (and --test-data)"}, open_hdf5, std::nullopt},
+      {{"image-folder", "JPEG/PNG files in --data-dir's train/<class>/ and val/<class>/ (or --train-dir, --val-dir)"},
+       open_image_folder, std::nullopt},
   };
   return entries;
 }

@@ -14,7 +14,7 @@ std::vector<std::int64_t> TensorDataset::sample_shape() const {
   return {images_.size(1), images_.size(2), images_.size(3)};
 }
 
-Batch TensorDataset::batch(torch::IntArrayRef indices) const {
+Batch TensorDataset::batch(torch::IntArrayRef indices, std::int64_t /*epoch*/) const {
   const torch::Tensor index = torch::tensor(indices, torch::kInt64);
   return {images_.index_select(0, index), labels_.index_select(0, index)};
 }

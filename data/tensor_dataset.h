@@ -15,7 +15,7 @@ class TensorDataset : public Dataset {
   std::int64_t num_classes() const override { return num_classes_; }
   std::vector<std::int64_t> sample_shape() const override;
   torch::Tensor labels() const override { return labels_; }
-  Batch batch(torch::IntArrayRef indices) const override;
+  Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override;
 
   const torch::Tensor& images() const { return images_; }
 

@@ -39,6 +39,7 @@ struct RawValues {
   std::string config_file;
   std::string classes;
   std::string normalize;
+  std::string crop_scale, crop_ratio, mean, std;
   std::string synthetic_shape;
   std::int64_t seed = 0;
   std::int64_t synthetic_size = 0;
@@ -114,7 +115,7 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
   data.add_options()
       ("dataset", po::value(&c.data.dataset)->default_value(c.data.dataset), datasets.c_str())
       ("data-dir", po::value(&c.data.data_dir)->default_value(c.data.data_dir),
-       "directory of the Fashion-MNIST IDX files (gzipped or not)")
+       "fashion-mnist: the IDX files (gzipped or not); image-folder: the folder holding train/ and val/")
       ("data", po::value(&c.data.data_file)->value_name("FILE"),
        "hdf5: training file with /images (N[xC]xHxW) and /labels")
       ("test-data", po::value(&c.data.test_data_file)->value_name("FILE"), "hdf5: test file")
@@ -135,6 +136,25 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "synthetic: test samples")
       ("synthetic-classes", po::value(&c.data.synthetic_classes)->default_value(c.data.synthetic_classes),
        "synthetic: number of classes");
+
+  data::ImagePipeline& images = c.data.images;
+  po::options_description image_folder("Image folders (--dataset image-folder; torchvision's transforms)");
+  image_folder.add_options()
+      ("train-dir", po::value(&c.data.train_dir)->value_name("DIR"), "training images DIR/<class>/* (default: --data-dir/train)")
+      ("val-dir", po::value(&c.data.val_dir)->value_name("DIR"), "validation images DIR/<class>/* (default: --data-dir/val, if present)")
+      ("workers", po::value(&c.data.workers)->default_value(c.data.workers),
+       "threads per rank that decode and transform a batch's images")
+      ("image-size", po::value(&images.image_size)->default_value(images.image_size),
+       "RandomResizedCrop's size (training) and CenterCrop's (evaluation)")
+      ("resize", po::value(&images.resize)->default_value(images.resize),
+       "evaluation: Resize's shorter side before the center crop; 0: none")
+      ("crop-scale", po::value(&raw.crop_scale)->default_value("0.08,1"), "RandomResizedCrop's scale MIN,MAX")
+      ("crop-ratio", po::value(&raw.crop_ratio)->default_value("0.75,1.3333333333333333"),
+       "RandomResizedCrop's aspect ratio MIN,MAX")
+      ("hflip", po::value(&images.hflip)->default_value(images.hflip), "RandomHorizontalFlip's probability; 0: off")
+      ("mean", po::value(&raw.mean)->default_value("0.485,0.456,0.406"), "Normalize's mean R,G,B")
+      ("std", po::value(&raw.std)->default_value("0.229,0.224,0.225"), "Normalize's std R,G,B");
+  data.add(image_folder);
 
   po::options_description optim("Optimization");
   optim.add_options()
@@ -188,6 +208,15 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
     require(values.size() == 2, "--normalize expects MEAN,STD");
     c.data.normalize = std::make_pair(values[0], values[1]);
   }
+  auto pair = [](const std::string& text, const std::string& option) {
+    const std::vector<double> values = parse_double_list(text, option);
+    require(values.size() == 2, option + " expects MIN,MAX");
+    return std::make_pair(values[0], values[1]);
+  };
+  c.data.images.crop_scale = pair(raw.crop_scale, "--crop-scale");
+  c.data.images.crop_ratio = pair(raw.crop_ratio, "--crop-ratio");
+  c.data.images.mean = parse_double_list(raw.mean, "--mean");
+  c.data.images.std = parse_double_list(raw.std, "--std");
   c.data.synthetic_shape = parse_int_list(raw.synthetic_shape, "--synthetic-shape");
   c.data.synthetic_train_size = raw.synthetic_size;
   c.data.synthetic_test_size = raw.synthetic_test_size;

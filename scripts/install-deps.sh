@@ -19,6 +19,7 @@ packages=(
   nlohmann-json3-dev
   zlib1g-dev
   libssl-dev
+  libturbojpeg0-dev libspng-dev
   dataset-fashion-mnist
 )
 test_packages=(libgtest-dev python3 python3-torch python3-torchvision python3-h5py clang libclang-rt-14-dev

@@ -62,6 +62,24 @@ void require_seconds(double value, const std::string& option) {
           option + " must be a number of seconds, 0 or more (at most 1e7)");
 }
 
+void validate_images(const data::DataConfig& d) {
+  const data::ImagePipeline& p = d.images;
+  require(d.dataset != "image-folder" || !d.normalize,
+          "--normalize is one mean for one channel; image folders take --mean R,G,B --std R,G,B");
+  require_range(d.workers, 1, 256, "--workers");
+  require_range(p.image_size, 1, 8192, "--image-size");
+  require_range(p.resize, 0, 16384, "--resize");
+  const auto [scale_min, scale_max] = p.crop_scale;
+  require(scale_min > 0 && scale_min <= scale_max && scale_max <= 1, "--crop-scale: expected 0 < MIN <= MAX <= 1");
+  const auto [ratio_min, ratio_max] = p.crop_ratio;
+  require(ratio_min > 0 && ratio_min <= ratio_max && std::isfinite(ratio_max),
+          "--crop-ratio: expected 0 < MIN <= MAX");
+  require(p.hflip >= 0 && p.hflip <= 1, "--hflip: a probability, between 0 and 1");
+  require(p.mean.size() == 3 && p.std.size() == 3, "--mean and --std take three values, R,G,B");
+  for (double m : p.mean) require(std::isfinite(m), "--mean: values must be finite numbers");
+  for (double s : p.std) require(s > 0 && std::isfinite(s), "--std: values must be positive");
+}
+
 void validate_data(const data::DataConfig& d) {
   require(d.dataset != "hdf5" || !d.data_file.empty(), "--dataset hdf5 needs --data FILE");
   require(d.limit_train >= 0, "--limit-train must not be negative");
@@ -73,6 +91,7 @@ void validate_data(const data::DataConfig& d) {
     require(std::isfinite(d.normalize->first), "--normalize: MEAN must be a finite number");
     require(d.normalize->second > 0 && std::isfinite(d.normalize->second), "--normalize: STD must be positive");
   }
+  validate_images(d);
   require(d.synthetic_shape.size() == 3, "--synthetic-shape expects C,H,W");
   for (std::int64_t size : d.synthetic_shape) require(size >= 1, "--synthetic-shape: sizes must be positive");
   for (std::int64_t size : d.synthetic_shape) require_range(size, 1, 1 << 16, "--synthetic-shape: a size");

@@ -28,7 +28,7 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
   for (std::int64_t step = 0; step < steps; ++step) {
     const auto step_start = Clock::now();
     const std::int64_t begin = step * per_step;
-    train_step(order.data() + begin, std::min(per_step, samples - begin), sums);
+    train_step(epoch, order.data() + begin, std::min(per_step, samples - begin), sums);
     ++progress_.global_step;
     ++progress_.step_in_epoch;
     progress_lines_->step(progress_.step_in_epoch, sums.loss_sum / static_cast<double>(sums.count),
@@ -46,11 +46,12 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
 
 // One optimizer step over `count` samples in micro-batches of --batch-size; gradients are
 // exchanged once, after the last micro-batch's backward (during it, with overlap).
-void TrainingLoop::train_step(const std::int64_t* indices, std::int64_t count, EpochSums& sums) {
+void TrainingLoop::train_step(std::int64_t epoch, const std::int64_t* indices, std::int64_t count, EpochSums& sums) {
   state_.optimizer.optimizer->zero_grad();
   for (std::int64_t begin = 0; begin < count; begin += config_.batch_size) {
     const std::int64_t size = std::min(config_.batch_size, count - begin);
-    const data::Batch batch = train_->batch(torch::IntArrayRef(indices + begin, static_cast<std::size_t>(size)));
+    const data::Batch batch =
+        train_->batch(torch::IntArrayRef(indices + begin, static_cast<std::size_t>(size)), epoch);
     const torch::Tensor images = batch.images.to(context_.device);
     const torch::Tensor labels = batch.labels.to(context_.device);
     const torch::Tensor logits = model_->forward(images);

@@ -39,7 +39,7 @@ class TrainingLoop {
   void log_run() const;
   // train_epoch.cpp
   EpochSums train_epoch(std::int64_t epoch);
-  void train_step(const std::int64_t* indices, std::int64_t count, EpochSums& sums);
+  void train_step(std::int64_t epoch, const std::int64_t* indices, std::int64_t count, EpochSums& sums);
   bool agree_to_stop();
   void save_mid_epoch(const EpochSums& sums, bool stopping);
   [[noreturn]] void stop_now() const;

@@ -1,0 +1,131 @@
+#include "data/image_folder.h"
+
+#include "common/error.h"
+#include "data/image_decode.h"
+#include "data/image_transforms.h"
+
+#include <algorithm>
+#include <cctype>
+#include <exception>
+#include <filesystem>
+#include <thread>
+
+namespace trainer::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_image_name(const fs::path& path) {
+  std::string extension = path.extension().string();
+  std::transform(extension.begin(), extension.end(), extension.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return extension == ".jpg" || extension == ".jpeg" || extension == ".png";
+}
+
+// Every regular file under `folder`, sorted by path (os.walk with sorted names, as ImageFolder).
+std::vector<fs::path> files_under(const fs::path& folder) {
+  std::vector<fs::path> files;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, error), end;
+       !error && it != end; it.increment(error))
+    if (it->is_regular_file()) files.push_back(it->path());
+  if (error) throw DataError(folder.string() + ": cannot list the folder (" + error.message() + ")");
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+ImageFolderListing list_image_folder(const std::string& root, const std::vector<std::string>* classes) {
+  std::error_code error;
+  if (!fs::is_directory(root, error)) throw DataError(root + ": no such image folder");
+  ImageFolderListing listing;
+  for (const auto& entry : fs::directory_iterator(root, error))
+    if (entry.is_directory()) listing.classes.push_back(entry.path().filename().string());
+  if (error) throw DataError(root + ": cannot list the folder (" + error.message() + ")");
+  std::sort(listing.classes.begin(), listing.classes.end());
+  if (listing.classes.empty()) throw DataError(root + ": no class folders (expected " + root + "/<class>/<image>)");
+  const std::vector<std::string>& labels = classes ? *classes : listing.classes;
+  for (const auto& name : listing.classes) {
+    const auto found = std::find(labels.begin(), labels.end(), name);
+    if (found == labels.end())
+      throw DataError(root + "/" + name + ": a class the training folder does not have");
+    const std::int64_t label = found - labels.begin();
+    std::size_t images = 0;
+    for (const fs::path& file : files_under(fs::path(root) / name)) {
+      if (!is_image_name(file)) {
+        ++listing.ignored;
+        continue;
+      }
+      listing.files.push_back({file.string(), label});
+      ++images;
+    }
+    if (images == 0) throw DataError(root + "/" + name + ": an empty class folder (no .jpg, .jpeg or .png file)");
+  }
+  if (classes) listing.classes = *classes;
+  return listing;
+}
+
+ImageFolderDataset::ImageFolderDataset(ImageFolderListing listing, const DataConfig& config, Split split)
+    : classes_(std::move(listing.classes)),
+      files_(std::move(listing.files)),
+      pipeline_(config.images),
+      augment_(split == Split::kTrain),
+      seed_(config.seed),
+      workers_(std::max<std::int64_t>(1, config.workers)) {
+  std::vector<std::int64_t> labels;
+  labels.reserve(files_.size());
+  for (const ImageFile& file : files_) {
+    const ImageSize size = read_image_size(file.path);
+    if (!augment_ && pipeline_.resize == 0 && (size.height < pipeline_.image_size || size.width < pipeline_.image_size))
+      throw DataError(file.path + ": " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+                      " is smaller than the crop " + std::to_string(pipeline_.image_size) + " (--resize to scale it)");
+    labels.push_back(file.label);
+  }
+  labels_ = torch::tensor(labels, torch::kInt64);
+}
+
+std::vector<std::int64_t> ImageFolderDataset::sample_shape() const {
+  return {3, pipeline_.image_size, pipeline_.image_size};
+}
+
+torch::Tensor ImageFolderDataset::sample(std::int64_t index, std::int64_t epoch) const {
+  const ImageFile& file = files_[static_cast<std::size_t>(index)];
+  const RgbImage image = decode_image(file.path);
+  if (!augment_) return eval_transform(image, pipeline_, file.path);
+  SampleRandom random(seed_, epoch, index);
+  return train_transform(image, pipeline_, random);
+}
+
+Batch ImageFolderDataset::batch(torch::IntArrayRef indices, std::int64_t epoch) const {
+  const std::int64_t count = static_cast<std::int64_t>(indices.size());
+  torch::Tensor images = torch::empty({count, 3, pipeline_.image_size, pipeline_.image_size});
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(count));
+  // Worker w takes samples w, w + K, ...: each sample's pixels depend only on (seed, epoch, index).
+  auto work = [&](std::int64_t worker) {
+    for (std::int64_t i = worker; i < count; i += workers_) try {
+        images[i].copy_(sample(indices[static_cast<std::size_t>(i)], epoch));
+      } catch (...) {
+        errors[static_cast<std::size_t>(i)] = std::current_exception();
+      }
+  };
+  std::vector<std::thread> threads;
+  for (std::int64_t w = 1; w < std::min(workers_, count); ++w) threads.emplace_back(work, w);
+  work(0);
+  for (auto& thread : threads) thread.join();
+  for (const auto& error : errors)
+    if (error) std::rethrow_exception(error);  // the first failing sample of the batch, whatever K
+  return {images, labels_.index_select(0, torch::tensor(indices, torch::kInt64))};
+}
+
+std::shared_ptr<const Dataset> open_image_folder(const DataConfig& config, Split split) {
+  const std::string train_dir = config.train_dir.empty() ? config.data_dir + "/train" : config.train_dir;
+  ImageFolderListing train = list_image_folder(train_dir);
+  if (split == Split::kTrain) return std::make_shared<ImageFolderDataset>(std::move(train), config, split);
+  const std::string val_dir = config.val_dir.empty() ? config.data_dir + "/val" : config.val_dir;
+  std::error_code error;
+  if (config.val_dir.empty() && !std::filesystem::exists(val_dir, error)) return nullptr;
+  return std::make_shared<ImageFolderDataset>(list_image_folder(val_dir, &train.classes), config, split);
+}
+
+}  // namespace trainer::data
