@@ -42,7 +42,8 @@ struct DataConfig {
   std::string train_dir;  // default: data_dir/train
   std::string val_dir;    // default: data_dir/val
   ImagePipeline images;
-  std::int64_t workers = 1;  // threads that decode and transform a batch
+  std::int64_t workers = 0;   // threads that make batches ahead of the step; 0: the step's own thread
+  std::int64_t prefetch = 4;  // batches made ahead at most (memory: prefetch x a batch)
 };
 
 enum class Split { kTrain, kTest };

@@ -26,7 +26,8 @@ DataError not_an_image(const std::string& name, const std::vector<std::uint8_t>&
 }
 
 void check_size(std::int64_t height, std::int64_t width, std::int64_t max_pixels, const std::string& name) {
-  if (height <= 0 || width <= 0 || height * width > max_pixels)
+  if (height <= 0 || width <= 0) throw DataError(name + ": an unreadable image (its header gives no size)");
+  if (height * width > max_pixels)
     throw DataError(name + ": an image of " + std::to_string(width) + "x" + std::to_string(height) +
                     " pixels is beyond what is decoded (" + std::to_string(max_pixels) + " pixels at most)");
 }

@@ -6,9 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <exception>
 #include <filesystem>
-#include <thread>
 
 namespace trainer::data {
 namespace {
@@ -71,8 +69,7 @@ ImageFolderDataset::ImageFolderDataset(ImageFolderListing listing, const DataCon
       files_(std::move(listing.files)),
       pipeline_(config.images),
       augment_(split == Split::kTrain),
-      seed_(config.seed),
-      workers_(std::max<std::int64_t>(1, config.workers)) {
+      seed_(config.seed) {
   std::vector<std::int64_t> labels;
   labels.reserve(files_.size());
   for (const ImageFile& file : files_) {
@@ -100,21 +97,7 @@ torch::Tensor ImageFolderDataset::sample(std::int64_t index, std::int64_t epoch)
 Batch ImageFolderDataset::batch(torch::IntArrayRef indices, std::int64_t epoch) const {
   const std::int64_t count = static_cast<std::int64_t>(indices.size());
   torch::Tensor images = torch::empty({count, 3, pipeline_.image_size, pipeline_.image_size});
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(count));
-  // Worker w takes samples w, w + K, ...: each sample's pixels depend only on (seed, epoch, index).
-  auto work = [&](std::int64_t worker) {
-    for (std::int64_t i = worker; i < count; i += workers_) try {
-        images[i].copy_(sample(indices[static_cast<std::size_t>(i)], epoch));
-      } catch (...) {
-        errors[static_cast<std::size_t>(i)] = std::current_exception();
-      }
-  };
-  std::vector<std::thread> threads;
-  for (std::int64_t w = 1; w < std::min(workers_, count); ++w) threads.emplace_back(work, w);
-  work(0);
-  for (auto& thread : threads) thread.join();
-  for (const auto& error : errors)
-    if (error) std::rethrow_exception(error);  // the first failing sample of the batch, whatever K
+  for (std::int64_t i = 0; i < count; ++i) images[i].copy_(sample(indices[static_cast<std::size_t>(i)], epoch));
   return {images, labels_.index_select(0, torch::tensor(indices, torch::kInt64))};
 }
 

@@ -2,7 +2,7 @@
 // torchvision's ImageFolder: ROOT/<class>/**/<image>, classes in sorted folder-name order, files in
 // sorted path order, .jpg/.jpeg/.png (any case) as images; other files are left out and counted.
 // Images are decoded and transformed when a batch asks for them (data/image_decode.h,
-// data/image_transforms.h), by `workers` threads; nothing is held in memory but the file list.
+// data/image_transforms.h; in parallel: data/loader.h); nothing is held but the file list.
 
 #include "data/config.h"
 #include "data/dataset.h"
@@ -53,7 +53,6 @@ class ImageFolderDataset : public Dataset {
   ImagePipeline pipeline_;
   bool augment_;
   std::uint64_t seed_;
-  std::int64_t workers_;
 };
 
 // --dataset image-folder: the split's folder (config.train_dir / val_dir, else data_dir/train and

@@ -135,15 +135,17 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        po::value(&raw.synthetic_test_size)->default_value(c.data.synthetic_test_size),
        "synthetic: test samples")
       ("synthetic-classes", po::value(&c.data.synthetic_classes)->default_value(c.data.synthetic_classes),
-       "synthetic: number of classes");
+       "synthetic: number of classes")
+      ("workers", po::value(&c.data.workers)->default_value(c.data.workers),
+       "threads per rank that make batches (decode, transform) ahead of the step; 0: in the step")
+      ("prefetch", po::value(&c.data.prefetch)->default_value(c.data.prefetch),
+       "batches made ahead at most, all workers together (memory: this many batches)");
 
   data::ImagePipeline& images = c.data.images;
   po::options_description image_folder("Image folders (--dataset image-folder; torchvision's transforms)");
   image_folder.add_options()
       ("train-dir", po::value(&c.data.train_dir)->value_name("DIR"), "training images DIR/<class>/* (default: --data-dir/train)")
       ("val-dir", po::value(&c.data.val_dir)->value_name("DIR"), "validation images DIR/<class>/* (default: --data-dir/val, if present)")
-      ("workers", po::value(&c.data.workers)->default_value(c.data.workers),
-       "threads per rank that decode and transform a batch's images")
       ("image-size", po::value(&images.image_size)->default_value(images.image_size),
        "RandomResizedCrop's size (training) and CenterCrop's (evaluation)")
       ("resize", po::value(&images.resize)->default_value(images.resize),

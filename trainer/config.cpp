@@ -66,7 +66,8 @@ void validate_images(const data::DataConfig& d) {
   const data::ImagePipeline& p = d.images;
   require(d.dataset != "image-folder" || !d.normalize,
           "--normalize is one mean for one channel; image folders take --mean R,G,B --std R,G,B");
-  require_range(d.workers, 1, 256, "--workers");
+  require_range(d.workers, 0, 256, "--workers");
+  require_range(d.prefetch, 1, 4096, "--prefetch");
   require_range(p.image_size, 1, 8192, "--image-size");
   require_range(p.resize, 0, 16384, "--resize");
   const auto [scale_min, scale_max] = p.crop_scale;

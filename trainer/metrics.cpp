@@ -22,6 +22,7 @@ std::string to_json(const EpochMetrics& m) {
       {"train_accuracy", m.train_accuracy},
       {"epoch_seconds", m.epoch_seconds},
       {"samples_per_second", m.samples_per_second},
+      {"data_wait_seconds", m.data_wait_seconds},
   };
   if (m.test_loss) record["test_loss"] = *m.test_loss;
   if (m.test_accuracy) record["test_accuracy"] = *m.test_accuracy;

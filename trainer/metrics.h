@@ -20,6 +20,7 @@ struct EpochMetrics {
   std::optional<double> test_accuracy;
   double epoch_seconds = 0;
   double samples_per_second = 0;
+  double data_wait_seconds = 0;  // of epoch_seconds, waiting for batches (rank 0)
 };
 
 // One JSON object per line, flushed after each, so a crashed run leaves whole lines.

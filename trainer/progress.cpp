@@ -27,7 +27,7 @@ void Progress::start_epoch(std::int64_t epoch, std::int64_t steps_per_epoch) {
   epoch_start_ = last_print_ = Clock::now();
 }
 
-void Progress::step(std::int64_t step, double running_loss, std::int64_t samples_done) {
+void Progress::step(std::int64_t step, double running_loss, std::int64_t samples_done, double data_wait_seconds) {
   if (interval_ <= 0) return;
   const auto now = Clock::now();
   if (std::chrono::duration<double>(now - last_print_).count() < interval_) return;
@@ -36,10 +36,10 @@ void Progress::step(std::int64_t step, double running_loss, std::int64_t samples
   const double rate = elapsed > 0 ? samples_done / elapsed : 0.0;
   const double eta = step > 0 ? elapsed * static_cast<double>(steps_ - step) / step : 0.0;
   char line[160];
-  std::snprintf(line, sizeof line, "epoch %lld/%lld step %lld/%lld loss %.4f %.0f samples/s ETA %s",
-                static_cast<long long>(epoch_), static_cast<long long>(epochs_),
-                static_cast<long long>(step), static_cast<long long>(steps_), running_loss, rate,
-                format_duration(eta).c_str());
+  std::snprintf(line, sizeof line, "epoch %lld/%lld step %lld/%lld loss %.4f %.0f samples/s, data wait %.0f%% ETA %s",
+                static_cast<long long>(epoch_), static_cast<long long>(epochs_), static_cast<long long>(step),
+                static_cast<long long>(steps_), running_loss, rate,
+                elapsed > 0 ? 100 * data_wait_seconds / elapsed : 0.0, format_duration(eta).c_str());
   out_ << line << std::endl;
 }
 

@@ -14,8 +14,9 @@ class Progress {
   Progress(std::ostream& out, double interval_seconds, std::int64_t epochs);
 
   void start_epoch(std::int64_t epoch, std::int64_t steps_per_epoch);
-  // Called after every optimizer step with the running mean loss of the epoch so far.
-  void step(std::int64_t step, double running_loss, std::int64_t samples_done);
+  // Called after every optimizer step with the running mean loss of the epoch so far and the
+  // seconds this epoch's steps waited for data.
+  void step(std::int64_t step, double running_loss, std::int64_t samples_done, double data_wait_seconds = 0);
 
  private:
   using Clock = std::chrono::steady_clock;

@@ -21,8 +21,8 @@ std::string format_epoch_line(const EpochMetrics& m, std::int64_t epochs) {
                         static_cast<long long>(epochs), m.train_loss, m.train_accuracy);
   if (m.test_loss)
     n += std::snprintf(line + n, sizeof line - n, " | test loss %.4f acc %.4f", *m.test_loss, *m.test_accuracy);
-  std::snprintf(line + n, sizeof line - n, " | lr %.3g | %.1fs %.0f samples/s", m.lr, m.epoch_seconds,
-                m.samples_per_second);
+  std::snprintf(line + n, sizeof line - n, " | lr %.3g | %.1fs %.0f samples/s, data wait %.0f%%", m.lr,
+                m.epoch_seconds, m.samples_per_second, 100 * m.data_wait_seconds / std::max(m.epoch_seconds, 1e-9));
   return line;
 }
 
@@ -91,6 +91,7 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
   m.train_accuracy = (all[1] + progress_.partial_correct) / epoch_count;
   m.epoch_seconds = seconds;  // training only; evaluation is not throughput
   m.samples_per_second = all[2] / seconds;
+  m.data_wait_seconds = sums.data_wait_seconds;
   if (test_ && test_->size() > 0) {
     const Evaluation eval = evaluate(*model_, *test_, config_.test_batch_size, context_.device, comm);
     m.test_loss = eval.loss;

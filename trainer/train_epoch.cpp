@@ -24,15 +24,23 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
   const std::int64_t steps = (samples + per_step - 1) / per_step;
   progress_lines_->start_epoch(epoch + 1, progress_.step_in_epoch + steps);
 
+  // Every micro-batch of the epoch, in order: what the loader makes ahead of the steps.
+  std::vector<data::BatchRequest> requests;
+  for (std::int64_t begin = 0; begin < samples; begin += per_step)
+    for (std::int64_t first = begin; first < std::min(begin + per_step, samples); first += config_.batch_size)
+      requests.push_back({order.data() + first, std::min({config_.batch_size, begin + per_step - first, samples - first})});
+  data::BatchLoader loader(*train_, std::move(requests), epoch, config_.data.workers, config_.data.prefetch);
+
   EpochSums sums;
   for (std::int64_t step = 0; step < steps; ++step) {
     const auto step_start = Clock::now();
     const std::int64_t begin = step * per_step;
-    train_step(epoch, order.data() + begin, std::min(per_step, samples - begin), sums);
+    train_step(loader, std::min(per_step, samples - begin), sums);
+    sums.data_wait_seconds = loader.wait_seconds();
     ++progress_.global_step;
     ++progress_.step_in_epoch;
     progress_lines_->step(progress_.step_in_epoch, sums.loss_sum / static_cast<double>(sums.count),
-                          sums.count * context_.comm.size());
+                          sums.count * context_.comm.size(), sums.data_wait_seconds);
     saver_->note_step_seconds(seconds_since(step_start));  // before a commit, which is not the step's
 
     const bool last_step = step + 1 == steps;
@@ -46,12 +54,11 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
 
 // One optimizer step over `count` samples in micro-batches of --batch-size; gradients are
 // exchanged once, after the last micro-batch's backward (during it, with overlap).
-void TrainingLoop::train_step(std::int64_t epoch, const std::int64_t* indices, std::int64_t count, EpochSums& sums) {
+void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums) {
   state_.optimizer.optimizer->zero_grad();
   for (std::int64_t begin = 0; begin < count; begin += config_.batch_size) {
     const std::int64_t size = std::min(config_.batch_size, count - begin);
-    const data::Batch batch =
-        train_->batch(torch::IntArrayRef(indices + begin, static_cast<std::size_t>(size)), epoch);
+    const data::Batch batch = loader.next();
     const torch::Tensor images = batch.images.to(context_.device);
     const torch::Tensor labels = batch.labels.to(context_.device);
     const torch::Tensor logits = model_->forward(images);

@@ -6,6 +6,7 @@
 
 #include "comm/gradient_bucketer.h"
 #include "data/dataset.h"
+#include "data/loader.h"
 #include "data/sampler.h"
 #include "models/network.h"
 #include "trainer/checkpoint_saver.h"
@@ -24,6 +25,7 @@ struct EpochSums {
   double loss_sum = 0;
   double correct = 0;
   std::int64_t count = 0;
+  double data_wait_seconds = 0;  // the step waited for batches (this rank)
 };
 
 class TrainingLoop {
@@ -39,7 +41,7 @@ class TrainingLoop {
   void log_run() const;
   // train_epoch.cpp
   EpochSums train_epoch(std::int64_t epoch);
-  void train_step(std::int64_t epoch, const std::int64_t* indices, std::int64_t count, EpochSums& sums);
+  void train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums);
   bool agree_to_stop();
   void save_mid_epoch(const EpochSums& sums, bool stopping);
   [[noreturn]] void stop_now() const;

@@ -3,7 +3,7 @@
 # JPEG, grayscale, RGB, RGBA and 16-bit PNG, varied sizes):
 #   - the evaluation pipeline (Resize + CenterCrop + Normalize) gives torchvision's tensors on PIL's
 #     images within a stated resampling difference, measured through the model's logits;
-#   - mpirun -np 2 with --workers 1 and --workers 2 end with bit-identical weights (augmentation is a
+#   - mpirun -np 2 with --workers 0, 1 and 2 end with bit-identical weights (augmentation is a
 #     function of seed, epoch and index); a kill -9 mid-epoch and --resume auto end bit-identical;
 #   - bad folders and files are one line and exit 2, naming the folder or the file.
 source "$(dirname "$0")/common.sh"
@@ -86,13 +86,17 @@ print(f"eval pipeline: logits against torchvision+PIL, largest difference {worst
 sys.exit(0 if worst < 0.02 * scale else 1)
 PY
 
-# --workers 1 and 2 under mpirun -np 2: bit-identical weights.
+# --workers 0, 1 and 2 under mpirun -np 2: bit-identical weights; the epoch line says the data wait.
 train=("${common[@]}" --epochs 2 --seed 3 --checkpoint-every-steps 1 --keep-last 0)
 run_mpi 2 "$TRAINER" "${train[@]}" --workers 1 --checkpoint-dir w1 >w1.log || fail "workers 1: $(cat w1.log)"
 run_mpi 2 "$TRAINER" "${train[@]}" --workers 2 --checkpoint-dir w2 >w2.log || fail "workers 2: $(cat w2.log)"
 grep -q "image-folder: 72 train, 24 test samples of 3x32x32" w1.log || fail "data line: $(grep '^model' w1.log)"
 "$PYTHON" "$(dirname "$0")/checkpoint_tools.py" same w1/epoch-0002 w2/epoch-0002 ||
   fail "--workers 2 trains other weights than --workers 1"
+run_mpi 2 "$TRAINER" "${train[@]}" --workers 0 --checkpoint-dir w0 >w0.log || fail "workers 0: $(cat w0.log)"
+"$PYTHON" "$(dirname "$0")/checkpoint_tools.py" same w1/epoch-0002 w0/epoch-0002 ||
+  fail "--workers 0 (in the step's thread) trains other weights than --workers 1"
+grep -q "^epoch 2/2 .* samples/s, data wait [0-9]*%$" w0.log || fail "no data wait in the epoch line: $(cat w0.log)"
 
 # kill -9 mid-epoch, resume: bit-identical to the straight run.
 mpirun -np 2 --oversubscribe --bind-to none "$TRAINER" "${train[@]}" --workers 2 --checkpoint-dir killed \
@@ -137,5 +141,5 @@ mkdir -p extra/train/a extra/val/a extra/val/z && cp folder/train/trouser/000.pn
 expect_bad_input "extra/val/z: a class the training folder does not have" "${bad[@]}" --data-dir extra
 expect_bad_input "--normalize is one mean for one channel" "${bad[@]}" --data-dir folder --normalize 0.5,0.5
 expect_bad_input "--crop-scale: expected 0 < MIN <= MAX <= 1" "${bad[@]}" --data-dir folder --crop-scale 0.5,2
-expect_bad_input "--workers 0: must be between 1 and 256" "${bad[@]}" --data-dir folder --workers 0
+expect_bad_input "--workers 300: must be between 0 and 256" "${bad[@]}" --data-dir folder --workers 300
 echo "image folders: torchvision's eval pipeline, workers 1 = 2, kill -9 resume, bad folders and files"

@@ -58,9 +58,10 @@ TEST(Progress, PrintsWholeLinesWithEtaOnlyAfterTheInterval) {
   std::ostringstream out;
   trainer::Progress progress(out, /*interval_seconds=*/1e-9, /*epochs=*/2);
   progress.start_epoch(1, 10);
-  progress.step(5, 0.25, 320);
+  progress.step(5, 0.25, 320, 0);
   const std::string text = out.str();
   EXPECT_NE(text.find("epoch 1/2 step 5/10 loss 0.2500"), std::string::npos) << text;
+  EXPECT_NE(text.find("data wait 0%"), std::string::npos) << text;
   EXPECT_NE(text.find("ETA"), std::string::npos);
   EXPECT_EQ(text.back(), '\n');
 
