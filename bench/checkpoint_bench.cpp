@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   config.optimizer.name = "adam";
   config.optimizer.lr = 1e-3;
   trainer::TrainingState state;
-  state.identity = {"resnet18", 10, 3, ""};
+  state.identity = {"resnet18", 10, 3, "", {}};
   state.model = trainer::models::state_dict(*model);
   trainer::optim::NamedParameters parameters;
   for (const auto& item : model->named_parameters()) parameters.emplace_back(item.key(), item.value());

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace trainer::data {
@@ -29,6 +30,8 @@ class Dataset {
   // `epoch` seeds random augmentations: a sample's transform is a pure function of (seed, epoch,
   // index), whoever computes it and in whatever order; sources without augmentation ignore it.
   virtual Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const = 0;
+  // Each label's name (an image folder's class folders), or none.
+  virtual std::vector<std::string> class_names() const { return {}; }
 };
 
 // Samples [begin, end) as one batch, un-augmented (epoch 0: evaluation).

@@ -16,6 +16,7 @@ class View : public Dataset {
   std::vector<std::int64_t> sample_shape() const override { return base_->sample_shape(); }
   torch::Tensor labels() const override { return base_->labels(); }
   Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override { return base_->batch(indices, epoch); }
+  std::vector<std::string> class_names() const override { return base_->class_names(); }
 
  protected:
   std::shared_ptr<const Dataset> base_;
@@ -31,6 +32,7 @@ class ClassSubset : public View {
     kept_ = (relabeled >= 0).nonzero().squeeze(1).contiguous();
     labels_ = relabeled.index_select(0, kept_);
     classes_ = static_cast<std::int64_t>(classes.size());
+    selected_ = classes;
     // A class without samples is a typo or the wrong data set, not a class to learn.
     const torch::Tensor counts = torch::bincount(labels_, {}, classes_);
     for (std::int64_t c = 0; c < classes_; ++c)
@@ -41,6 +43,13 @@ class ClassSubset : public View {
   std::int64_t size() const override { return kept_.size(0); }
   std::int64_t num_classes() const override { return classes_; }
   torch::Tensor labels() const override { return labels_; }
+  std::vector<std::string> class_names() const override {
+    const std::vector<std::string> names = base_->class_names();
+    std::vector<std::string> kept;
+    if (!names.empty())
+      for (std::int64_t old : selected_) kept.push_back(names[static_cast<std::size_t>(old)]);
+    return kept;
+  }
   Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override {
     const torch::Tensor original = kept_.index_select(0, torch::tensor(indices, torch::kInt64)).contiguous();
     Batch batch = base_->batch(torch::IntArrayRef(original.data_ptr<std::int64_t>(), original.numel()), epoch);
@@ -51,6 +60,7 @@ class ClassSubset : public View {
  private:
   torch::Tensor mapping_, kept_, labels_;
   std::int64_t classes_ = 0;
+  std::vector<std::int64_t> selected_;
 };
 
 class FirstSamples : public View {

@@ -42,7 +42,7 @@ class ImageFolderDataset : public Dataset {
   torch::Tensor labels() const override { return labels_; }
   Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override;
 
-  const std::vector<std::string>& class_names() const { return classes_; }
+  std::vector<std::string> class_names() const override { return classes_; }
 
  private:
   torch::Tensor sample(std::int64_t index, std::int64_t epoch) const;

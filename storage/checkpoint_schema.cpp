@@ -153,6 +153,7 @@ Attributes RunRecord::to_attributes() const {
   Attributes a = {{"model", model},           {"num_classes", num_classes}, {"in_channels", in_channels},
                   {"torch_version", torch_version}, {"created", created},   {"config", config}};
   if (!model_sha256.empty()) a["model_sha256"] = model_sha256;
+  if (!class_names.empty()) a["class_names"] = class_names;
   return a;
 }
 
@@ -162,6 +163,7 @@ RunRecord RunRecord::from_attributes(const Attributes& a, const std::string& whe
   r.num_classes = required_int(a, "num_classes", where);
   r.in_channels = int_or(a, "in_channels", 0, where);
   r.model_sha256 = string_or(a, "model_sha256", "", where);
+  if (find(a, "class_names")) r.class_names = required_strings(a, "class_names", where);
   r.torch_version = string_or(a, "torch_version", "", where);
   r.created = string_or(a, "created", "", where);
   r.config = string_or(a, "config", "", where);

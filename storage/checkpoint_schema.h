@@ -60,6 +60,7 @@ struct RunRecord {
   std::int64_t num_classes = 0;    // checked on resume and by eval
   std::int64_t in_channels = 0;    // checked on resume; default 0: unknown
   std::string model_sha256;        // a model file's SHA-256, checked on resume; default "": built-in
+  std::vector<std::string> class_names;  // the data set's (image folders), checked on resume; default: none
   std::string torch_version;       // informational
   std::string created;             // informational, ISO 8601 UTC
   std::string config;              // informational: the run's options as JSON

@@ -19,8 +19,13 @@ void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::os
       << ", " << run.num_classes << " classes, "
       << (run.in_channels > 0 ? std::to_string(run.in_channels) : "?") << " input channel(s); written by "
       << index.world_size << " rank(s) with LibTorch " << known(run.torch_version) << " at " << known(run.created)
-      << "\n"
-      << "  progress: " << progress.completed_epochs << " epoch(s) done, global step " << progress.global_step << ", "
+      << "\n";
+  if (!run.class_names.empty()) {
+    out << "  class names:";
+    for (std::size_t i = 0; i < run.class_names.size(); ++i) out << " " << i << ":" << run.class_names[i];
+    out << "\n";
+  }
+  out << "  progress: " << progress.completed_epochs << " epoch(s) done, global step " << progress.global_step << ", "
       << progress.samples_seen << " samples seen";
   if (progress.step_in_epoch > 0) out << ", " << progress.step_in_epoch << " step(s) into the next epoch";
   out << "\n  shards:";

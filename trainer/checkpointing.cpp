@@ -28,6 +28,12 @@ std::string group_text(const std::vector<std::string>& names) {
                        : "[" + names.front() + (names.size() > 1 ? ", ...]" : "]") + " (" + std::to_string(names.size()) + ")";
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return "[" + text + "]";
+}
+
 void check_identity(const storage::RunRecord& saved, const ModelIdentity& identity, const std::string& where) {
   // A model file is known by its contents: moved or renamed, it is the same model.
   if (saved.model_sha256 != identity.model_sha256 || (saved.model_sha256.empty() && saved.model != identity.model))
@@ -37,6 +43,9 @@ void check_identity(const storage::RunRecord& saved, const ModelIdentity& identi
   if (saved.num_classes != identity.num_classes)
     throw CheckpointError(where + " has " + std::to_string(saved.num_classes) + " classes, this run's model has " +
                           std::to_string(identity.num_classes));
+  if (!saved.class_names.empty() && !identity.class_names.empty() && saved.class_names != identity.class_names)
+    throw CheckpointError(where + " was trained on the classes " + join_names(saved.class_names) + ", this run's are " +
+                          join_names(identity.class_names));
   if (saved.in_channels > 0 && saved.in_channels != identity.in_channels)
     throw CheckpointError(where + " was written for images of " + std::to_string(saved.in_channels) +
                           " channel(s), this run's have " + std::to_string(identity.in_channels));
@@ -139,8 +148,9 @@ std::string checkpoint_name(const TrainingProgress& p) {
 storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
                                                const TrainingProgress& progress, int world_size) {
   storage::CheckpointContents c;
-  c.run = {state.identity.model,  state.identity.num_classes, state.identity.in_channels, state.identity.model_sha256,
-           TORCH_VERSION,          iso_time_now(),              config_json(config)};
+  c.run = {state.identity.model,        state.identity.num_classes, state.identity.in_channels,
+           state.identity.model_sha256, state.identity.class_names, TORCH_VERSION,
+           iso_time_now(),              config_json(config)};
   c.model = state.model;
   const optim::OptimizerSetup& setup = state.optimizer;
   const auto& groups = setup.optimizer->param_groups();

@@ -24,6 +24,7 @@ struct ModelIdentity {
   std::int64_t num_classes = 0;
   std::int64_t in_channels = 0;
   std::string model_sha256;  // a model file's; empty for a built-in network
+  std::vector<std::string> class_names;  // the training data's, when it names its classes
 };
 
 // What a checkpoint holds of a run besides its progress.

@@ -18,7 +18,22 @@ namespace {
 
 namespace F = torch::nn::functional;
 
-void print_report(const EvalResult& r, std::ostream& log) {
+// Names for the report: the checkpoint's, else the data's, else the label numbers.
+std::vector<std::string> class_names(const WeightSource& source, const data::Dataset& test, std::int64_t classes) {
+  const std::vector<std::string> data_names = test.class_names();
+  if (!source.class_names.empty() && !data_names.empty() && source.class_names != data_names)
+    throw CheckpointError("eval: " + source.path + " was trained on " + std::to_string(source.class_names.size()) +
+                          " classes named otherwise than the data's (" + source.class_names.front() + ", ... against " +
+                          data_names.front() + ", ...)");
+  std::vector<std::string> names = !source.class_names.empty() ? source.class_names : data_names;
+  if (static_cast<std::int64_t>(names.size()) != classes) {
+    names.clear();
+    for (std::int64_t c = 0; c < classes; ++c) names.push_back(std::to_string(c));
+  }
+  return names;
+}
+
+void print_report(const EvalResult& r, const std::vector<std::string>& names, std::ostream& log) {
   char line[160];
   std::snprintf(line, sizeof line, "test: %lld samples, loss %.4f, accuracy %.4f\n", static_cast<long long>(r.samples),
                 r.loss, r.accuracy);
@@ -26,11 +41,13 @@ void print_report(const EvalResult& r, std::ostream& log) {
   const std::int64_t k = r.confusion.size(0);
   for (std::int64_t c = 0; c < k; ++c) {
     const double total = static_cast<double>(r.confusion[c].sum().item<std::int64_t>());
-    std::snprintf(line, sizeof line, " %lld:%.3f", static_cast<long long>(c),
-                  total > 0 ? r.confusion[c][c].item<std::int64_t>() / total : 0.0);
-    log << line;
+    std::snprintf(line, sizeof line, ":%.3f", total > 0 ? r.confusion[c][c].item<std::int64_t>() / total : 0.0);
+    log << " " << names[static_cast<std::size_t>(c)] << line;
   }
-  log << "\nconfusion matrix (rows: true class, columns: predicted):\n";
+  log << "\nconfusion matrix (rows: true class, columns: predicted";
+  if (names.front() != "0")
+    for (std::int64_t c = 0; c < k; ++c) log << (c ? ", " : "; ") << c << " = " << names[static_cast<std::size_t>(c)];
+  log << "):\n";
   for (std::int64_t i = 0; i < k; ++i) {
     for (std::int64_t j = 0; j < k; ++j) {
       std::snprintf(line, sizeof line, "%6lld", static_cast<long long>(r.confusion[i][j].item<std::int64_t>()));
@@ -101,11 +118,12 @@ EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoi
   result.accuracy = predictions.eq(labels).sum().item<double>() / static_cast<double>(result.samples);
   result.confusion = torch::bincount(labels * num_classes + predictions, {}, num_classes * num_classes)
                          .view({num_classes, num_classes});
-  print_report(result, log);
+  const std::vector<std::string> names = class_names(source, *test, num_classes);
+  print_report(result, names, log);
 
   if (!predictions_out.empty()) {
     storage::write_tensors(predictions_out, "", {{"logits", logits}, {"predictions", predictions}, {"labels", labels}},
-                           {{"checkpoint", source.path}, {"accuracy", result.accuracy}});
+                           {{"checkpoint", source.path}, {"accuracy", result.accuracy}, {"class_names", names}});
     log << "predictions written to " << predictions_out << std::endl;
   }
   return result;

@@ -85,7 +85,8 @@ void TrainingLoop::set_up_data() {
   const char* hint = " (--num-classes)";
   data::check_labels_fit(*train_, classes, "training", hint);
   if (test_) data::check_labels_fit(*test_, classes, "test", hint);
-  state_.identity = {config_.model, classes, train_->sample_shape()[0], ""};  // the file's SHA-256 once it is loaded
+  // The model file's SHA-256 once it is loaded.
+  state_.identity = {config_.model, classes, train_->sample_shape()[0], "", train_->class_names()};
   state_.train_samples = train_->size();
   sampler_.emplace(train_->size(), context_.comm.rank(), context_.comm.size(), config_.seed);
 }

@@ -51,6 +51,7 @@ WeightSource read_weights(const std::string& path) {
       source.model = {run.model, run.model_sha256};
       source.num_classes = run.num_classes;
       if (run.in_channels > 0) source.in_channels = run.in_channels;
+      source.class_names = run.class_names;
       source.epoch = reader.epoch().progress.completed_epochs;
     });
   }

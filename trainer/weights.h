@@ -23,6 +23,7 @@ struct WeightSource {
   SavedModel model;                  // what the file says about itself, when it does
   std::optional<std::int64_t> num_classes;
   std::optional<std::int64_t> in_channels;
+  std::vector<std::string> class_names;  // when the training data named its classes
   std::optional<std::int64_t> epoch;
 };
 

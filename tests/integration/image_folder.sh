@@ -5,6 +5,7 @@
 #     images within a stated resampling difference, measured through the model's logits;
 #   - mpirun -np 2 with --workers 0, 1 and 2 end with bit-identical weights (augmentation is a
 #     function of seed, epoch and index); a kill -9 mid-epoch and --resume auto end bit-identical;
+#   - class names in checkpoints, inspect, eval's report and --predictions-out; other names refused;
 #   - bad folders and files are one line and exit 2, naming the folder or the file.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
@@ -58,6 +59,11 @@ common=(--dataset image-folder --data-dir folder --model lenet --image-size 32 -
 "$TRAINER" "${common[@]}" --epochs 1 --checkpoint-dir init >init.log || fail "one epoch: $(cat init.log)"
 "$TRAINER" eval --checkpoint init "${common[@]}" --predictions-out ours.h5 >eval.log || fail "eval: $(cat eval.log)"
 grep -q "^test: 24 samples" eval.log || fail "eval: $(cat eval.log)"
+grep -q "^per-class accuracy: sneaker:[0-9.]* t-shirt:[0-9.]* trouser:[0-9.]*$" eval.log || fail "eval names: $(cat eval.log)"
+grep -q "0 = sneaker, 1 = t-shirt, 2 = trouser" eval.log || fail "confusion matrix names: $(cat eval.log)"
+"$TRAINER" inspect init | grep -q "^  class names: 0:sneaker 1:t-shirt 2:trouser$" || fail "inspect: class names"
+"$PYTHON" -c 'import h5py; assert list(h5py.File("ours.h5").attrs["class_names"]) in (["sneaker", "t-shirt", "trouser"], [b"sneaker", b"t-shirt", b"trouser"])' ||
+  fail "--predictions-out lacks the class names"
 "$TRAINER" export init --to init.pt >/dev/null || fail "export"
 "$PYTHON" - "$(dirname "$0")/../fixtures" <<'PY' || fail "the evaluation pipeline differs from torchvision's"
 import sys
@@ -115,6 +121,13 @@ run_mpi 2 "$TRAINER" "${train[@]}" --workers 1 --checkpoint-dir killed >resumed.
 grep -q "resumed from killed/" resumed.log || fail "no resume: $(cat resumed.log)"
 "$PYTHON" "$(dirname "$0")/checkpoint_tools.py" same w1/epoch-0002 killed/epoch-0002 ||
   fail "the resumed run does not end where the straight one did"
+
+# Resuming on a folder whose classes have other names is refused.
+cp -r folder renamed && mv renamed/train/sneaker renamed/train/boot && mv renamed/val/sneaker renamed/val/boot && cp -r w1 w1-copy
+expect_bad_input "was trained on the classes [sneaker, t-shirt, trouser], this run's are [boot, t-shirt, trouser]" \
+  "${common[@]}" --train-dir renamed/train --val-dir renamed/val --epochs 3 --checkpoint-dir w1-copy
+expect_bad_input "named otherwise than the data's (sneaker, ... against boot, ...)" eval --checkpoint init \
+  --dataset image-folder --data-dir renamed --image-size 32 --resize 36
 
 # Bad folders and files.
 bad=(--dataset image-folder --model lenet --image-size 32 --checkpoint-dir none --epochs 1)

@@ -199,7 +199,8 @@ TEST_F(V1Checkpoint, RestoringAndCapturingAgainGivesTheCheckpointBitForBit) {
   const TrainConfig run = config(2);
   trainer::storage::CheckpointReader reader(path);
   trainer::TrainingState state;
-  state.identity = {reader.run().model, reader.run().num_classes, reader.run().in_channels, reader.run().model_sha256};
+  state.identity = {reader.run().model, reader.run().num_classes, reader.run().in_channels, reader.run().model_sha256,
+                    reader.run().class_names};
   state.train_samples = reader.epoch().train_samples;
   auto model = trainer::models::make_model(state.identity.model, {state.identity.in_channels, state.identity.num_classes});
   state.model = trainer::models::state_dict(*model);
