@@ -24,9 +24,9 @@ struct Entry {
 };
 
 std::shared_ptr<const Dataset> open_hdf5(const DataConfig& config, Split split) {
-  if (split == Split::kTrain) return load_hdf5_dataset(config.data_file);
+  if (split == Split::kTrain) return open_hdf5_dataset(config.data_file);
   if (config.test_data_file.empty()) return nullptr;
-  return load_hdf5_dataset(config.test_data_file);
+  return open_hdf5_dataset(config.test_data_file);
 }
 
 const std::vector<Entry>& registry() {

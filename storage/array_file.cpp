@@ -35,10 +35,18 @@ torch::Tensor ArrayFile::read(const std::string& name, torch::ScalarType dtype) 
   const DatasetInfo d = impl_->file.describe(name);
   if (d.kind == ElementKind::kOther)
     throw StorageError(path() + ":" + name + ": holds neither integers nor floating-point numbers");
-  const std::uint64_t bytes = static_cast<std::uint64_t>(d.element_count()) * d.element_size;
   if (static_cast<std::uint64_t>(d.element_count()) * c10::elementSize(dtype) > (std::uint64_t{1} << 36))
     throw StorageError(path() + ":" + name + ": too large to read into memory at once (" +
                        std::to_string(d.element_count()) + " elements)");
+  check_stored_size(name);
+  torch::Tensor values = torch::empty(d.shape, dtype);
+  impl_->file.read_raw(name, hdf5_type_of(dtype, name), values.data_ptr());
+  return values;
+}
+
+void ArrayFile::check_stored_size(const std::string& name) const {
+  const DatasetInfo d = impl_->file.describe(name);
+  const std::uint64_t bytes = static_cast<std::uint64_t>(d.element_count()) * d.element_size;
   // What the file announces must be backed by bytes in it: no compression filter gets more than
   // about 1000:1 out of real data, so a tiny file announcing gigabytes is refused before any is
   // allocated.
@@ -46,8 +54,16 @@ torch::Tensor ArrayFile::read(const std::string& name, torch::ScalarType dtype) 
   if (bytes > (std::uint64_t{1} << 20) && bytes / 1100 > stored)
     throw StorageError(path() + ":" + name + ": announces " + std::to_string(bytes) + " bytes but stores " +
                        std::to_string(stored) + " (a damaged or hostile file?)");
+}
+
+torch::Tensor ArrayFile::read_rows(const std::string& name, const std::vector<std::int64_t>& rows,
+                                   torch::ScalarType dtype) const {
+  DatasetInfo d = impl_->file.describe(name);
+  if (d.kind == ElementKind::kOther)
+    throw StorageError(path() + ":" + name + ": holds neither integers nor floating-point numbers");
+  d.shape[0] = static_cast<std::int64_t>(rows.size());
   torch::Tensor values = torch::empty(d.shape, dtype);
-  impl_->file.read_raw(name, hdf5_type_of(dtype, name), values.data_ptr());
+  impl_->file.read_rows(name, hdf5_type_of(dtype, name), rows, values.data_ptr());
   return values;
 }
 

@@ -32,6 +32,12 @@ class ArrayFile {
   ArrayInfo info(const std::string& name) const;
   // The whole array converted to `dtype`; throws StorageError when HDF5 cannot convert it.
   torch::Tensor read(const std::string& name, torch::ScalarType dtype) const;
+  // Throws StorageError when the array announces far more bytes than the file stores for it (a
+  // decompression bomb, a damaged file).
+  void check_stored_size(const std::string& name) const;
+  // The rows `rows` (first-dimension indices, any order) converted to `dtype`, in that order.
+  torch::Tensor read_rows(const std::string& name, const std::vector<std::int64_t>& rows,
+                          torch::ScalarType dtype) const;
 
  private:
   struct Impl;

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <numeric>
 #include <type_traits>
 #include <utility>
 
@@ -322,6 +324,35 @@ void File::read_raw(const std::string& dataset, hid_t type, void* out) const {
   Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
              H5Dclose);
   check(H5Dread(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), where(dataset) + ": cannot read");
+}
+
+void File::read_rows(const std::string& dataset, hid_t type, const std::vector<std::int64_t>& rows, void* out) const {
+  if (!has(dataset)) throw StorageError(where(dataset) + ": no such dataset");
+  Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
+             H5Dclose);
+  Handle file_space(check(H5Dget_space(set.id()), where(dataset) + ": no dataspace"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.id());
+  std::vector<hsize_t> dims(static_cast<std::size_t>(std::max(rank, 1)));
+  if (rank < 1 || H5Sget_simple_extent_dims(file_space.id(), dims.data(), nullptr) != rank)
+    throw StorageError(where(dataset) + ": not an array with rows");
+  const std::size_t row_bytes = H5Tget_size(type) * static_cast<std::size_t>(std::accumulate(
+                                                         dims.begin() + 1, dims.end(), hsize_t{1}, std::multiplies<>()));
+  for (std::size_t first = 0; first < rows.size();) {
+    std::size_t last = first + 1;
+    while (last < rows.size() && rows[last] == rows[last - 1] + 1) ++last;
+    if (rows[first] < 0 || static_cast<hsize_t>(rows[last - 1]) >= dims[0])
+      throw StorageError(where(dataset) + ": row " + std::to_string(rows[first]) + " is out of range");
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    start[0] = static_cast<hsize_t>(rows[first]);
+    count[0] = last - first;
+    check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+          where(dataset) + ": cannot select rows");
+    Handle memory(check(H5Screate_simple(rank, count.data(), nullptr), where(dataset) + ": no memory space"),
+                  H5Sclose);
+    check(H5Dread(set.id(), type, memory.id(), file_space.id(), H5P_DEFAULT, static_cast<char*>(out) + first * row_bytes),
+          where(dataset) + ": cannot read rows");
+    first = last;
+  }
 }
 
 void File::create_group(const std::string& group) {

@@ -86,6 +86,9 @@ class File {
                  const void* data, bool checksummed = false);
   // Reads the whole dataset into `out`, converted to the native type `type`.
   void read_raw(const std::string& dataset, hid_t type, void* out) const;
+  // Rows (indices along the first dimension, each in range) one after the other into `out`, in the
+  // order given; consecutive ascending rows are read as one selection.
+  void read_rows(const std::string& dataset, hid_t type, const std::vector<std::int64_t>& rows, void* out) const;
 
   void create_group(const std::string& group);  // with missing parents; fine if it exists
   // Names of the links directly below `group`, sorted.

@@ -8,6 +8,8 @@
 #include "storage/tensor_file.h"
 
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <fstream>
 #include <torch/torch.h>
 
@@ -81,13 +83,31 @@ TEST(Hdf5Dataset, ReadsUint8ImagesWithoutChannelAxisScaledToUnitRange) {
   torch::Tensor pixels = torch::arange(4 * 5 * 5, torch::kInt64).remainder(256).to(torch::kUInt8).view({4, 5, 5});
   pixels[0][0][0] = 255;
   write_arrays(path, pixels, torch::tensor({0, 2, 1, 2}, torch::kInt64));
-  auto d = trainer::data::load_hdf5_dataset(path);
+  auto d = trainer::data::open_hdf5_dataset(path);
   auto all = all_of(*d);
   EXPECT_EQ(all.images.sizes(), (std::vector<std::int64_t>{4, 1, 5, 5}));
   EXPECT_FLOAT_EQ(all.images[0][0][0][0].item<float>(), 1.0f);
   EXPECT_FLOAT_EQ(all.images[0][0][0][1].item<float>(), 1.0f / 255);
   EXPECT_EQ(d->num_classes(), 3);
   EXPECT_TRUE(all.labels.equal(torch::tensor({0, 2, 1, 2}, torch::kInt64)));
+}
+
+TEST(Hdf5Dataset, ABatchReadsItsRowsInAnyOrderAndNamesASampleWithNaN) {
+  const std::string path = temp("rows.h5");
+  torch::Tensor pixels = torch::arange(6 * 2 * 3, torch::kFloat32).view({6, 2, 3, 1});
+  pixels[4][1][2][0] = std::numeric_limits<float>::quiet_NaN();
+  write_arrays(path, pixels, torch::tensor({0, 1, 2, 0, 1, 2}, torch::kInt64));
+  auto d = trainer::data::open_hdf5_dataset(path);  // the NaN is not read yet
+  const std::vector<std::int64_t> rows{3, 0, 1, 2, 3, 5};  // runs, a repeat, out of order
+  const auto batch = d->batch(rows, 0);
+  for (std::size_t i = 0; i < rows.size(); ++i) EXPECT_TRUE(batch.images[static_cast<std::int64_t>(i)].equal(pixels[rows[i]])) << i;
+  EXPECT_TRUE(batch.labels.equal(torch::tensor({0, 0, 1, 2, 0, 2}, torch::kInt64)));
+  try {
+    d->batch(std::vector<std::int64_t>{1, 4}, 0);
+    FAIL() << "no error";
+  } catch (const trainer::DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(":/images: sample 4 holds NaN or infinite values"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Hdf5Dataset, FloatImagesAreUsedAsTheyAreAndNormalizeApplies) {
@@ -110,7 +130,7 @@ TEST(Hdf5Dataset, FloatImagesAreUsedAsTheyAreAndNormalizeApplies) {
 TEST(Hdf5Dataset, MalformedFilesAreDataErrorsNamingTheProblem) {
   auto message_of = [](const std::string& path) -> std::string {
     try {
-      trainer::data::load_hdf5_dataset(path);
+      trainer::data::open_hdf5_dataset(path);
     } catch (const trainer::InputError& e) {
       return e.what();
     }
