@@ -7,7 +7,8 @@
 # 4. checkpoint save/load vs raw write+fsync/read, and the stall of an asynchronous save;
 # 5. side by side with Python: LeNet under DistributedDataParallel (gloo, torchrun) with the same
 #    batch, threads and data, and torch.save/torch.load of the same ResNet-18 + Adam state;
-# 6. the TorchScript interpreter's cost: LeNet and ResNet-18 as model files against built in.
+# 6. the TorchScript interpreter's cost: LeNet and ResNet-18 as model files against built in;
+# 7. the image-folder loader against torchvision's DataLoader, the data wait, peak memory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -53,3 +54,7 @@ printf "resnet18 + adam checkpoint: trainer save %.3f s | torch.save+fsync %.3f 
 echo
 echo "## 6. model files: the TorchScript interpreter's cost"
 bash "$root/bench/torchscript.sh" "$build/bin/trainer"
+echo
+echo "## 7. image folders: the loader against torchvision's DataLoader, data wait, memory"
+bash "$root/bench/loader.sh" "$build"
+bash "$root/bench/data_memory.sh" "$build/bin/trainer"
