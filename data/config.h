@@ -44,6 +44,7 @@ struct DataConfig {
   ImagePipeline images;
   std::int64_t workers = 0;   // threads that make batches ahead of the step; 0: the step's own thread
   std::int64_t prefetch = 4;  // batches made ahead at most (memory: prefetch x a batch)
+  bool skip_bad_images = false;  // image folders: decode every file at start, leave out those that fail
 };
 
 enum class Split { kTrain, kTest };

@@ -32,6 +32,8 @@ class Dataset {
   virtual Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const = 0;
   // Each label's name (an image folder's class folders), or none.
   virtual std::vector<std::string> class_names() const { return {}; }
+  // What the run's log should say about the data (files left out, ...), one line each.
+  virtual std::vector<std::string> notes() const { return {}; }
 };
 
 // Samples [begin, end) as one batch, un-augmented (epoch 0: evaluation).

@@ -17,6 +17,7 @@ class View : public Dataset {
   torch::Tensor labels() const override { return base_->labels(); }
   Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override { return base_->batch(indices, epoch); }
   std::vector<std::string> class_names() const override { return base_->class_names(); }
+  std::vector<std::string> notes() const override { return base_->notes(); }
 
  protected:
   std::shared_ptr<const Dataset> base_;

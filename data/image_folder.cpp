@@ -70,16 +70,44 @@ ImageFolderDataset::ImageFolderDataset(ImageFolderListing listing, const DataCon
       pipeline_(config.images),
       augment_(split == Split::kTrain),
       seed_(config.seed) {
+  std::vector<ImageFile> usable;
   std::vector<std::int64_t> labels;
-  labels.reserve(files_.size());
-  for (const ImageFile& file : files_) {
-    const ImageSize size = read_image_size(file.path);
-    if (!augment_ && pipeline_.resize == 0 && (size.height < pipeline_.image_size || size.width < pipeline_.image_size))
-      throw DataError(file.path + ": " + std::to_string(size.width) + "x" + std::to_string(size.height) +
-                      " is smaller than the crop " + std::to_string(pipeline_.image_size) + " (--resize to scale it)");
+  for (ImageFile& file : files_) {
+    try {
+      check_file(file.path, config.skip_bad_images);
+    } catch (const DataError& e) {
+      if (!config.skip_bad_images) throw;
+      if (skipped_.empty()) first_skipped_ = e.what();
+      skipped_.push_back(file.path);
+      continue;
+    }
     labels.push_back(file.label);
+    usable.push_back(std::move(file));
   }
+  if (usable.empty())
+    throw DataError("no readable image among the " + std::to_string(files_.size()) + " listed (the first: " +
+                    first_skipped_ + ")");
+  files_ = std::move(usable);
   labels_ = torch::tensor(labels, torch::kInt64);
+}
+
+void ImageFolderDataset::check_file(const std::string& path, bool decode) const {
+  ImageSize size;
+  if (decode) {
+    const RgbImage image = decode_image(path);
+    size = {image.height, image.width};
+  } else {
+    size = read_image_size(path);
+  }
+  if (!augment_ && pipeline_.resize == 0 && (size.height < pipeline_.image_size || size.width < pipeline_.image_size))
+    throw DataError(path + ": " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+                    " is smaller than the crop " + std::to_string(pipeline_.image_size) + " (--resize to scale it)");
+}
+
+std::vector<std::string> ImageFolderDataset::notes() const {
+  if (skipped_.empty()) return {};
+  return {"left out " + std::to_string(skipped_.size()) + " unreadable image(s) (--skip-bad-images), the first: " +
+          first_skipped_};
 }
 
 std::vector<std::int64_t> ImageFolderDataset::sample_shape() const {

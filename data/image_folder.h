@@ -31,7 +31,9 @@ ImageFolderListing list_image_folder(const std::string& root, const std::vector<
 
 // A split of an image folder with the training (augmenting) or the evaluation pipeline. Every
 // file's header is read at start: a file that is no image, unreadable, or (evaluation) smaller
-// than the crop is named there; a file corrupt further in is named when a batch reaches it.
+// than the crop is named there; a file corrupt further in is named when a batch reaches it. With
+// config.skip_bad_images every file is decoded once at start instead, and those that fail are
+// left out (notes() says how many).
 class ImageFolderDataset : public Dataset {
  public:
   ImageFolderDataset(ImageFolderListing listing, const DataConfig& config, Split split);
@@ -43,9 +45,13 @@ class ImageFolderDataset : public Dataset {
   Batch batch(torch::IntArrayRef indices, std::int64_t epoch) const override;
 
   std::vector<std::string> class_names() const override { return classes_; }
+  std::vector<std::string> notes() const override;
 
  private:
   torch::Tensor sample(std::int64_t index, std::int64_t epoch) const;
+  // Throws DataError for a file that is no usable image: its header (or with `decode`, the whole
+  // file) unreadable, or too small for the evaluation crop.
+  void check_file(const std::string& path, bool decode) const;
 
   std::vector<std::string> classes_;
   std::vector<ImageFile> files_;
@@ -53,6 +59,8 @@ class ImageFolderDataset : public Dataset {
   ImagePipeline pipeline_;
   bool augment_;
   std::uint64_t seed_;
+  std::vector<std::string> skipped_;  // --skip-bad-images
+  std::string first_skipped_;
 };
 
 // --dataset image-folder: the split's folder (config.train_dir / val_dir, else data_dir/train and

@@ -155,7 +155,10 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "RandomResizedCrop's aspect ratio MIN,MAX")
       ("hflip", po::value(&images.hflip)->default_value(images.hflip), "RandomHorizontalFlip's probability; 0: off")
       ("mean", po::value(&raw.mean)->default_value("0.485,0.456,0.406"), "Normalize's mean R,G,B")
-      ("std", po::value(&raw.std)->default_value("0.229,0.224,0.225"), "Normalize's std R,G,B");
+      ("std", po::value(&raw.std)->default_value("0.229,0.224,0.225"), "Normalize's std R,G,B")
+      ("skip-bad-images", po::bool_switch(&c.data.skip_bad_images),
+       "decode every image once at start and leave out those that fail, with a count in the log "
+       "(default: a bad file is an error naming it)");
   data.add(image_folder);
 
   po::options_description optim("Optimization");

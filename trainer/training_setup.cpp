@@ -134,6 +134,9 @@ void TrainingLoop::log_run() const {
     log_ << " | gradients: " << bucketer_->bytes() << " bytes in " << bucketer_->bucket_count() << " bucket(s)"
          << (bucketer_->overlapping() ? ", overlapped with backward" : "");
   log_ << std::endl;
+  for (const auto& note : train_->notes()) log_ << "training data: " << note << std::endl;
+  if (test_)
+    for (const auto& note : test_->notes()) log_ << "test data: " << note << std::endl;
 }
 
 }  // namespace trainer

@@ -6,7 +6,8 @@
 #   - mpirun -np 2 with --workers 0, 1 and 2 end with bit-identical weights (augmentation is a
 #     function of seed, epoch and index); a kill -9 mid-epoch and --resume auto end bit-identical;
 #   - class names in checkpoints, inspect, eval's report and --predictions-out; other names refused;
-#   - bad folders and files are one line and exit 2, naming the folder or the file.
+#   - bad folders and files are one line and exit 2, naming the folder or the file; with
+#     --skip-bad-images a corrupt file is left out and counted instead.
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 
@@ -141,6 +142,10 @@ expect_bad_input "broken/train/sneaker/003.jpg: an unreadable JPEG" "${bad[@]}" 
 # Cut after the header: found when a batch reaches it.
 head -c $(($(stat -c %s folder/train/sneaker/003.jpg) * 2 / 3)) folder/train/sneaker/003.jpg >broken/train/sneaker/003.jpg
 expect_bad_input "broken/train/sneaker/003.jpg: a corrupt or truncated JPEG" "${bad[@]}" --data-dir broken
+"$TRAINER" "${bad[@]}" --data-dir broken --skip-bad-images >skip.log || fail "--skip-bad-images: $(cat skip.log)"
+grep -q "^training data: left out 1 unreadable image(s) (--skip-bad-images), the first: broken/train/sneaker/003.jpg: a corrupt or truncated JPEG" skip.log ||
+  fail "--skip-bad-images: $(cat skip.log)"
+grep -q "image-folder: 71 train, 24 test samples" skip.log || fail "--skip-bad-images: $(grep '^model' skip.log)"
 cp folder/train/sneaker/003.jpg broken/train/sneaker/003.jpg
 head -c $(($(stat -c %s folder/train/trouser/000.png) - 20)) folder/train/trouser/000.png >broken/train/trouser/000.png
 expect_bad_input "broken/train/trouser/000.png: a corrupt or truncated PNG" "${bad[@]}" --data-dir broken
