@@ -3,11 +3,14 @@
 // RandomHorizontalFlip + Normalize by default), images/s; nothing else runs. Checked: the batches
 // with K workers are the same bits as with one.
 //
-//   build/bin/loader_bench DIR [WORKERS...] [--batch B] [--image-size S]
+//   build/bin/loader_bench DIR [WORKERS...] [--batch B] [--image-size S] [--eval-dump FILE.h5]
+// --eval-dump writes every image of DIR through the evaluation pipeline (Resize + CenterCrop +
+// Normalize) to FILE.h5 (/images, /labels), for comparison with torchvision's.
 
 #include "common/clock.h"
 #include "data/loader.h"
 #include "data/registry.h"
+#include "storage/tensor_file.h"
 
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -56,14 +59,26 @@ int main(int argc, char** argv) {
   config.train_dir = argv[1];
   std::vector<std::int64_t> workers;
   std::int64_t batch = 32;
+  std::string eval_dump;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--batch" && i + 1 < argc) batch = std::atoll(argv[++i]);
     else if (arg == "--image-size" && i + 1 < argc) config.images.image_size = std::atoll(argv[++i]);
+    else if (arg == "--resize" && i + 1 < argc) config.images.resize = std::atoll(argv[++i]);
+    else if (arg == "--eval-dump" && i + 1 < argc) eval_dump = argv[++i];
     else workers.push_back(std::atoll(argv[i]));
   }
   if (workers.empty()) workers = {1, 2};
   torch::set_num_threads(1);  // as a DataLoader worker process runs
+  if (!eval_dump.empty()) {
+    config.val_dir = config.train_dir;  // the folder, through the evaluation pipeline
+    const auto folder = data::make_dataset(config, data::Split::kTest);
+    const data::Batch all = data::batch_of_range(*folder, 0, folder->size());
+    storage::write_tensors(eval_dump, "", {{"images", all.images}, {"labels", all.labels}});
+    std::printf("%lld images through the evaluation pipeline written to %s\n", static_cast<long long>(folder->size()),
+                eval_dump.c_str());
+    return 0;
+  }
   const auto folder = data::make_dataset(config, data::Split::kTrain);
   std::printf("# loader_bench: %lld images in %s, batch %lld, RandomResizedCrop(%lld) + flip + normalize\n",
               static_cast<long long>(folder->size()), argv[1], static_cast<long long>(batch),
