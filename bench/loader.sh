@@ -57,15 +57,16 @@ import h5py, numpy as np, torch, torchvision
 from torchvision import transforms as T
 resize, crop = int(sys.argv[1]), int(sys.argv[2])
 mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
-data = torchvision.datasets.ImageFolder("images/train", transform=T.Compose(
-    [T.Resize(resize), T.CenterCrop(crop), T.ToTensor(), T.Normalize(mean, std)]))
+steps = ([T.Resize(resize)] if resize > 0 else []) + [T.CenterCrop(crop), T.ToTensor(), T.Normalize(mean, std)]
+data = torchvision.datasets.ImageFolder("images/train", transform=T.Compose(steps))
 theirs = torch.stack([data[i][0] for i in range(len(data))]).numpy()
 ours = h5py.File("eval.h5")["images"][()]
 levels = np.abs(ours - theirs) * np.array(std).reshape(1, 3, 1, 1) * 255  # in 8-bit levels
-print(f"Resize({resize}) + CenterCrop({crop}) of 320x256: |ours - PIL| in 8-bit levels: mean {levels.mean():.3f}, "
+what = f"Resize({resize}) + CenterCrop({crop})" if resize > 0 else f"decoding only, CenterCrop({crop})"
+print(f"{what} of 320x256: |ours - PIL| in 8-bit levels: mean {levels.mean():.3f}, "
       f"max {levels.max():.2f}, {100 * (levels > 0.5).mean():.2f}% of values differ")
 PY
-for sizes in "160 128" "300 256"; do
+for sizes in "0 256" "160 128" "300 256"; do
   read -r resize crop <<<"$sizes"
   "$build/bin/loader_bench" images/train --resize "$resize" --image-size "$crop" --eval-dump eval.h5 >/dev/null
   "$python" resampling.py "$resize" "$crop"
