@@ -1,6 +1,6 @@
 #!/bin/bash
 # --dataset image-folder on a real image folder written from Fashion-MNIST (three classes, PNG and
-# JPEG, grayscale, RGB, RGBA and 16-bit PNG, varied sizes):
+# JPEG, grayscale, RGB, RGBA and 16-bit grayscale PNG, varied sizes):
 #   - the evaluation pipeline (Resize + CenterCrop + Normalize) gives torchvision's tensors on PIL's
 #     images within a stated resampling difference, measured through the model's logits;
 #   - ResNet-18 under mpirun -np 2 with --workers 0, 1 and 2 ends with bit-identical weights (augmentation is a
@@ -51,6 +51,9 @@ for i in range(len(labels)):
     else:
         Image.merge("RGB", (gray, gray, gray.point(lambda v: v // 2))).save(f"{folder}/{n:03d}.jpeg", quality=85)
 open("folder/train/t-shirt/notes.txt", "w").write("not an image: left out, as ImageFolder does")
+# 16-bit grayscale PNG (training only: PIL's convert("RGB") clips it where we scale it to 8 bits).
+Image.fromarray(images[0].astype(np.uint16) * 257).save("folder/train/t-shirt/zz-16bit.png")
+assert Image.open("folder/train/t-shirt/zz-16bit.png").mode.startswith("I")
 PY
 
 folder=(--dataset image-folder --data-dir folder --image-size 32 --resize 36 --batch-size 8 --lr 0.01
@@ -98,7 +101,7 @@ PY
 train=("${folder[@]}" --model resnet18 --epochs 2 --seed 3 --checkpoint-every-steps 1 --keep-last 0)
 run_mpi 2 "$TRAINER" "${train[@]}" --workers 1 --checkpoint-dir w1 >w1.log || fail "workers 1: $(cat w1.log)"
 run_mpi 2 "$TRAINER" "${train[@]}" --workers 2 --checkpoint-dir w2 >w2.log || fail "workers 2: $(cat w2.log)"
-grep -q "image-folder: 72 train, 24 test samples of 3x32x32" w1.log || fail "data line: $(grep '^model' w1.log)"
+grep -q "image-folder: 73 train, 24 test samples of 3x32x32" w1.log || fail "data line: $(grep '^model' w1.log)"
 "$PYTHON" "$(dirname "$0")/checkpoint_tools.py" same w1/epoch-0002 w2/epoch-0002 ||
   fail "--workers 2 trains other weights than --workers 1"
 run_mpi 2 "$TRAINER" "${train[@]}" --workers 0 --checkpoint-dir w0 >w0.log || fail "workers 0: $(cat w0.log)"
@@ -146,7 +149,7 @@ expect_bad_input "broken/train/sneaker/003.jpg: a corrupt or truncated JPEG" "${
 "$TRAINER" "${bad[@]}" --data-dir broken --skip-bad-images >skip.log || fail "--skip-bad-images: $(cat skip.log)"
 grep -q "^training data: left out 1 unreadable image(s) (--skip-bad-images), the first: broken/train/sneaker/003.jpg: a corrupt or truncated JPEG" skip.log ||
   fail "--skip-bad-images: $(cat skip.log)"
-grep -q "image-folder: 71 train, 24 test samples" skip.log || fail "--skip-bad-images: $(grep '^model' skip.log)"
+grep -q "image-folder: 72 train, 24 test samples" skip.log || fail "--skip-bad-images: $(grep '^model' skip.log)"
 cp folder/train/sneaker/003.jpg broken/train/sneaker/003.jpg
 head -c $(($(stat -c %s folder/train/trouser/000.png) - 20)) folder/train/trouser/000.png >broken/train/trouser/000.png
 expect_bad_input "broken/train/trouser/000.png: a corrupt or truncated PNG" "${bad[@]}" --data-dir broken
