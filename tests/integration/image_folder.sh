@@ -110,18 +110,7 @@ run_mpi 2 "$TRAINER" "${train[@]}" --workers 0 --checkpoint-dir w0 >w0.log || fa
 grep -q "^epoch 2/2 .* samples/s, data wait [0-9]*%$" w0.log || fail "no data wait in the epoch line: $(cat w0.log)"
 
 # kill -9 mid-epoch, resume: bit-identical to the straight run.
-mpirun -np 2 --oversubscribe --bind-to none "$TRAINER" "${train[@]}" --workers 2 --checkpoint-dir killed \
-  >killed.log 2>&1 &
-launcher=$!
-for _ in $(seq 1 600); do
-  [ -f killed/LATEST ] && [ "$(cat killed/LATEST)" \> "epoch-0000-step-00000002" ] && break
-  sleep 0.05
-done
-kill -9 "$launcher" 2>/dev/null || true
-wait "$launcher" 2>/dev/null || true
-sleep 1
-[ ! -d killed/epoch-0002 ] || fail "the run ended before the kill"
-echo "killed after $(cat killed/LATEST)"
+kill_after_checkpoint killed epoch-0000-step-00000002 2 "$TRAINER" "${train[@]}" --workers 2 --checkpoint-dir killed
 run_mpi 2 "$TRAINER" "${train[@]}" --workers 1 --checkpoint-dir killed >resumed.log || fail "resume: $(cat resumed.log)"
 grep -q "resumed from killed/" resumed.log || fail "no resume: $(cat resumed.log)"
 "$PYTHON" "$(dirname "$0")/checkpoint_tools.py" same w1/epoch-0002 killed/epoch-0002 ||

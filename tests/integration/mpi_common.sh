@@ -21,3 +21,24 @@ print(f"{len(names)} tensors, largest difference {worst:.3g} (tolerance {tol:g})
 sys.exit(0 if worst <= tol else 1)
 PY
 }
+
+# kill_after_checkpoint DIR AFTER RANKS ARGS...: runs mpirun -np RANKS ARGS in the background (its
+# output in DIR.log) and kill -9s mpirun, whose ranks die with it (PR_SET_PDEATHSIG), once DIR/LATEST
+# names a checkpoint after AFTER; fails if no checkpoint was written or the run, of 2 epochs, ended
+# first.
+kill_after_checkpoint() {
+  local dir=$1 after=$2 ranks=$3
+  shift 3
+  mpirun -np "$ranks" --oversubscribe --bind-to none "$@" >"$dir.log" 2>&1 &
+  local launcher=$!
+  for _ in $(seq 1 600); do
+    [ -f "$dir/LATEST" ] && [ "$(cat "$dir/LATEST")" \> "$after" ] && break
+    sleep 0.05
+  done
+  kill -9 "$launcher" 2>/dev/null || true
+  wait "$launcher" 2>/dev/null || true
+  sleep 1
+  [ -f "$dir/LATEST" ] || fail "no checkpoint in $dir before the kill: $(cat "$dir.log")"
+  [ ! -d "$dir/epoch-0002" ] || fail "the run ended before the kill"
+  echo "killed after $(cat "$dir/LATEST")"
+}

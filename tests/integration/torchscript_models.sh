@@ -101,18 +101,7 @@ same_weights np2.h5 np1.h5 1e-5 || fail "np=2 x 32 differs from np=1 x 64"
 cnn=(--model models/small_cnn.ts --limit-train 1024 --limit-test 128 --epochs 2 --batch-size 32 --seed 6
   --progress-seconds 0 --checkpoint-every-steps 3 --keep-last 0)
 run_mpi 2 "$TRAINER" "${cnn[@]}" --checkpoint-dir straight >straight.log || fail "straight: $(cat straight.log)"
-mpirun -np 2 --oversubscribe --bind-to none "$TRAINER" "${cnn[@]}" --checkpoint-dir killed >killed.log 2>&1 &
-launcher=$!  # mpirun itself; its ranks die with it (PR_SET_PDEATHSIG)
-for _ in $(seq 1 600); do
-  [ -f killed/LATEST ] && [ "$(cat killed/LATEST)" \> "epoch-0000-step-00000005" ] && break
-  sleep 0.05
-done
-kill -9 "$launcher" 2>/dev/null || true
-wait "$launcher" 2>/dev/null || true
-sleep 1
-[ -f killed/LATEST ] || fail "no checkpoint before the kill"
-echo "killed after $(cat killed/LATEST)"
-[ ! -d killed/epoch-0002 ] || fail "the run ended before the kill"
+kill_after_checkpoint killed epoch-0000-step-00000005 2 "$TRAINER" "${cnn[@]}" --checkpoint-dir killed
 run_mpi 2 "$TRAINER" "${cnn[@]}" --checkpoint-dir killed >resumed.log || fail "resume: $(cat resumed.log)"
 grep -q "resumed from killed/" resumed.log || fail "no resume: $(cat resumed.log)"
 $tools same straight/epoch-0002 killed/epoch-0002 || fail "the resumed run does not end where the straight one did"
