@@ -13,6 +13,7 @@ struct GradientBucketer::State {
     std::size_t missing = 0;            // overlap: gradients still to come
     std::unique_ptr<Work> work;         // the allreduce in flight
   };
+  using SystemClock = std::chrono::system_clock;
 
   Communicator& comm;
   bool overlap = false;
@@ -20,6 +21,8 @@ struct GradientBucketer::State {
   bool accumulated = false;    // .grad holds earlier micro-batches: add it to what backward brings
   std::size_t next_launch = 0;  // buckets start in index order
   std::vector<Bucket> buckets;
+  bool recording = false;
+  std::vector<BucketTiming> timings;  // per bucket, when recording
 
   explicit State(Communicator& c) : comm(c) {}
 
@@ -42,11 +45,16 @@ struct GradientBucketer::State {
 
   void launch_ready() {
     while (next_launch < buckets.size() && buckets[next_launch].missing == 0) {
+      if (recording) timings[next_launch] = {SystemClock::now(), {}};
       Bucket& bucket = buckets[next_launch++];
       bucket.work = comm.allreduce_async(bucket.buffer, {ReduceOp::kSum});
     }
     for (std::size_t b = 0; b < next_launch; ++b)
-      if (buckets[b].work) buckets[b].work->test();  // progress: MPI moves only inside MPI calls
+      if (buckets[b].work && buckets[b].work->test()) note_completed(b);  // progress: MPI moves only inside MPI calls
+  }
+
+  void note_completed(std::size_t b) {
+    if (recording && timings[b].completed == SystemClock::time_point{}) timings[b].completed = SystemClock::now();
   }
 
   void on_gradient(std::size_t b, std::size_t i, const torch::Tensor& incoming) {
@@ -125,15 +133,20 @@ void GradientBucketer::average_gradients() {
     s.launch_ready();
     s.armed = false;
   } else {
-    for (auto& bucket : s.buckets) {
+    for (std::size_t b = 0; b < s.buckets.size(); ++b) {
+      State::Bucket& bucket = s.buckets[b];
       for (std::size_t i = 0; i < bucket.parameters.size(); ++i) s.fill(bucket, i, torch::Tensor());
       std::vector<torch::Tensor> tensors{bucket.buffer};
+      if (s.recording) s.timings[b] = {State::SystemClock::now(), {}};
       s.comm.allreduce(tensors, {ReduceOp::kSum});
+      s.note_completed(b);
     }
   }
   const double inverse_size = 1.0 / s.comm.size();
-  for (auto& bucket : s.buckets) {
+  for (std::size_t b = 0; b < s.buckets.size(); ++b) {
+    State::Bucket& bucket = s.buckets[b];
     if (bucket.work) bucket.work->wait();
+    s.note_completed(b);
     bucket.work.reset();
     // Divide by the world size after the reduction has completed, never before, in the same pass
     // that copies the average back into each gradient.
@@ -146,6 +159,13 @@ void GradientBucketer::average_gradients() {
     }
   }
 }
+
+void GradientBucketer::record_timings(bool on) {
+  state_->recording = on;
+  state_->timings.assign(on ? state_->buckets.size() : 0, {});
+}
+
+const std::vector<GradientBucketer::BucketTiming>& GradientBucketer::timings() const { return state_->timings; }
 
 bool GradientBucketer::overlapping() const { return state_->overlap; }
 

@@ -16,6 +16,7 @@
 
 #include <torch/types.h>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -40,6 +41,15 @@ class GradientBucketer {
   // Replaces every trainable parameter's gradient by its average over the ranks. A parameter
   // without a gradient on this rank contributes zeros (and receives the average).
   void average_gradients();
+
+  // When each bucket's allreduce of the last average_gradients() started and was first seen
+  // complete (--timeline), in bucket order; empty unless recording was asked for. Costs two clock
+  // reads per bucket and step when on, nothing when off.
+  struct BucketTiming {
+    std::chrono::system_clock::time_point launched, completed;
+  };
+  void record_timings(bool on);
+  const std::vector<BucketTiming>& timings() const;
 
   bool overlapping() const;
   std::size_t bucket_count() const;

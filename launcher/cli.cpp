@@ -41,6 +41,8 @@ struct RawValues {
   std::string normalize;
   std::string crop_scale, crop_ratio, mean, std;
   std::string synthetic_shape;
+  std::string lr_milestones;
+  std::string betas = "0.9,0.999";
   std::int64_t seed = 0;
   std::int64_t synthetic_size = 0;
   std::int64_t synthetic_test_size = 0;
@@ -66,8 +68,15 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "with a message; 0: wait forever")
       ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
       ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
+      ("deterministic", po::bool_switch(&c.deterministic),
+       "only deterministic algorithms (an operation without one is an error); on CUDA also cuDNN's deterministic "
+       "kernels, no cuDNN benchmarking, and cuBLAS's fixed workspace")
       ("metrics-file", po::value(&c.metrics_file)->value_name("FILE"),
        "write one JSON object per epoch to FILE")
+      ("tensorboard", po::value(&c.tensorboard_dir)->value_name("DIR"),
+       "write TensorBoard event files to DIR (rank 0): per step and per epoch scalars")
+      ("timeline", po::value(&c.timeline_file)->value_name("FILE"),
+       "write a Chrome trace of every step's phases on every rank to FILE (Perfetto, chrome://tracing)")
       ("save-weights", po::value(&c.save_weights)->value_name("FILE"),
        "write the final weights to an HDF5 file, one dataset per state-dict key under /model");
 
@@ -92,10 +101,14 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "optimizer steps between mid-epoch checkpoints; 0: none")
       ("keep-last", po::value(&c.keep_last)->default_value(c.keep_last),
        "committed checkpoints to keep; 0: all")
+      ("keep-best", po::value(&c.keep_best)->default_value(c.keep_best),
+       "also keep the K best checkpoints by --monitor (checkpoints at an epoch's end with a test set)")
+      ("monitor", po::value(&c.monitor)->default_value(c.monitor)->value_name("test_accuracy|test_loss"),
+       "the metric of --keep-best and --resume best")
       ("checkpoint-async", po::value(&raw.checkpoint_async)->default_value(raw.checkpoint_async)->value_name("on|off"),
        "write checkpoints in the background while training goes on; the commit follows at a later step")
       ("resume", po::value(&c.resume)->default_value(c.resume),
-       "auto (newest usable checkpoint in --checkpoint-dir) | none | PATH (a checkpoint or a checkpoint dir) | FILE.pt (a Python checkpoint dict: weights, optimizer state, epoch)")
+       "auto (newest usable checkpoint in --checkpoint-dir) | best (the best there by --monitor) | none | PATH (a checkpoint or a checkpoint dir) | FILE.pt (a Python checkpoint dict: weights, optimizer state, epoch)")
       ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
        "seconds between progress lines; 0 disables them");
 
@@ -170,19 +183,50 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "micro-batches per optimizer step; gradients are exchanged once per step")
       ("overlap", po::value(&raw.overlap)->default_value(raw.overlap)->value_name("on|off"),
        "start each gradient bucket's allreduce during backward, as soon as its gradients are ready")
+      ("clip-grad-norm", po::value(&c.clip_grad_norm)->default_value(c.clip_grad_norm)->value_name("MAX"),
+       "scale the averaged gradients down to a total L2 norm of MAX (clip_grad_norm_); the norm is logged; 0: off")
+      ("clip-grad-value", po::value(&c.clip_grad_value)->default_value(c.clip_grad_value)->value_name("MAX"),
+       "clamp each averaged gradient element to [-MAX, MAX] (clip_grad_value_); 0: off")
+      ("label-smoothing", po::value(&c.label_smoothing)->default_value(c.label_smoothing),
+       "of the training loss, as cross_entropy(label_smoothing=...); the test loss stays plain")
       ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
        "samples per evaluation batch")
       ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), optimizers.c_str())
       ("lr", po::value(&c.optimizer.lr)->default_value(c.optimizer.lr), "learning rate")
       ("momentum", po::value(&c.optimizer.momentum)->default_value(c.optimizer.momentum),
-       "SGD momentum")
+       "sgd, rmsprop: momentum (rmsprop's default is 0, PyTorch's)")
+      ("nesterov", po::bool_switch(&c.optimizer.nesterov), "sgd: Nesterov momentum")
       ("weight-decay", po::value(&c.optimizer.weight_decay)->default_value(c.optimizer.weight_decay),
-       "L2 penalty")
+       "L2 penalty; adamw: decoupled weight decay, default 0.01 (PyTorch's)")
+      ("betas", po::value(&raw.betas)->default_value(raw.betas)->value_name("B1,B2"),
+       "adam, adamw: the decay rates of the gradient's moving averages")
+      ("eps", po::value(&c.optimizer.eps)->default_value(c.optimizer.eps),
+       "adam, adamw, rmsprop: added to the denominator")
+      ("alpha", po::value(&c.optimizer.alpha)->default_value(c.optimizer.alpha),
+       "rmsprop: smoothing constant of the squared gradients' average")
+      ("centered", po::bool_switch(&c.optimizer.centered), "rmsprop: centered (normalized by the gradient's variance)")
       ("lr-schedule", po::value(&c.schedule.name)->default_value(c.schedule.name), schedules.c_str())
       ("lr-step", po::value(&c.schedule.step)->default_value(c.schedule.step),
        "step: multiply the LR by --lr-gamma every N epochs; 0: constant")
       ("lr-gamma", po::value(&c.schedule.gamma)->default_value(c.schedule.gamma),
-       "step: LR decay factor");
+       "step, multistep, exponential: LR decay factor")
+      ("lr-milestones", po::value(&raw.lr_milestones)->value_name("E1,E2,..."),
+       "multistep: the epochs at which the LR is multiplied by --lr-gamma")
+      ("lr-min", po::value(&c.schedule.lr_min)->default_value(c.schedule.lr_min),
+       "cosine: the LR at the end of the run (eta_min)")
+      ("pct-start", po::value(&c.schedule.pct_start)->default_value(c.schedule.pct_start),
+       "onecycle: the share of the run spent rising to the LR")
+      ("div-factor", po::value(&c.schedule.div_factor)->default_value(c.schedule.div_factor),
+       "onecycle: the first LR is the LR / div-factor")
+      ("final-div-factor", po::value(&c.schedule.final_div_factor)->default_value(c.schedule.final_div_factor),
+       "onecycle: the last LR is the first / final-div-factor")
+      ("warmup-steps", po::value(&c.schedule.warmup_steps)->default_value(c.schedule.warmup_steps),
+       "linear warmup over the first N optimizer steps, before any schedule but onecycle (LinearLR)")
+      ("warmup-epochs", po::value(&c.schedule.warmup_epochs)->default_value(c.schedule.warmup_epochs),
+       "linear warmup over the steps of the first N epochs (stepped per optimizer step)")
+      ("warmup-start-factor",
+       po::value(&c.schedule.warmup_start_factor)->default_value(c.schedule.warmup_start_factor),
+       "the warmup starts at this fraction of each group's LR");
 
   po::options_description all;
   all.add(general).add(model).add(data).add(optim).add(finetune).add(checkpoints);
@@ -223,6 +267,14 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   c.data.images.mean = parse_double_list(raw.mean, "--mean");
   c.data.images.std = parse_double_list(raw.std, "--std");
   c.data.synthetic_shape = parse_int_list(raw.synthetic_shape, "--synthetic-shape");
+  const std::vector<double> betas = parse_double_list(raw.betas, "--betas");
+  require(betas.size() == 2, "--betas expects B1,B2");
+  c.optimizer.beta1 = betas[0];
+  c.optimizer.beta2 = betas[1];
+  // PyTorch's defaults where they differ from the options' shared ones.
+  if (c.optimizer.name == "rmsprop" && !c.explicit_options.count("momentum")) c.optimizer.momentum = 0;
+  if (c.optimizer.name == "adamw" && !c.explicit_options.count("weight-decay")) c.optimizer.weight_decay = 0.01;
+  if (!raw.lr_milestones.empty()) c.schedule.milestones = parse_int_list(raw.lr_milestones, "--lr-milestones");
   c.data.synthetic_train_size = raw.synthetic_size;
   c.data.synthetic_test_size = raw.synthetic_test_size;
   validate(c);

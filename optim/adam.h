@@ -1,23 +1,13 @@
 #pragma once
-// Adam (LibTorch's torch::optim::Adam, PyTorch's torch.optim.Adam).
+// Adam and AdamW (LibTorch's torch::optim::Adam and AdamW, PyTorch's torch.optim.Adam and AdamW):
+// one adapter for both, since AdamW is Adam with the weight decay decoupled from the gradient, and
+// its options and state are Adam's.
 
 #include "optim/adapter.h"
 
 namespace trainer::optim {
 
-class AdamAdapter : public OptimizerAdapter {
- public:
-  std::string name() const override { return "adam"; }
-  std::unique_ptr<torch::optim::OptimizerOptions> options(const GroupSettings& settings) const override;
-  std::unique_ptr<torch::optim::Optimizer> make(std::vector<torch::optim::OptimizerParamGroup> groups,
-                                                const GroupSettings& defaults) const override;
-  Attributes record(const torch::optim::OptimizerOptions& options) const override;
-  StateTensors state_tensors(const torch::optim::OptimizerParamState& state) const override;
-  std::unique_ptr<torch::optim::OptimizerParamState> make_state(const std::map<std::string, torch::Tensor>& tensors,
-                                                                const torch::Tensor& parameter,
-                                                                const std::string& where) const override;
-  PythonOptions python_options(const Attributes& record) const override;
-  torch::Tensor python_state(const std::string& key, const torch::Tensor& tensor) const override;
-};
+std::unique_ptr<OptimizerAdapter> make_adam_adapter();
+std::unique_ptr<OptimizerAdapter> make_adamw_adapter();
 
 }  // namespace trainer::optim

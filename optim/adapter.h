@@ -17,11 +17,15 @@
 
 namespace trainer::optim {
 
-// Hyper-parameters of one parameter group, as the command line gives them.
+// The options a group may set (--lr-group) and those shared by all groups.
 struct GroupSettings {
   double lr = 0;
   double momentum = 0;
   double weight_decay = 0;
+  bool nesterov = false;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double alpha = 0.99;
+  bool centered = false;
 };
 
 using StateTensors = std::vector<std::pair<std::string, torch::Tensor>>;  // key -> tensor

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "optim/adam.h"
+#include "optim/rmsprop.h"
 #include "optim/sgd.h"
 
 #include <memory>
@@ -13,7 +14,9 @@ const std::vector<std::unique_ptr<OptimizerAdapter>>& registry() {
   static const std::vector<std::unique_ptr<OptimizerAdapter>> adapters = [] {
     std::vector<std::unique_ptr<OptimizerAdapter>> list;
     list.push_back(std::make_unique<SgdAdapter>());
-    list.push_back(std::make_unique<AdamAdapter>());
+    list.push_back(make_adam_adapter());
+    list.push_back(make_adamw_adapter());
+    list.push_back(std::make_unique<RmspropAdapter>());
     return list;
   }();
   return adapters;

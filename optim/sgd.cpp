@@ -8,7 +8,7 @@ namespace trainer::optim {
 
 std::unique_ptr<torch::optim::OptimizerOptions> SgdAdapter::options(const GroupSettings& s) const {
   return std::make_unique<torch::optim::SGDOptions>(
-      torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(s.weight_decay));
+      torch::optim::SGDOptions(s.lr).momentum(s.momentum).weight_decay(s.weight_decay).nesterov(s.nesterov));
 }
 
 std::unique_ptr<torch::optim::Optimizer> SgdAdapter::make(std::vector<torch::optim::OptimizerParamGroup> groups,

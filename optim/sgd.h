@@ -1,5 +1,5 @@
 #pragma once
-// SGD with momentum and weight decay (LibTorch's torch::optim::SGD, PyTorch's torch.optim.SGD).
+// SGD with momentum (optionally Nesterov's) and weight decay (LibTorch's torch::optim::SGD, PyTorch's torch.optim.SGD).
 
 #include "optim/adapter.h"
 

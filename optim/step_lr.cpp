@@ -4,11 +4,11 @@
 
 namespace trainer::optim {
 
-double StepLr::lr(double base_lr, std::int64_t epoch) const {
+double StepLr::lr(double base_lr, SchedulePosition at) const {
   if (step_ <= 0) return base_lr;
   // A factor relative to --lr, rounded as the runs of format v1 computed it: a resumed run must
   // set the same LR to the last bit.
-  const double factor = reference_lr_ * std::pow(gamma_, static_cast<double>(epoch / step_)) / reference_lr_;
+  const double factor = reference_lr_ * std::pow(gamma_, static_cast<double>(at.epoch / step_)) / reference_lr_;
   return base_lr * factor;
 }
 

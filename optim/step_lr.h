@@ -1,5 +1,5 @@
 #pragma once
-// PyTorch's StepLR: lr * gamma^floor(epoch / step); step 0 keeps the LR constant.
+// PyTorch's StepLR, stepped per epoch: lr * gamma^floor(epoch / step); step 0 keeps the LR constant.
 
 #include "optim/schedule.h"
 
@@ -9,7 +9,7 @@ class StepLr : public LrSchedule {
  public:
   StepLr(const ScheduleConfig& config, double reference_lr)
       : step_(config.step), gamma_(config.gamma), reference_lr_(reference_lr) {}
-  double lr(double base_lr, std::int64_t epoch) const override;
+  double lr(double base_lr, SchedulePosition at) const override;
   Attributes record() const override;
 
  private:

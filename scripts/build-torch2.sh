@@ -10,5 +10,5 @@ python="$(cd "$venv/bin" && pwd)/python"
 cmake -S . -B build-torch2 -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
   -DCMAKE_PREFIX_PATH="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
   -DTRAINER_BUILD_TESTS=ON -DTRAINER_FULL_TEST_SUITE=OFF -DTRAINER_BUILD_BENCH=OFF \
-  -DTRAINER_PYTHON="$python" -DTRAINER_OTHER_BUILD="$PWD/build" "$@"
+  -DTRAINER_PYTHON="$python" -DTRAINER_TENSORBOARD_PYTHON="$python" -DTRAINER_OTHER_BUILD="$PWD/build" "$@"
 cmake --build build-torch2 -j "${JOBS:-2}"

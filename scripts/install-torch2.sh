@@ -1,6 +1,7 @@
 #!/bin/bash
 # LibTorch 2.x for trainer: PyPI's torch wheel (CUDA 13.0 build) in a virtual environment, with
-# torchvision and h5py for the tests. The wheel carries LibTorch's headers, libraries and CMake
+# torchvision and h5py for the tests, and tensorboard, whose event reader checks --tensorboard's
+# files (in both builds' tests). The wheel carries LibTorch's headers, libraries and CMake
 # package (torch.utils.cmake_prefix_path); trainer never needs Python to build or run.
 #
 # Of the CUDA libraries the wheel depends on, those the machine has (same CUDA major, at least the
@@ -17,7 +18,7 @@ stamp="$venv/.trainer-torch2"
 want="torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION"
 
 if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$want" ] &&
-   "$venv/bin/python" -c 'import torch, torchvision, h5py' 2>/dev/null; then
+   "$venv/bin/python" -c 'import torch, torchvision, h5py, tensorboard' 2>/dev/null; then
   echo "install-torch2: $want present in $venv"
   exit 0
 fi
@@ -27,7 +28,7 @@ pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-
 # --no-deps: the wheel's CUDA dependencies are chosen below, not all downloaded.
 "${pip[@]}" --no-deps "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION"
 "${pip[@]}" filelock 'typing-extensions>=4.10' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5' \
-  numpy h5py pillow
+  numpy h5py pillow tensorboard
 dist_info=$(echo "$venv"/lib/python3*/site-packages/torch-"$TORCH_VERSION".dist-info)
 cuda_libs=()
 while read -r requirement; do cuda_libs+=("$requirement"); done \

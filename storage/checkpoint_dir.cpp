@@ -105,14 +105,15 @@ int remove_stale_temporaries(const std::string& root) {
   return removed;
 }
 
-std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep) {
+std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep,
+                                         const std::set<std::string>& also_keep) {
   std::vector<std::string> removed;
   if (keep < 1) return removed;
   const std::string latest = latest_checkpoint(root);
   const std::vector<std::string> names = list_checkpoints(root);
   // The `keep` newest stay, and so does the one LATEST names, whatever its age.
   for (std::size_t i = 0; i + static_cast<std::size_t>(std::min<std::int64_t>(keep, static_cast<std::int64_t>(names.size()))) < names.size(); ++i) {
-    if (names[i] == latest) continue;
+    if (names[i] == latest || also_keep.count(names[i])) continue;
     const std::string path = fs::join(root, names[i]);
     if (!is_real_directory(path)) continue;  // a symlink the user put there is theirs
     fs::remove_tree(path);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,10 @@ std::string resolve_checkpoint_path(const std::string& path);
 // Removes what interrupted saves left under `root`: <checkpoint name>.tmp and .old.tmp
 // directories, LATEST.tmp, private temporaries. Returns how many.
 int remove_stale_temporaries(const std::string& root);
-// Deletes committed checkpoints older than the `keep` newest; never the one LATEST names.
-std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep);
+// Deletes committed checkpoints older than the `keep` newest, but those in `also_keep` (the best
+// by a metric) and the one LATEST names. Returns the names removed.
+std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep,
+                                         const std::set<std::string>& also_keep = {});
 
 // The exclusive lock of a training job on its checkpoint root (flock on <root>/.trainer.lock,
 // released by the kernel when the process ends, however it ends). The file says who holds it.

@@ -176,7 +176,8 @@ namespace {
 const std::set<std::string>& progress_keys() {
   static const std::set<std::string> keys = {
       "completed_epochs", "global_step",     "samples_seen",  "step_in_epoch", "position_in_epoch",
-      "partial_loss_sum", "partial_correct", "partial_count", "sampler_seed",  "global_batch", "train_samples"};
+      "partial_loss_sum", "partial_correct", "partial_count", "sampler_seed",  "global_batch", "train_samples",
+      "test_loss",        "test_accuracy"};
   return keys;
 }
 
@@ -222,6 +223,8 @@ Attributes EpochRecord::to_attributes() const {
   a["sampler_seed"] = sampler_seed;
   a["global_batch"] = global_batch;
   a["train_samples"] = train_samples;
+  if (test_loss) a["test_loss"] = *test_loss;
+  if (test_accuracy) a["test_accuracy"] = *test_accuracy;
   return a;
 }
 
@@ -239,6 +242,8 @@ EpochRecord EpochRecord::from_attributes(const Attributes& a, const std::string&
   r.sampler_seed = int_or(a, "sampler_seed", -1, where);
   r.global_batch = int_or(a, "global_batch", 0, where);
   r.train_samples = int_or(a, "train_samples", 0, where);
+  if (a.count("test_loss")) r.test_loss = double_or(a, "test_loss", 0, where);
+  if (a.count("test_accuracy")) r.test_accuracy = double_or(a, "test_accuracy", 0, where);
   check_progress(r, where);
   for (const auto& [name, value] : a)
     if (!progress_keys().count(name)) r.schedule.emplace(name, value);

@@ -4,12 +4,19 @@
 
 #include <cstdio>
 #include <future>
+#include <set>
 
 namespace trainer {
 
 SavePolicy SavePolicy::of(const TrainConfig& c) {
-  return {c.checkpointing() ? c.checkpoint_dir : "", c.checkpoint_every, c.checkpoint_every_steps, c.keep_last,
-          c.checkpoint_async, c.signal_lead};
+  return {c.checkpointing() ? c.checkpoint_dir : "",
+          c.checkpoint_every,
+          c.checkpoint_every_steps,
+          c.keep_last,
+          c.keep_best,
+          c.monitor,
+          c.checkpoint_async,
+          c.signal_lead};
 }
 
 struct CheckpointSaver::Pending {
@@ -82,6 +89,19 @@ void CheckpointSaver::save(const TrainingProgress& progress, bool wait) {
   pending_ = std::move(pending);
 }
 
+// --keep-last's newest, --keep-best's best by --monitor, and LATEST stay.
+void CheckpointSaver::apply_retention() {
+  std::set<std::string> best;
+  if (policy_.keep_best > 0) {
+    const std::vector<std::string> ranked = rank_checkpoints(policy_.root, policy_.monitor);
+    best.insert(ranked.begin(), ranked.begin() + std::min<std::ptrdiff_t>(policy_.keep_best, ranked.size()));
+  }
+  std::string why = "--keep-last " + std::to_string(policy_.keep_last);
+  if (policy_.keep_best > 0) why += ", --keep-best " + std::to_string(policy_.keep_best) + " by " + policy_.monitor;
+  for (const auto& removed : storage::apply_retention(policy_.root, policy_.keep_last, best))
+    log_ << "checkpoint " << removed << " removed (" << why << ")" << std::endl;
+}
+
 void CheckpointSaver::after_commit(const Committed& committed, bool background) {
   const storage::SaveReport& report = committed.report;
   char line[320];
@@ -89,9 +109,7 @@ void CheckpointSaver::after_commit(const Committed& committed, bool background) 
                 report.path.c_str(), background ? " in the background" : "", report.bytes / 1e6, report.seconds,
                 report.bytes / 1e6 / std::max(report.seconds, 1e-9), committed.stall_seconds);
   log_ << line << std::endl;
-  if (control_.rank() == 0 && policy_.keep_last > 0)
-    for (const auto& removed : storage::apply_retention(policy_.root, policy_.keep_last))
-      log_ << "checkpoint " << removed << " removed (--keep-last " << policy_.keep_last << ")" << std::endl;
+  if (control_.rank() == 0 && policy_.keep_last > 0) apply_retention();
   if (auto warning = stop_budget_.after_save(report.seconds, slowest_step_)) log_ << *warning << std::endl;
 }
 

@@ -28,6 +28,8 @@ struct SavePolicy {
   std::int64_t every_epochs = 1;   // 0: only the final one
   std::int64_t every_steps = 0;    // 0: no mid-epoch checkpoints
   std::int64_t keep_last = 3;      // 0: all
+  std::int64_t keep_best = 0;      // also kept: the best by `monitor`
+  std::string monitor = "test_accuracy";
   bool asynchronous = false;
   double signal_lead = 0;          // seconds; 0: unknown
 
@@ -72,6 +74,7 @@ class CheckpointSaver {
     double stall_seconds = 0;  // how long training waited for this save
   };
   void after_commit(const Committed& committed, bool background);
+  void apply_retention();
 
   SavePolicy policy_;
   Capture capture_;

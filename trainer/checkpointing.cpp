@@ -2,16 +2,22 @@
 
 #include "common/error.h"
 #include "optim/state_map.h"
+#include "storage/checkpoint_dir.h"
+#include "storage/fs.h"
 #include "trainer/saved_model.h"
 #include "trainer/weights.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <ctime>
 #include <map>
+#include <optional>
+#include <set>
 
 namespace trainer {
 namespace {
@@ -97,14 +103,52 @@ void restore_optimizer_state(const storage::CheckpointReader& checkpoint, Traini
   }
 }
 
+// What else a step does that a bit-identical resume must do alike, stored beside the schedule
+// where it is not the default (so that runs without them write format v1's attributes exactly).
+Attributes step_settings(const TrainConfig& config) {
+  Attributes settings;
+  if (config.clip_grad_norm > 0) settings["clip_grad_norm"] = config.clip_grad_norm;
+  if (config.clip_grad_value > 0) settings["clip_grad_value"] = config.clip_grad_value;
+  if (config.label_smoothing > 0) settings["label_smoothing"] = config.label_smoothing;
+  return settings;
+}
+
+// The value a setting has where a record leaves it out.
+const Attributes& setting_defaults() {
+  static const Attributes defaults = {{"lr_schedule", std::string("step")},
+                                      {"warmup_steps", std::int64_t{0}},
+                                      {"clip_grad_norm", 0.0},
+                                      {"clip_grad_value", 0.0},
+                                      {"label_smoothing", 0.0}};
+  return defaults;
+}
+
+std::optional<AttributeValue> setting(const Attributes& record, const std::string& key) {
+  if (const auto it = record.find(key); it != record.end()) return it->second;
+  if (const auto it = setting_defaults().find(key); it != setting_defaults().end()) return it->second;
+  return std::nullopt;  // a key older checkpoints did not write: not checked
+}
+
 void check_settings(const storage::EpochRecord& saved, const TrainConfig& config, const TrainingState& state,
                     const std::string& where) {
   const optim::LrSchedule& schedule = *state.schedule;
-  for (const auto& [key, value] : schedule.record()) {
-    const auto it = saved.schedule.find(key);
-    if (it != saved.schedule.end() && !(it->second == value))
-      throw CheckpointError(where + " was trained with " + key + " " + storage::attribute_text(it->second) +
-                            ", this run has " + storage::attribute_text(value));
+  if (optim::recorded_schedule_name(saved.schedule) != config.schedule.name)
+    throw CheckpointError(where + " was trained with --lr-schedule " + optim::recorded_schedule_name(saved.schedule) +
+                          ", this run has --lr-schedule " + config.schedule.name);
+  Attributes ours = schedule.record();
+  for (auto& [key, value] : step_settings(config)) ours[key] = value;
+  std::set<std::string> keys;
+  for (const auto& record : {ours, saved.schedule, setting_defaults()})
+    for (const auto& entry : record) keys.insert(entry.first);
+  for (const auto& key : keys) {
+    const auto theirs = setting(saved.schedule, key), value = setting(ours, key);
+    if (theirs && value && !(*theirs == *value))
+      throw CheckpointError(where + " was trained with " + key + " " + storage::attribute_text(*theirs) +
+                            ", this run has " + storage::attribute_text(*value) +
+                            (key == "lr_total_steps"
+                                 ? " (--epochs x optimizer steps per epoch: were --epochs, the batch "
+                                   "size or the number of ranks changed?)"
+                                 : ""));
   }
   if (saved.sampler_seed >= 0 && static_cast<std::uint64_t>(saved.sampler_seed) != config.seed)
     throw CheckpointError(where + " was trained with --seed " + std::to_string(saved.sampler_seed) + ", this run has --seed " +
@@ -166,6 +210,7 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
   c.epoch.global_batch = config.batch_size * config.accumulate_steps * world_size;
   c.epoch.train_samples = state.train_samples;
   c.epoch.schedule = state.schedule->record();
+  for (auto& [key, value] : step_settings(config)) c.epoch.schedule[key] = value;
   c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   return c;
 }
@@ -197,6 +242,26 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
     log << "note: " << where << " was trained with a global batch of " << epoch.global_batch << ", this run's is "
         << global_batch << " (the LR is not rescaled)" << std::endl;
   return epoch.progress;
+}
+
+std::vector<std::string> rank_checkpoints(const std::string& root, const std::string& monitor) {
+  const bool higher_is_better = monitor == "test_accuracy";
+  std::vector<std::pair<double, std::size_t>> scored;  // (score, age order), higher first
+  const std::vector<std::string> names = storage::list_checkpoints(root);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::optional<double> value;
+    try {
+      const storage::EpochRecord epoch = storage::CheckpointReader(storage::fs::join(root, names[i])).epoch();
+      value = higher_is_better ? epoch.test_accuracy : epoch.test_loss;
+    } catch (const StorageError&) {
+      continue;  // a damaged checkpoint is nobody's best
+    }
+    if (value) scored.emplace_back(higher_is_better ? *value : -*value, i);
+  }
+  std::sort(scored.begin(), scored.end(), std::greater<>());
+  std::vector<std::string> ranked;
+  for (const auto& [score, i] : scored) ranked.push_back(names[i]);
+  return ranked;
 }
 
 }  // namespace trainer

@@ -50,4 +50,9 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
 // "epoch-0003" after 3 whole epochs; "epoch-0003-step-00000120" 120 steps into the fourth.
 std::string checkpoint_name(const TrainingProgress& progress);
 
+// The names of the committed checkpoints under `root` that hold `monitor` (test_accuracy: the
+// higher the better; test_loss: the lower), best first, the newer first among equals. Those that
+// cannot be read, and those without the metric (inside an epoch, without a test set), are left out.
+std::vector<std::string> rank_checkpoints(const std::string& root, const std::string& monitor);
+
 }  // namespace trainer

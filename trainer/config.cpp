@@ -108,6 +108,63 @@ void validate_data(const data::DataConfig& d) {
             std::string(option) + " " + std::to_string(size) + ": more than 2^32 values of --synthetic-shape in memory");
 }
 
+// Each schedule's own options, and none of another schedule's: an option that would be ignored is
+// an error, not a surprise at the end of a long run.
+void validate_schedule(const TrainConfig& c) {
+  const optim::ScheduleConfig& s = c.schedule;
+  require(s.step >= 0, "--lr-step must not be negative");
+  require_range(s.step, 0, kMostCount, "--lr-step");
+  require(s.gamma > 0 && s.gamma <= 1, "--lr-gamma must be in (0, 1]");
+  const std::vector<std::pair<const char*, std::set<std::string>>> owners = {
+      {"lr-step", {"step"}},
+      {"lr-gamma", {"step", "multistep", "exponential"}},
+      {"lr-milestones", {"multistep"}},
+      {"lr-min", {"cosine"}},
+      {"pct-start", {"onecycle"}},
+      {"div-factor", {"onecycle"}},
+      {"final-div-factor", {"onecycle"}}};
+  for (const auto& [option, schedules] : owners)
+    require(!c.explicit_options.count(option) || schedules.count(s.name),
+            "--" + std::string(option) + " does not apply to --lr-schedule " + s.name);
+  require(s.name != "multistep" || !s.milestones.empty(), "--lr-schedule multistep needs --lr-milestones E1,E2,...");
+  for (std::size_t i = 0; i < s.milestones.size(); ++i)
+    require(s.milestones[i] >= 1 && (i == 0 || s.milestones[i] > s.milestones[i - 1]),
+            "--lr-milestones must be increasing epochs, each at least 1");
+  require(std::isfinite(s.lr_min) && s.lr_min >= 0 && s.lr_min < c.optimizer.lr,
+          "--lr-min must be at least 0 and below --lr");
+  require(s.pct_start > 0 && s.pct_start < 1, "--pct-start must be in (0, 1)");
+  require(std::isfinite(s.div_factor) && s.div_factor >= 1, "--div-factor must be at least 1");
+  require(std::isfinite(s.final_div_factor) && s.final_div_factor >= 1, "--final-div-factor must be at least 1");
+  require(s.warmup_steps == 0 || s.warmup_epochs == 0, "--warmup-steps and --warmup-epochs exclude each other");
+  require_range(s.warmup_steps, 0, kMostCount, "--warmup-steps");
+  require_range(s.warmup_epochs, 0, 1 << 30, "--warmup-epochs");
+  require(s.warmup_start_factor > 0 && s.warmup_start_factor <= 1, "--warmup-start-factor must be in (0, 1]");
+}
+
+// The options of the chosen optimizer, and none of another's.
+void validate_optimizer(const TrainConfig& c) {
+  const optim::OptimizerConfig& o = c.optimizer;
+  const std::vector<std::pair<const char*, std::set<std::string>>> owners = {
+      {"momentum", {"sgd", "rmsprop"}},      {"nesterov", {"sgd"}},  {"betas", {"adam", "adamw"}},
+      {"eps", {"adam", "adamw", "rmsprop"}}, {"alpha", {"rmsprop"}}, {"centered", {"rmsprop"}}};
+  for (const auto& [option, optimizers] : owners)
+    require(!c.explicit_options.count(option) || optimizers.count(o.name),
+            "--" + std::string(option) + " does not apply to --optimizer " + o.name);
+  require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
+  require(c.optimizer.lr <= 1000, "--lr " + std::to_string(c.optimizer.lr) + ": more than 1000 is not a learning rate");
+  require(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1)");
+  require(!o.nesterov || o.momentum > 0, "--nesterov needs a --momentum above 0");
+  require(o.weight_decay >= 0, "--weight-decay must not be negative");
+  require(std::isfinite(o.weight_decay) && o.weight_decay <= 1000,
+          "--weight-decay must be a finite number, at most 1000");
+  require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "--betas must be in [0, 1)");
+  require(std::isfinite(o.eps) && o.eps > 0 && o.eps <= 1, "--eps must be in (0, 1]");
+  require(o.alpha >= 0 && o.alpha < 1, "--alpha must be in [0, 1)");
+  for (const auto& group : c.lr_groups)
+    require(!group.momentum || o.name == "sgd" || o.name == "rmsprop",
+            "--lr-group " + group.prefix + ": momentum does not apply to --optimizer " + o.name);
+}
+
 void validate_optimization(const TrainConfig& c) {
   require(c.epochs >= 1, "--epochs must be at least 1");
   require_range(c.epochs, 1, std::int64_t{1} << 31, "--epochs");
@@ -117,15 +174,14 @@ void validate_optimization(const TrainConfig& c) {
   require_range(c.accumulate_steps, 1, 1 << 16, "--accumulate-steps");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
   require_range(c.test_batch_size, 1, kMostBatch, "--test-batch-size");
-  require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
-  require(c.optimizer.lr <= 1000, "--lr " + std::to_string(c.optimizer.lr) + ": more than 1000 is not a learning rate");
-  require(c.optimizer.momentum >= 0 && c.optimizer.momentum < 1, "--momentum must be in [0, 1)");
-  require(c.optimizer.weight_decay >= 0, "--weight-decay must not be negative");
-  require(std::isfinite(c.optimizer.weight_decay) && c.optimizer.weight_decay <= 1000,
-          "--weight-decay must be a finite number, at most 1000");
-  require(c.schedule.step >= 0, "--lr-step must not be negative");
-  require_range(c.schedule.step, 0, kMostCount, "--lr-step");
-  require(c.schedule.gamma > 0 && c.schedule.gamma <= 1, "--lr-gamma must be in (0, 1]");
+  validate_optimizer(c);
+  require(std::isfinite(c.clip_grad_norm) && c.clip_grad_norm >= 0,
+          "--clip-grad-norm must be a finite number, at least 0");
+  require(std::isfinite(c.clip_grad_value) && c.clip_grad_value >= 0,
+          "--clip-grad-value must be a finite number, at least 0");
+  require(c.clip_grad_norm == 0 || c.clip_grad_value == 0, "--clip-grad-norm and --clip-grad-value exclude each other");
+  require(c.label_smoothing >= 0 && c.label_smoothing <= 1, "--label-smoothing must be in [0, 1]");
+  validate_schedule(c);
   for (const auto& group : c.lr_groups) {
     require(std::isfinite(group.lr) && group.lr >= 0 && group.lr <= 1000, "--lr-group " + group.prefix + ": LR out of range");
     require(!group.weight_decay || (std::isfinite(*group.weight_decay) && *group.weight_decay <= 1000),
@@ -149,6 +205,11 @@ void validate_run(const TrainConfig& c) {
   require_range(c.checkpoint_every_steps, 0, kMostCount, "--checkpoint-every-steps");
   require(c.keep_last >= 0, "--keep-last must not be negative");
   require_range(c.keep_last, 0, 1000000, "--keep-last");
+  require_range(c.keep_best, 0, 1000000, "--keep-best");
+  require(c.monitor == "test_accuracy" || c.monitor == "test_loss",
+          "--monitor " + c.monitor + ": expected test_accuracy or test_loss");
+  require(!c.explicit_options.count("monitor") || c.keep_best > 0 || c.resume == "best",
+          "--monitor applies to --keep-best and --resume best");
   require_range(c.data.limit_train, 0, kMostSamples, "--limit-train");
   require_range(c.data.limit_test, 0, kMostSamples, "--limit-test");
   require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
@@ -164,14 +225,39 @@ void validate(const TrainConfig& config) {
 }
 
 std::string config_json(const TrainConfig& c) {
-  nlohmann::json j = {
-      {"model", c.model}, {"num_classes", c.num_classes}, {"dataset", c.data.dataset},
-      {"data_dir", c.data.data_dir}, {"data", c.data.data_file}, {"classes", c.data.classes},
-      {"limit_train", c.data.limit_train}, {"limit_test", c.data.limit_test}, {"epochs", c.epochs},
-      {"batch_size", c.batch_size}, {"accumulate_steps", c.accumulate_steps}, {"seed", c.seed},
-      {"optimizer", c.optimizer.name}, {"lr", c.optimizer.lr}, {"momentum", c.optimizer.momentum},
-      {"weight_decay", c.optimizer.weight_decay}, {"lr_step", c.schedule.step},
-      {"lr_gamma", c.schedule.gamma}};
+  nlohmann::json j = {{"model", c.model},
+                      {"num_classes", c.num_classes},
+                      {"dataset", c.data.dataset},
+                      {"data_dir", c.data.data_dir},
+                      {"data", c.data.data_file},
+                      {"classes", c.data.classes},
+                      {"limit_train", c.data.limit_train},
+                      {"limit_test", c.data.limit_test},
+                      {"epochs", c.epochs},
+                      {"batch_size", c.batch_size},
+                      {"accumulate_steps", c.accumulate_steps},
+                      {"seed", c.seed},
+                      {"deterministic", c.deterministic},
+                      {"optimizer", c.optimizer.name},
+                      {"lr", c.optimizer.lr},
+                      {"momentum", c.optimizer.momentum},
+                      {"weight_decay", c.optimizer.weight_decay},
+                      {"nesterov", c.optimizer.nesterov},
+                      {"betas", {c.optimizer.beta1, c.optimizer.beta2}},
+                      {"eps", c.optimizer.eps},
+                      {"alpha", c.optimizer.alpha},
+                      {"centered", c.optimizer.centered},
+                      {"clip_grad_norm", c.clip_grad_norm},
+                      {"clip_grad_value", c.clip_grad_value},
+                      {"label_smoothing", c.label_smoothing},
+                      {"lr_schedule", c.schedule.name},
+                      {"lr_step", c.schedule.step},
+                      {"lr_gamma", c.schedule.gamma},
+                      {"lr_milestones", c.schedule.milestones},
+                      {"lr_min", c.schedule.lr_min},
+                      {"warmup_steps", c.schedule.warmup_steps},
+                      {"warmup_epochs", c.schedule.warmup_epochs},
+                      {"warmup_start_factor", c.schedule.warmup_start_factor}};
   return j.dump();
 }
 

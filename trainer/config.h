@@ -23,8 +23,12 @@ struct TrainConfig {
   std::int64_t batch_size = 64;        // per rank
   std::int64_t accumulate_steps = 1;   // micro-batches per optimizer step (gradients reduced once)
   bool overlap = true;                 // gradient allreduces start during backward
+  double clip_grad_norm = 0;           // the largest total gradient norm after averaging; 0: none
+  double clip_grad_value = 0;          // the largest absolute gradient element; 0: none
+  double label_smoothing = 0;          // of the training loss (cross_entropy's label_smoothing)
   std::int64_t test_batch_size = 1000;
   std::uint64_t seed = 0;
+  bool deterministic = false;          // deterministic algorithms only (and cuDNN's, on CUDA)
   std::string device = "auto";         // auto | cpu | cuda | cuda:N (the launcher resolves it)
   std::string gpu_order = "index";     // index | free-memory
   bool verbose = false;                // every rank logs, not only rank 0
@@ -33,6 +37,8 @@ struct TrainConfig {
   double comm_timeout = 600;           // seconds a collective may wait for its peers; 0: forever
   int threads = 1;                     // intra-op threads per process
   std::string metrics_file;            // JSON lines, one per epoch; empty: none
+  std::string tensorboard_dir;         // TensorBoard event files (rank 0); empty: none
+  std::string timeline_file;           // the step timeline, a Chrome trace; empty: none
   std::string save_weights;            // HDF5 file for the final weights; empty: none
   double progress_seconds = 10.0;      // interval of progress lines in logs; 0: none
   // Fine-tuning.
@@ -45,8 +51,10 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 1;           // epochs between checkpoints; 0: only the final one
   std::int64_t checkpoint_every_steps = 0;     // optimizer steps between mid-epoch checkpoints; 0: none
   std::int64_t keep_last = 3;                  // committed checkpoints kept; 0: all
+  std::int64_t keep_best = 0;                  // also kept: the best by `monitor`; 0: none
+  std::string monitor = "test_accuracy";       // test_accuracy (higher is better) | test_loss
   bool checkpoint_async = false;               // write shards on a background thread
-  std::string resume = "auto";                 // auto | none | PATH
+  std::string resume = "auto";                 // auto | best | none | PATH
 
   // The options given on the command line or in --config, by name without dashes (the others
   // hold their defaults): what a checkpoint may be told apart from.

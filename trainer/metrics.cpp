@@ -18,12 +18,14 @@ std::string to_json(const EpochMetrics& m) {
       {"global_step", m.global_step},
       {"samples_seen", m.samples_seen},
       {"lr", m.lr},
+      {"group_lrs", m.group_lrs},
       {"train_loss", m.train_loss},
       {"train_accuracy", m.train_accuracy},
       {"epoch_seconds", m.epoch_seconds},
       {"samples_per_second", m.samples_per_second},
       {"data_wait_seconds", m.data_wait_seconds},
   };
+  if (m.grad_norm) record["grad_norm"] = *m.grad_norm;
   if (m.test_loss) record["test_loss"] = *m.test_loss;
   if (m.test_accuracy) record["test_accuracy"] = *m.test_accuracy;
   return record.dump();

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace trainer {
 
@@ -13,7 +14,9 @@ struct EpochMetrics {
   std::int64_t epoch = 0;  // 1-based, completed epochs
   std::int64_t global_step = 0;
   std::int64_t samples_seen = 0;
-  double lr = 0;
+  double lr = 0;                    // --lr after the schedule, at the epoch's last step
+  std::vector<double> group_lrs;    // each parameter group's, likewise
+  std::optional<double> grad_norm;  // the mean total gradient norm before clipping (--clip-grad-norm)
   double train_loss = 0;
   double train_accuracy = 0;
   std::optional<double> test_loss;  // absent without a test set

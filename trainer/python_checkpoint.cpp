@@ -33,8 +33,14 @@ Attributes python_options(PyPtr group) {
   return options;
 }
 
-std::string optimizer_kind(const Attributes& options) {
-  if (options.count("beta1")) return "adam";
+// Which of our optimizers wrote a group, by its keys. Adam's and AdamW's are the same but where
+// PyTorch 2.x adds decoupled_weight_decay; without it, either is taken at its word.
+std::string optimizer_kind(const Attributes& options, const std::string& ours) {
+  if (options.count("beta1")) {
+    if (!options.count("decoupled_weight_decay")) return ours == "adamw" ? "adamw" : "adam";
+    return optim::number(options, "decoupled_weight_decay", 0) != 0 ? "adamw" : "adam";
+  }
+  if (options.count("alpha")) return "rmsprop";
   if (options.count("momentum")) return "sgd";
   return "an optimizer trainer does not have";
 }
@@ -76,9 +82,9 @@ std::size_t restore_optimizer(const storage::PtCheckpoint& checkpoint, const Tra
   std::map<std::int64_t, std::pair<std::size_t, std::size_t>> by_index;  // Python's index -> (group, position)
   for (std::size_t g = 0; g < ours.size(); ++g) {
     const Attributes options = python_options(groups->items[g]);
-    if (optimizer_kind(options) != config.optimizer.name)
-      throw CheckpointError(where + " holds " + optimizer_kind(options) + " state, this run uses --optimizer " +
-                            config.optimizer.name);
+    const std::string kind = optimizer_kind(options, config.optimizer.name);
+    if (kind != config.optimizer.name)
+      throw CheckpointError(where + " holds " + kind + " state, this run uses --optimizer " + config.optimizer.name);
     check_options(setup.adapter->record(ours[g].options()), options, g, where);
     const PyPtr params = storage::dict_get(groups->items[g], "params");
     if (params == nullptr || params->kind != PyValue::Kind::kList || params->items.size() != ours[g].params().size())

@@ -62,6 +62,16 @@ std::string choose_automatically(const TrainConfig& config, TrainingState& state
   return "";
 }
 
+// --resume best: the best committed checkpoint of --checkpoint-dir by --monitor.
+std::string choose_best(const TrainConfig& config) {
+  if (!config.checkpointing()) throw ConfigError("--resume best needs a --checkpoint-dir");
+  const std::vector<std::string> ranked = rank_checkpoints(config.checkpoint_dir, config.monitor);
+  if (ranked.empty())
+    throw CheckpointError("--resume best: no checkpoint in " + config.checkpoint_dir + " records " + config.monitor +
+                          " (only checkpoints at an epoch's end, of runs with a test set, do)");
+  return storage::fs::join(config.checkpoint_dir, ranked.front());
+}
+
 }  // namespace
 
 std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState& state, comm::Communicator& control,
@@ -79,6 +89,9 @@ std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState&
   if (control.rank() == 0) {
     if (config.resume == "auto") {
       chosen = choose_automatically(config, state, world_size, log, progress);
+    } else if (config.resume == "best") {
+      chosen = choose_best(config);
+      progress = load(chosen, config, state, world_size, log);
     } else {
       chosen = storage::resolve_checkpoint_path(config.resume);
       progress = load(chosen, config, state, world_size, log);

@@ -10,7 +10,10 @@
 
 #include <torch/utils.h>
 
+#include <ATen/Context.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 namespace trainer {
 namespace {
@@ -21,15 +24,27 @@ std::string format_epoch_line(const EpochMetrics& m, std::int64_t epochs) {
                         static_cast<long long>(epochs), m.train_loss, m.train_accuracy);
   if (m.test_loss)
     n += std::snprintf(line + n, sizeof line - n, " | test loss %.4f acc %.4f", *m.test_loss, *m.test_accuracy);
-  std::snprintf(line + n, sizeof line - n, " | lr %.3g | %.1fs %.0f samples/s, data wait %.0f%%", m.lr,
-                m.epoch_seconds, m.samples_per_second, 100 * m.data_wait_seconds / std::max(m.epoch_seconds, 1e-9));
+  n += std::snprintf(line + n, sizeof line - n, " | lr %.3g", m.lr);
+  if (m.grad_norm) n += std::snprintf(line + n, sizeof line - n, " | grad norm %.3g", *m.grad_norm);
+  std::snprintf(line + n, sizeof line - n, " | %.1fs %.0f samples/s, data wait %.0f%%", m.epoch_seconds,
+                m.samples_per_second, 100 * m.data_wait_seconds / std::max(m.epoch_seconds, 1e-9));
   return line;
+}
+
+// torch.use_deterministic_algorithms(True), torch.backends.cudnn.deterministic = True and
+// .benchmark = False; cuBLAS reads CUBLAS_WORKSPACE_CONFIG when it starts (a user's setting wins).
+void use_deterministic_algorithms() {
+  ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+  at::globalContext().setDeterministicCuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
 }
 
 }  // namespace
 
 TrainResult run_training(const TrainConfig& config, const RunContext& context) {
   validate(config);
+  if (config.deterministic) use_deterministic_algorithms();
   torch::set_num_threads(config.threads);
   torch::manual_seed(config.seed);
   TrainingLoop loop(config, context);
@@ -50,6 +65,7 @@ TrainResult TrainingLoop::run() {
   std::unique_ptr<MetricsWriter> metrics;
   if (!config_.metrics_file.empty() && context_.comm.rank() == 0)
     metrics = std::make_unique<MetricsWriter>(config_.metrics_file);
+  open_tensorboard();
   progress_lines_.emplace(log_, config_.progress_seconds, config_.epochs);
   if (progress_.completed_epochs >= config_.epochs)
     log_ << "nothing to train: the checkpoint has " << progress_.completed_epochs << " of " << config_.epochs
@@ -57,16 +73,17 @@ TrainResult TrainingLoop::run() {
 
   for (std::int64_t epoch = progress_.completed_epochs; epoch < config_.epochs; ++epoch) {
     const auto start = Clock::now();
-    optim::apply_schedule(*state_.optimizer.optimizer, state_.optimizer.base_lrs, *state_.schedule, epoch);
     const EpochSums sums = train_epoch(epoch);
     const EpochMetrics m = end_epoch(epoch, sums, seconds_since(start));
     log_ << format_epoch_line(m, config_.epochs) << std::endl;
     if (metrics) metrics->write(m);
+    record_epoch(m);
     result.epochs.push_back(m);
 
     const bool final_epoch = epoch + 1 == config_.epochs;
     if (saver_->due_after_epoch(progress_.completed_epochs, config_.epochs) || (stop_after_epoch_ && saver_->enabled()))
-      saver_->save(progress_, /*wait=*/final_epoch || stop_after_epoch_);
+      save(progress_, /*wait=*/final_epoch || stop_after_epoch_);
+    flush_timeline(/*last=*/stop_after_epoch_ && !final_epoch);
     if (stop_after_epoch_ && !final_epoch) stop_now();
   }
   finish(result);
@@ -86,7 +103,10 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
   m.epoch = epoch + 1;
   m.global_step = progress_.global_step;
   m.samples_seen = progress_.samples_seen;
-  m.lr = state_.schedule->lr(config_.optimizer.lr, epoch);
+  const optim::SchedulePosition last_step{progress_.global_step - 1, epoch};
+  m.lr = state_.schedule->lr(config_.optimizer.lr, last_step);
+  for (const double base_lr : state_.optimizer.base_lrs) m.group_lrs.push_back(state_.schedule->lr(base_lr, last_step));
+  if (sums.clipped_steps > 0) m.grad_norm = sums.grad_norm_sum / static_cast<double>(sums.clipped_steps);
   m.train_loss = (all[0] + progress_.partial_loss_sum) / epoch_count;
   m.train_accuracy = (all[1] + progress_.partial_correct) / epoch_count;
   m.epoch_seconds = seconds;  // training only; evaluation is not throughput
@@ -97,10 +117,21 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
     m.test_loss = eval.loss;
     m.test_accuracy = eval.accuracy;
   }
+  last_evaluation_ = m;
+  evaluated_epochs_ = epoch + 1;
   progress_.completed_epochs = epoch + 1;
   progress_.step_in_epoch = progress_.position_in_epoch = 0;
   progress_.partial_loss_sum = progress_.partial_correct = progress_.partial_count = 0;
   return m;
+}
+
+// A checkpoint, on the timeline and in TensorBoard.
+void TrainingLoop::save(const TrainingProgress& progress, bool wait) {
+  TimePoint mark = timeline_now();
+  const auto start = Clock::now();
+  saver_->save(progress, wait);
+  phase("checkpoint", mark);
+  record_save(seconds_since(start));
 }
 
 void TrainingLoop::finish(TrainResult& result) {
@@ -109,6 +140,8 @@ void TrainingLoop::finish(TrainResult& result) {
   char hex[32];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(result.replica_fingerprint));
   log_ << "replicas identical on " << comm.size() << " rank(s): fingerprint " << hex << std::endl;
+  flush_timeline(/*last=*/true);
+  if (tensorboard_) tensorboard_->flush();
   if (!config_.save_weights.empty() && comm.rank() == 0) {
     storage::write_tensors(config_.save_weights, "/model", state_.model);
     log_ << "weights written to " << config_.save_weights << std::endl;

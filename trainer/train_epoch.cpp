@@ -8,8 +8,10 @@
 #include "trainer/training_loop.h"
 
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
 
 #include <cmath>
+#include <limits>
 
 namespace trainer {
 
@@ -44,10 +46,15 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
     saver_->note_step_seconds(seconds_since(step_start));  // before a commit, which is not the step's
 
     const bool last_step = step + 1 == steps;
+    TimePoint mark = timeline_now();
     const bool stop = agree_to_stop();
+    phase("agree", mark, telemetry::Track::kAgree);
     if (stop && last_step) stop_after_epoch_ = true;
     if (!last_step && (stop || saver_->due_after_step(progress_.global_step))) save_mid_epoch(sums, stop);
-    if (stop && !last_step) stop_now();
+    if (stop && !last_step) {
+      flush_timeline(/*last=*/true);
+      stop_now();
+    }
   }
   return sums;
 }
@@ -55,25 +62,56 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
 // One optimizer step over `count` samples in micro-batches of --batch-size; gradients are
 // exchanged once, after the last micro-batch's backward (during it, with overlap).
 void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums) {
+  TimePoint mark = timeline_now();
+  timeline_step_ = progress_.global_step + 1;
   state_.optimizer.optimizer->zero_grad();
+  optim::apply_schedule(*state_.optimizer.optimizer, state_.optimizer.base_lrs, *state_.schedule,
+                        {progress_.global_step, progress_.completed_epochs});
+  StepReport report;
   for (std::int64_t begin = 0; begin < count; begin += config_.batch_size) {
     const std::int64_t size = std::min(config_.batch_size, count - begin);
     const data::Batch batch = loader.next();
     const torch::Tensor images = batch.images.to(context_.device);
     const torch::Tensor labels = batch.labels.to(context_.device);
+    phase("data", mark);
     const torch::Tensor logits = model_->forward(images);
-    const torch::Tensor loss = F::cross_entropy(logits, labels);
+    const torch::Tensor loss =
+        F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
+    phase("forward", mark);
     if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
     // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
     (loss * (static_cast<double>(size) / static_cast<double>(count))).backward();
+    phase("backward", mark);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) diverged(value);
-    sums.loss_sum += value * static_cast<double>(size);
+    report.loss += value * static_cast<double>(size) / static_cast<double>(count);
     sums.correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
   }
   bucketer_->average_gradients();
+  phase("waiting", mark);
+  report.grad_norm = clip_gradients(sums);
   state_.optimizer.optimizer->step();
+  phase("optimizer", mark);
+  sums.loss_sum += report.loss * static_cast<double>(count);
   sums.count += count;
+  record_step(report);
+}
+
+// After the average, so that every rank clips the same gradients alike (PyTorch: after DDP's
+// backward, before optimizer.step()). The norm before clipping, when it was computed (clipping by
+// norm, or TensorBoard).
+std::optional<double> TrainingLoop::clip_gradients(EpochSums& sums) {
+  if (config_.clip_grad_norm > 0) {
+    const double norm = torch::nn::utils::clip_grad_norm_(trainable_, config_.clip_grad_norm);
+    sums.grad_norm_sum += norm;
+    ++sums.clipped_steps;
+    return norm;
+  }
+  // An infinite bound scales by 1: the norm alone, computed as clip_grad_norm_ computes it.
+  std::optional<double> norm;
+  if (tensorboard_) norm = torch::nn::utils::clip_grad_norm_(trainable_, std::numeric_limits<double>::infinity());
+  if (config_.clip_grad_value > 0) torch::nn::utils::clip_grad_value_(trainable_, config_.clip_grad_value);
+  return norm;
 }
 
 // What the ranks agree on at a step boundary, in one small collective: whether any rank has
@@ -100,7 +138,7 @@ void TrainingLoop::save_mid_epoch(const EpochSums& sums, bool stopping) {
   snapshot.partial_correct += all[1];
   snapshot.partial_count += all[2];
   snapshot.samples_seen += static_cast<std::int64_t>(all[2]);
-  saver_->save(snapshot, /*wait=*/stopping);
+  save(snapshot, /*wait=*/stopping);
 }
 
 // A loss that is not finite: the weights are ruined, and nothing of them may reach a checkpoint

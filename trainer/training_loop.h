@@ -9,12 +9,15 @@
 #include "data/loader.h"
 #include "data/sampler.h"
 #include "models/network.h"
+#include "telemetry/tensorboard_writer.h"
+#include "telemetry/timeline.h"
 #include "trainer/checkpoint_saver.h"
 #include "trainer/checkpointing.h"
 #include "trainer/metrics.h"
 #include "trainer/progress.h"
 #include "trainer/train.h"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 
@@ -26,6 +29,14 @@ struct EpochSums {
   double correct = 0;
   std::int64_t count = 0;
   double data_wait_seconds = 0;  // the step waited for batches (this rank)
+  double grad_norm_sum = 0;      // total gradient norms before clipping (--clip-grad-norm)
+  std::int64_t clipped_steps = 0;
+};
+
+// What one optimizer step did, for TensorBoard.
+struct StepReport {
+  double loss = 0;                  // this rank's, over the step's micro-batches
+  std::optional<double> grad_norm;  // the averaged gradients' total norm, before clipping
 };
 
 class TrainingLoop {
@@ -42,10 +53,23 @@ class TrainingLoop {
   // train_epoch.cpp
   EpochSums train_epoch(std::int64_t epoch);
   void train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums);
+  std::optional<double> clip_gradients(EpochSums& sums);
   bool agree_to_stop();
   void save_mid_epoch(const EpochSums& sums, bool stopping);
+  void save(const TrainingProgress& progress, bool wait);  // train.cpp
   [[noreturn]] void stop_now() const;
   [[noreturn]] void diverged(double loss) const;
+  // run_telemetry.cpp: --tensorboard and --timeline
+  using TimePoint = std::chrono::system_clock::time_point;
+  void set_up_telemetry();
+  void open_tensorboard();  // after a resume, which says where the run starts
+  TimePoint timeline_now() const { return timeline_ ? std::chrono::system_clock::now() : TimePoint{}; }
+  // Records the phase `name` from `since` to now and moves `since` to now; nothing when off.
+  void phase(const char* name, TimePoint& since, telemetry::Track track = telemetry::Track::kStep);
+  void record_step(const StepReport& report);
+  void record_epoch(const EpochMetrics& m);
+  void record_save(double seconds);
+  void flush_timeline(bool last);
   // train.cpp
   EpochMetrics end_epoch(std::int64_t epoch, const EpochSums& sums, double seconds);
   void finish(TrainResult& result);
@@ -56,12 +80,19 @@ class TrainingLoop {
   std::shared_ptr<const data::Dataset> train_, test_;  // test_: null without a test split
   std::shared_ptr<models::Network> model_;
   TrainingState state_;
+  std::vector<torch::Tensor> trainable_;  // the optimizer's parameters, for clipping
   std::unique_ptr<comm::GradientBucketer> bucketer_;
   std::unique_ptr<CheckpointSaver> saver_;
   std::optional<data::DistributedSampler> sampler_;
   TrainingProgress progress_;
   std::optional<Progress> progress_lines_;
   bool stop_after_epoch_ = false;  // a stop agreed on at an epoch's last step
+  std::optional<telemetry::TimelineRecorder> timeline_;        // every rank, with --timeline
+  std::unique_ptr<telemetry::TimelineFile> timeline_file_;     // rank 0
+  std::unique_ptr<telemetry::TensorBoardWriter> tensorboard_;  // rank 0, with --tensorboard
+  std::int64_t timeline_step_ = 0;  // the step being taken, or the last one taken
+  EpochMetrics last_evaluation_;     // of the last epoch evaluated, for the checkpoint closing it
+  std::int64_t evaluated_epochs_ = -1;
 };
 
 }  // namespace trainer

@@ -61,11 +61,16 @@ TrainingLoop::TrainingLoop(const TrainConfig& config, const RunContext& context)
   set_up_data();
   set_up_model();
   set_up_optimizer();
+  set_up_telemetry();
   log_run();
   saver_ = std::make_unique<CheckpointSaver>(
       SavePolicy::of(config_),
       [this](const TrainingProgress& progress) {
         storage::CheckpointContents contents = capture_checkpoint(config_, state_, progress, context_.control.size());
+        if (progress.step_in_epoch == 0 && progress.completed_epochs == evaluated_epochs_) {
+          contents.epoch.test_loss = last_evaluation_.test_loss;
+          contents.epoch.test_accuracy = last_evaluation_.test_accuracy;
+        }
         use_rank0_buffers(contents.model, *model_, context_.comm);
         return contents;
       },
@@ -106,8 +111,12 @@ void TrainingLoop::set_up_model() {
 void TrainingLoop::set_up_optimizer() {
   const optim::NamedParameters parameters = freeze(*model_, config_.freeze, log_);
   state_.optimizer = optim::make_optimizer(parameters, config_.optimizer, config_.lr_groups);
-  state_.schedule = optim::make_schedule(config_.schedule, config_.optimizer.lr);
+  const std::int64_t per_step = config_.batch_size * config_.accumulate_steps;
+  const optim::RunLength length{config_.epochs, (sampler_->per_rank() + per_step - 1) / per_step};
+  state_.schedule = optim::make_schedule(config_.schedule, config_.optimizer.lr, length);
   const optim::OptimizerSetup& setup = state_.optimizer;
+  for (const auto& group : setup.optimizer->param_groups())
+    trainable_.insert(trainable_.end(), group.params().begin(), group.params().end());
   if (setup.base_lrs.size() > 1)
     for (std::size_t g = 0; g < setup.base_lrs.size(); ++g)
       log_ << "parameter group " << g << " (" << setup.group_names[g] << "): " << setup.group_members[g].size()

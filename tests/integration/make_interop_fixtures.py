@@ -10,6 +10,8 @@ torchvision and h5py: Debian's for the LibTorch 1.13 build, the venv's for the 2
               nn.DataParallel, with an input batch and its eval-mode logits (too large to commit)
   user_train.h5, user_test.h5   a user's own data set written by h5py (chunked, gzip-compressed,
               uint8 N x H x W images, int32 labels): two classes that differ in which half is bright.
+  schedules.json, optimizers.json   PyTorch's LR sequences and optimizer steps
+              (tests/interop/make_optim_fixtures.py).
 """
 import os
 import sys
@@ -22,6 +24,8 @@ import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 from make_pt_fixtures import LeNet  # noqa: E402  (one definition for every fixture)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
+from make_optim_fixtures import write_optim_fixtures  # noqa: E402
 
 
 def lenet(num_classes):
@@ -83,6 +87,7 @@ def main(out_dir):
     torch.save(nn.DataParallel(resnet).state_dict(), f"{out_dir}/resnet18_dataparallel.pt")
     write_user_data(f"{out_dir}/user_train.h5", 512, 1)
     write_user_data(f"{out_dir}/user_test.h5", 256, 2)
+    write_optim_fixtures(out_dir)
 
 
 if __name__ == "__main__":

@@ -197,13 +197,13 @@ TEST(Cli, ListParsers) {
 TEST(LrSchedule, StepDecayLikePyTorchStepLR) {
   trainer::optim::ScheduleConfig c;
   c.step = 0;
-  EXPECT_DOUBLE_EQ(trainer::optim::make_schedule(c, 0.1)->lr(0.1, 7), 0.1);
+  EXPECT_DOUBLE_EQ(trainer::optim::make_schedule(c, 0.1)->lr(0.1, {0, 7}), 0.1);
   c.step = 3;
   c.gamma = 0.5;
   const auto schedule = trainer::optim::make_schedule(c, 0.1);
-  EXPECT_DOUBLE_EQ(schedule->lr(0.1, 2), 0.1);
-  EXPECT_DOUBLE_EQ(schedule->lr(0.1, 3), 0.05);
-  EXPECT_DOUBLE_EQ(schedule->lr(0.1, 7), 0.025);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, {0, 2}), 0.1);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, {0, 3}), 0.05);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, {0, 7}), 0.025);
 }
 
 }  // namespace
