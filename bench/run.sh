@@ -58,3 +58,6 @@ echo
 echo "## 7. image folders: the loader against torchvision's DataLoader, data wait, memory"
 bash "$root/bench/loader.sh" "$build"
 bash "$root/bench/data_memory.sh" "$build/bin/trainer"
+echo
+echo "## 8. --precision bf16 against fp32"
+bash "$root/bench/precision.sh" "$build/bin/trainer"

@@ -189,6 +189,9 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "clamp each averaged gradient element to [-MAX, MAX] (clip_grad_value_); 0: off")
       ("label-smoothing", po::value(&c.label_smoothing)->default_value(c.label_smoothing),
        "of the training loss, as cross_entropy(label_smoothing=...); the test loss stays plain")
+      ("precision", po::value(&c.precision)->default_value(c.precision)->value_name("fp32|bf16"),
+       "bf16: the training forward under autocast (torch.autocast(dtype=torch.bfloat16)); the loss, the "
+       "weights, the optimizer and checkpoints stay fp32")
       ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
        "samples per evaluation batch")
       ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), optimizers.c_str())

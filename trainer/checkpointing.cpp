@@ -110,6 +110,7 @@ Attributes step_settings(const TrainConfig& config) {
   if (config.clip_grad_norm > 0) settings["clip_grad_norm"] = config.clip_grad_norm;
   if (config.clip_grad_value > 0) settings["clip_grad_value"] = config.clip_grad_value;
   if (config.label_smoothing > 0) settings["label_smoothing"] = config.label_smoothing;
+  if (config.precision != "fp32") settings["precision"] = config.precision;
   return settings;
 }
 
@@ -119,7 +120,8 @@ const Attributes& setting_defaults() {
                                       {"warmup_steps", std::int64_t{0}},
                                       {"clip_grad_norm", 0.0},
                                       {"clip_grad_value", 0.0},
-                                      {"label_smoothing", 0.0}};
+                                      {"label_smoothing", 0.0},
+                                      {"precision", std::string("fp32")}};
   return defaults;
 }
 

@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "trainer/autocast.h"
 #include "trainer/evaluation.h"
 #include "trainer/training_loop.h"
 
@@ -74,7 +75,13 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     const torch::Tensor images = batch.images.to(context_.device);
     const torch::Tensor labels = batch.labels.to(context_.device);
     phase("data", mark);
-    const torch::Tensor logits = model_->forward(images);
+    const bool autocast = config_.precision == "bf16";
+    torch::Tensor logits;
+    {
+      AutocastRegion region(context_.device, autocast);
+      logits = model_->forward(images);
+    }
+    if (autocast) logits = logits.to(torch::kFloat32);  // the loss in fp32, as after torch.autocast
     const torch::Tensor loss =
         F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
     phase("forward", mark);

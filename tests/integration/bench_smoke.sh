@@ -27,4 +27,7 @@ grep -q "bandwidths in GB/s" allreduce_bench.out || fail "allreduce_bench: $(cat
 PYTHON="$PYTHON" LENET_SAMPLES=256 RESNET_SAMPLES=64 bash "$(dirname "$0")/../../bench/torchscript.sh" "$TRAINER" 1 \
   >torchscript.out 2>&1 || fail "bench/torchscript.sh: $(cat torchscript.out)"
 grep "^check:" torchscript.out
+LENET_SAMPLES=2000 RESNET_SAMPLES=64 PYTHON="$PYTHON" bash "$(dirname "$0")/../../bench/precision.sh" "$TRAINER" 1 \
+  >precision.out 2>&1 || fail "bench/precision.sh: $(cat precision.out)"
+grep "^check:" precision.out
 echo "benchmarks run and check their results"

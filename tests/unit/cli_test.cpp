@@ -207,3 +207,52 @@ TEST(LrSchedule, StepDecayLikePyTorchStepLR) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Cli, OptimizerOptionsTakePyTorchsDefaultsPerOptimizer) {
+  const auto adamw = parse({"--optimizer", "adamw"}).train.optimizer;
+  EXPECT_DOUBLE_EQ(adamw.weight_decay, 0.01);  // torch.optim.AdamW's
+  EXPECT_DOUBLE_EQ(parse({"--optimizer", "adamw", "--weight-decay", "0"}).train.optimizer.weight_decay, 0.0);
+  EXPECT_DOUBLE_EQ(parse({"--optimizer", "rmsprop"}).train.optimizer.momentum, 0.0);  // torch.optim.RMSprop's
+  EXPECT_DOUBLE_EQ(parse({"--optimizer", "rmsprop", "--momentum", "0.5"}).train.optimizer.momentum, 0.5);
+  EXPECT_DOUBLE_EQ(parse({}).train.optimizer.momentum, 0.9);
+  const auto adam = parse({"--optimizer", "adam", "--betas", "0.8,0.99", "--eps", "1e-6"}).train.optimizer;
+  EXPECT_DOUBLE_EQ(adam.beta1, 0.8);
+  EXPECT_DOUBLE_EQ(adam.beta2, 0.99);
+  EXPECT_DOUBLE_EQ(adam.eps, 1e-6);
+}
+
+TEST(Cli, OptionsOfAnotherOptimizerOrScheduleAreRefused) {
+  EXPECT_EQ(error_of({"--optimizer", "adam", "--nesterov"}), "--nesterov does not apply to --optimizer adam");
+  EXPECT_EQ(error_of({"--alpha", "0.9"}), "--alpha does not apply to --optimizer sgd");
+  EXPECT_EQ(error_of({"--nesterov", "--momentum", "0"}), "--nesterov needs a --momentum above 0");
+  EXPECT_EQ(error_of({"--lr-milestones", "3"}), "--lr-milestones does not apply to --lr-schedule step");
+  EXPECT_EQ(error_of({"--lr-schedule", "cosine", "--lr-step", "3"}), "--lr-step does not apply to --lr-schedule cosine");
+  EXPECT_EQ(error_of({"--lr-schedule", "cosine", "--lr-min", "0.5"}), "--lr-min must be at least 0 and below --lr");
+  EXPECT_EQ(error_of({"--precision", "fp16"}), "--precision fp16: expected fp32 or bf16");
+  EXPECT_EQ(error_of({"--monitor", "loss", "--keep-best", "1"}), "--monitor loss: expected test_accuracy or test_loss");
+  EXPECT_EQ(parse({"--lr-schedule", "multistep", "--lr-milestones", "3,6"}).train.schedule.milestones,
+            (std::vector<std::int64_t>{3, 6}));
+}
+
+TEST(LrSchedule, WarmupScalesTheFirstStepsAndIsRecordedOnlyWhenOn) {
+  trainer::optim::ScheduleConfig c;
+  c.step = 0;
+  EXPECT_EQ(trainer::optim::make_schedule(c, 0.1)->record().count("warmup_steps"), 0u);  // format v1's record
+  c.warmup_steps = 4;
+  c.warmup_start_factor = 0.25;
+  const auto schedule = trainer::optim::make_schedule(c, 0.1, {2, 10});
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, {0, 0}), 0.025);
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, {2, 0}), 0.1 * (0.25 + 0.75 * 2 / 4));
+  EXPECT_DOUBLE_EQ(schedule->lr(0.1, {4, 0}), 0.1);
+  EXPECT_EQ(std::get<std::int64_t>(schedule->record().at("warmup_steps")), 4);
+  c.name = "cosine";
+  c.warmup_steps = 20;
+  EXPECT_THROW(trainer::optim::make_schedule(c, 0.1, {2, 10}), trainer::ConfigError);  // no step left
+  c.warmup_steps = 0;
+  c.warmup_epochs = 3;
+  EXPECT_THROW(trainer::optim::make_schedule(c, 0.1, {2, 10}), trainer::ConfigError);  // longer than the run
+}
+
+}  // namespace

@@ -135,8 +135,10 @@ TEST(TrainingLoop, ResumingWithOtherSettingsIsRefusedByName) {
 // (tests/fixtures/v1_checkpoint/README.md, LibTorch 1.13) is read exactly as it was written, under
 // this LibTorch too: the weights restored are the checkpoint's bit for bit, and the rest of the run
 // ends where the trainer that wrote it ended. That end is the same bits only with the kernels of
-// the same LibTorch; under LibTorch 2.x the float results differ in the last bits (other oneDNN), and
-// the run ends at the fingerprint 2.14.1 gave.
+// the same LibTorch. Under LibTorch 2.x (PyPI's wheel) the float results differ in the last bits,
+// and from machine to machine too: its MKL and oneDNN choose their kernels by the CPU's instruction
+// set (on one Xeon: four different ends with MKL_CBWR=AVX2, ONEDNN_MAX_CPU_ISA=AVX2, both, neither).
+// There, what holds on every machine is checked: the same resume ends the same, twice.
 class V1Checkpoint : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -184,8 +186,15 @@ TEST_F(V1Checkpoint, TheWeightsRestoredAreTheCheckpointsBitForBit) {
 TEST_F(V1Checkpoint, ResumesToTheEndTheTrainerThatWroteItReached) {
   const Outcome run = train(config(2));
   EXPECT_NE(run.log.find("global step 12 (mid-epoch)"), std::string::npos) << run.log;
-  const std::uint64_t expected = TORCH_VERSION_MAJOR < 2 ? 0x097147c8d7da415bull : 0xa0720b0c489fbb1aull;
-  EXPECT_EQ(run.result.replica_fingerprint, expected) << run.log;
+  if (TORCH_VERSION_MAJOR < 2) {
+    EXPECT_EQ(run.result.replica_fingerprint, 0x097147c8d7da415bull) << run.log;
+    return;
+  }
+  fs::remove_tree(dir_ + "/epoch-0002");
+  fs::replace_text_atomically(dir_ + "/LATEST", "epoch-0001-step-00000004");
+  const Outcome again = train(config(2));
+  EXPECT_NE(again.log.find("global step 12 (mid-epoch)"), std::string::npos) << again.log;
+  EXPECT_EQ(again.result.replica_fingerprint, run.result.replica_fingerprint) << again.log;
 }
 
 // Restoring a checkpoint and capturing it again gives back every tensor bit for bit, every
