@@ -1,7 +1,7 @@
 # What differs between the LibTorch versions trainer builds against (Debian's 1.13 and the 2.x of
 # PyPI's torch wheel), on CMake's side: the C++ standard the LibTorch headers require (2.x declares
-# C++20 on its `torch` target), and where its CUDA libraries come from. The C++ side's one place is
-# optim/state_map.cpp (the optimizer state's key).
+# C++20 on its `torch` target), and where its CUDA libraries come from. The C++ side's places are
+# optim/state_map.cpp (the optimizer state's key) and trainer/autocast.cpp (autocast's state).
 get_target_property(TRAINER_TORCH_CXX_STANDARD torch CXX_STANDARD)
 if(TRAINER_TORCH_CXX_STANDARD AND TRAINER_TORCH_CXX_STANDARD GREATER CMAKE_CXX_STANDARD)
   set(CMAKE_CXX_STANDARD ${TRAINER_TORCH_CXX_STANDARD})
