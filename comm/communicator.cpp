@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <cstring>
+
 namespace trainer::comm {
 namespace {
 
@@ -37,6 +39,16 @@ std::string Communicator::where() const {
   char host[256] = "?";
   gethostname(host, sizeof host - 1);
   return "rank " + std::to_string(rank()) + "/" + std::to_string(size()) + " on " + host;
+}
+
+std::string broadcast_string(const std::string& text, Communicator& comm, int root) {
+  std::vector<torch::Tensor> length{torch::tensor({static_cast<std::int64_t>(text.size())}, torch::kInt64)};
+  comm.broadcast(length, {root});
+  torch::Tensor bytes = torch::zeros({length[0].item<std::int64_t>()}, torch::kUInt8);
+  if (comm.rank() == root && !text.empty()) std::memcpy(bytes.data_ptr(), text.data(), text.size());
+  std::vector<torch::Tensor> payload{bytes};
+  if (bytes.numel() > 0) comm.broadcast(payload, {root});
+  return std::string(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
 }
 
 }  // namespace trainer::comm

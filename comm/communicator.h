@@ -64,4 +64,8 @@ class Communicator {
   [[noreturn]] void unsupported(const std::string& collective) const;
 };
 
+// `root`'s string to every rank (a collective: its length, then its bytes as CPU tensors; the
+// other ranks' `text` is not read). Use it on a CPU communicator (the control one).
+std::string broadcast_string(const std::string& text, Communicator& comm, int root = 0);
+
 }  // namespace trainer::comm

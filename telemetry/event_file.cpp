@@ -2,6 +2,9 @@
 
 #include <boost/crc.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 
 namespace trainer::telemetry {
@@ -53,6 +56,17 @@ std::uint32_t masked_crc32c(const void* data, std::size_t size) {
   crc.process_bytes(data, size);
   const std::uint32_t value = crc.checksum();
   return ((value >> 15) | (value << 17)) + 0xa282ead8u;
+}
+
+int write_all(int fd, const std::string& text, std::size_t& written) {
+  written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
+    written += static_cast<std::size_t>(n);
+  }
+  return 0;
 }
 
 std::string tf_record(const std::string& payload) {

@@ -15,6 +15,10 @@ namespace trainer::telemetry {
 // CRC-32C (Castagnoli) of the bytes, masked as TFRecord masks it.
 std::uint32_t masked_crc32c(const void* data, std::size_t size);
 
+// Writes all of `text` to `fd`, retrying interrupted and short writes. Returns 0, or the errno of
+// the write that failed (EIO for one that wrote nothing); `written` says how far it got.
+int write_all(int fd, const std::string& text, std::size_t& written);
+
 // One TFRecord around `payload`.
 std::string tf_record(const std::string& payload);
 

@@ -61,15 +61,9 @@ void TensorBoardWriter::append(const std::string& event) { pending_ += tf_record
 
 void TensorBoardWriter::flush() {
   std::size_t written = 0;
-  while (written < pending_.size()) {
-    const ssize_t n = ::write(fd_, pending_.data() + written, pending_.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = n < 0 ? errno : EIO;
-      pending_.erase(0, written);
-      throw StorageError("--tensorboard: cannot write " + path_ + ": " + std::strerror(error));
-    }
-    written += static_cast<std::size_t>(n);
+  if (const int error = write_all(fd_, pending_, written)) {
+    pending_.erase(0, written);
+    throw StorageError("--tensorboard: cannot write " + path_ + ": " + std::strerror(error));
   }
   pending_.clear();
   last_flush_ = std::chrono::steady_clock::now();

@@ -1,6 +1,7 @@
 #include "telemetry/timeline.h"
 
 #include "common/error.h"
+#include "telemetry/event_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -79,12 +80,8 @@ void TimelineFile::close() {
 
 void TimelineFile::write(const std::string& text) {
   std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd_, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw StorageError("--timeline: cannot write " + path_ + ": " + std::strerror(n < 0 ? errno : EIO));
-    written += static_cast<std::size_t>(n);
-  }
+  if (const int error = write_all(fd_, text, written))
+    throw StorageError("--timeline: cannot write " + path_ + ": " + std::strerror(error));
 }
 
 }  // namespace trainer::telemetry

@@ -108,6 +108,15 @@ void validate_data(const data::DataConfig& d) {
             std::string(option) + " " + std::to_string(size) + ": more than 2^32 values of --synthetic-shape in memory");
 }
 
+// Options that belong to some values of `choice` (an optimizer's, a schedule's): given for another
+// value, they would be ignored.
+using Owners = std::vector<std::pair<const char*, std::set<std::string>>>;
+void require_owned(const TrainConfig& c, const Owners& owners, const std::string& choice, const std::string& value) {
+  for (const auto& [option, values] : owners)
+    require(!c.explicit_options.count(option) || values.count(value),
+            "--" + std::string(option) + " does not apply to " + choice + " " + value);
+}
+
 // Each schedule's own options, and none of another schedule's: an option that would be ignored is
 // an error, not a surprise at the end of a long run.
 void validate_schedule(const TrainConfig& c) {
@@ -115,7 +124,7 @@ void validate_schedule(const TrainConfig& c) {
   require(s.step >= 0, "--lr-step must not be negative");
   require_range(s.step, 0, kMostCount, "--lr-step");
   require(s.gamma > 0 && s.gamma <= 1, "--lr-gamma must be in (0, 1]");
-  const std::vector<std::pair<const char*, std::set<std::string>>> owners = {
+  const Owners owners = {
       {"lr-step", {"step"}},
       {"lr-gamma", {"step", "multistep", "exponential"}},
       {"lr-milestones", {"multistep"}},
@@ -123,9 +132,7 @@ void validate_schedule(const TrainConfig& c) {
       {"pct-start", {"onecycle"}},
       {"div-factor", {"onecycle"}},
       {"final-div-factor", {"onecycle"}}};
-  for (const auto& [option, schedules] : owners)
-    require(!c.explicit_options.count(option) || schedules.count(s.name),
-            "--" + std::string(option) + " does not apply to --lr-schedule " + s.name);
+  require_owned(c, owners, "--lr-schedule", s.name);
   require(s.name != "multistep" || !s.milestones.empty(), "--lr-schedule multistep needs --lr-milestones E1,E2,...");
   for (std::size_t i = 0; i < s.milestones.size(); ++i)
     require(s.milestones[i] >= 1 && (i == 0 || s.milestones[i] > s.milestones[i - 1]),
@@ -144,12 +151,10 @@ void validate_schedule(const TrainConfig& c) {
 // The options of the chosen optimizer, and none of another's.
 void validate_optimizer(const TrainConfig& c) {
   const optim::OptimizerConfig& o = c.optimizer;
-  const std::vector<std::pair<const char*, std::set<std::string>>> owners = {
+  const Owners owners = {
       {"momentum", {"sgd", "rmsprop"}},      {"nesterov", {"sgd"}},  {"betas", {"adam", "adamw"}},
       {"eps", {"adam", "adamw", "rmsprop"}}, {"alpha", {"rmsprop"}}, {"centered", {"rmsprop"}}};
-  for (const auto& [option, optimizers] : owners)
-    require(!c.explicit_options.count(option) || optimizers.count(o.name),
-            "--" + std::string(option) + " does not apply to --optimizer " + o.name);
+  require_owned(c, owners, "--optimizer", o.name);
   require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
   require(c.optimizer.lr <= 1000, "--lr " + std::to_string(c.optimizer.lr) + ": more than 1000 is not a learning rate");
   require(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1)");

@@ -7,21 +7,9 @@
 #include "trainer/python_checkpoint.h"
 
 #include <cstdio>
-#include <cstring>
 
 namespace trainer {
 namespace {
-
-// Rank 0's string to every rank (CPU tensors over the control communicator).
-std::string broadcast_string(const std::string& text, comm::Communicator& control) {
-  std::vector<torch::Tensor> length{torch::tensor({static_cast<std::int64_t>(text.size())}, torch::kInt64)};
-  control.broadcast(length, {0});
-  torch::Tensor bytes = torch::zeros({length[0].item<std::int64_t>()}, torch::kUInt8);
-  if (control.rank() == 0 && !text.empty()) std::memcpy(bytes.data_ptr(), text.data(), text.size());
-  std::vector<torch::Tensor> payload{bytes};
-  if (bytes.numel() > 0) control.broadcast(payload, {0});
-  return std::string(static_cast<const char*>(bytes.data_ptr()), static_cast<std::size_t>(bytes.numel()));
-}
 
 TrainingProgress load(const std::string& directory, const TrainConfig& config, TrainingState& state, int world_size,
                       std::ostream& log) {
@@ -97,7 +85,7 @@ std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState&
       progress = load(chosen, config, state, world_size, log);
     }
   }
-  chosen = broadcast_string(chosen, control);
+  chosen = comm::broadcast_string(chosen, control);
   if (chosen.empty()) return std::nullopt;
   if (control.rank() != 0) progress = load(chosen, config, state, world_size, log);
   return Resumed{chosen, progress};

@@ -86,15 +86,9 @@ void TrainingLoop::flush_timeline(bool last) {
   if (!timeline_) return;
   comm::Communicator& control = context_.control;
   const std::string events = timeline_->take();
-  const std::vector<std::int64_t> sizes = control.allgather(static_cast<std::int64_t>(events.size()));
   for (int rank = 0; rank < control.size(); ++rank) {
-    if (sizes[static_cast<std::size_t>(rank)] == 0) continue;
-    std::vector<torch::Tensor> bytes{torch::empty({sizes[static_cast<std::size_t>(rank)]}, torch::kUInt8)};
-    if (rank == control.rank()) std::memcpy(bytes[0].data_ptr(), events.data(), events.size());
-    control.broadcast(bytes, {rank});
-    if (timeline_file_)
-      timeline_file_->append(
-          std::string(static_cast<const char*>(bytes[0].data_ptr()), static_cast<std::size_t>(bytes[0].numel())));
+    const std::string received = comm::broadcast_string(events, control, rank);
+    if (timeline_file_) timeline_file_->append(received);
   }
   if (!last) return;
   if (timeline_file_) {
