@@ -35,4 +35,20 @@ std::vector<std::string> available_backends() {
 #endif
 }
 
+std::string mpi_library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {};
+  int length = 0;
+  if (MPI_Get_library_version(text, &length) != MPI_SUCCESS) return "unknown";
+  std::string version(text, static_cast<std::size_t>(length));
+  return version.substr(0, version.find_first_of("\r\n,"));
+}
+
+std::string nccl_version_text() {
+#ifdef TRAINER_HAVE_NCCL
+  return nccl_library_version();
+#else
+  return "";
+#endif
+}
+
 }  // namespace trainer::comm

@@ -26,4 +26,9 @@ std::unique_ptr<Communicator> make_device_communicator(Communicator& control, co
 // The backends compiled into this build ("mpi", "nccl", "loopback"), for --version and errors.
 std::vector<std::string> available_backends();
 
+// The libraries' own words, for `trainer info`: MPI_Get_library_version's first line; NCCL's version
+// ("" in a build without NCCL).
+std::string mpi_library_version();
+std::string nccl_version_text();
+
 }  // namespace trainer::comm

@@ -16,6 +16,7 @@ struct GradientBucketer::State {
   using SystemClock = std::chrono::system_clock;
 
   Communicator& comm;
+  bool exchange = false;       // more than one rank, or even_alone
   bool overlap = false;
   bool armed = false;          // between prepare_backward() and average_gradients()
   bool accumulated = false;    // .grad holds earlier micro-batches: add it to what backward brings
@@ -69,9 +70,10 @@ struct GradientBucketer::State {
 };
 
 GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters, Communicator& comm, bool overlap,
-                                   const BucketLimits& limits)
+                                   const BucketLimits& limits, bool even_alone)
     : state_(std::make_shared<State>(comm)) {
-  state_->overlap = overlap && comm.size() > 1;
+  state_->exchange = comm.size() > 1 || even_alone;
+  state_->overlap = overlap && state_->exchange;
   std::vector<torch::Tensor> trainable;
   for (auto it = parameters.rbegin(); it != parameters.rend(); ++it)
     if (it->requires_grad()) trainable.push_back(*it);
@@ -119,7 +121,7 @@ void GradientBucketer::prepare_backward(bool accumulated) {
 
 void GradientBucketer::average_gradients() {
   State& s = *state_;
-  if (s.comm.size() == 1) return;
+  if (!s.exchange) return;
   torch::NoGradGuard no_grad;
   if (s.overlap && s.armed) {
     // Gradients no hook saw (parameters unused by this step's graph) go in now; then every bucket

@@ -8,8 +8,10 @@
 // backward has computed it, and a bucket's allreduce starts (non-blocking) when its last gradient
 // has arrived, while backward goes on with the layers below. Buckets start in index order on every
 // rank (collectives must be issued in the same order everywhere), and average_gradients() then
-// only completes what is still in flight. Hooks run on the thread that called backward() (LibTorch
-// runs CPU backward there), which is also the thread that owns MPI.
+// only completes what is still in flight. On CPUs, hooks run on the thread that called backward()
+// (LibTorch runs CPU backward there), which is also the thread that owns MPI. On GPUs they run on
+// autograd's device thread, with the stream that produced the gradient current: NCCL's allreduce is
+// ordered after it on NCCL's stream, and completing it makes the training stream wait, not the host.
 
 #include "comm/bucket_plan.h"
 #include "comm/communicator.h"
@@ -25,9 +27,10 @@ namespace trainer::comm {
 class GradientBucketer {
  public:
   // `parameters` in registration order (Module::parameters()). With `overlap`, `comm` is where the
-  // hooks' allreduces go (it must outlive the bucketer's use).
+  // hooks' allreduces go (it must outlive the bucketer's use). A world of one exchanges nothing,
+  // unless `even_alone` (the GPU tests: NCCL's overlap on one GPU).
   GradientBucketer(const std::vector<torch::Tensor>& parameters, Communicator& comm, bool overlap,
-                   const BucketLimits& limits = {});
+                   const BucketLimits& limits = {}, bool even_alone = false);
   ~GradientBucketer();
   GradientBucketer(const GradientBucketer&) = delete;
   GradientBucketer& operator=(const GradientBucketer&) = delete;

@@ -1,27 +1,77 @@
 #include "comm/nccl_communicator.h"
 
+#include "comm/mpi_environment.h"
 #include "common/error.h"
+#include "streams/cuda_streams.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <iostream>
+#include <mutex>
 #include <thread>
 
 namespace trainer::comm {
 
+std::string nccl_library_version() {
+  int code = 0;
+  ncclGetVersion(&code);
+  return std::to_string(code / 10000) + "." + std::to_string((code / 100) % 100) + "." + std::to_string(code % 100);
+}
+
 struct NcclCommunicator::State {
-  ncclComm_t comm = nullptr;
+  struct InFlight {
+    std::weak_ptr<streams::SideStreamJob> job;
+    std::chrono::steady_clock::time_point launched;
+  };
+
+  std::atomic<ncclComm_t> comm{nullptr};
+  std::unique_ptr<streams::CudaStreams> streams;  // the side stream is NCCL's
   cudaStream_t stream = nullptr;
+  // The monitor of overlapped collectives (started with the first one).
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::vector<InFlight> in_flight;
+  bool stopping = false;
+  std::thread monitor;
+
+  void watch(const std::shared_ptr<streams::SideStreamJob>& job) {
+    std::lock_guard<std::mutex> lock(mutex);
+    in_flight.push_back({job, std::chrono::steady_clock::now()});
+  }
+
+  // Every 100 ms: forget what has completed; an allreduce older than `timeout` ends the job (the
+  // host may be blocked anywhere, in LibTorch's synchronisation included: only an abort frees it).
+  void run_monitor(std::chrono::milliseconds timeout, const std::string& where) {
+    std::unique_lock<std::mutex> lock(mutex);
+    while (!stopping) {
+      wake.wait_for(lock, std::chrono::milliseconds(100));
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = in_flight.begin(); it != in_flight.end();) {
+        const auto job = it->job.lock();
+        if (!job || job->completed()) {
+          it = in_flight.erase(it);
+          continue;
+        }
+        if (now - it->launched > timeout) {
+          std::cerr << "trainer: error: " << where << ": an overlapped ncclAllReduce has waited "
+                    << std::chrono::duration_cast<std::chrono::seconds>(now - it->launched).count()
+                    << " s for the other ranks (--comm-timeout): another rank is dead or stuck; ending the job"
+                    << std::endl;
+          if (ncclComm_t c = comm.exchange(nullptr)) ncclCommAbort(c);
+          MpiEnvironment::abort_job(1);
+        }
+        ++it;
+      }
+    }
+  }
 };
 
 namespace {
 
-std::string nccl_version() {
-  int code = 0;
-  ncclGetVersion(&code);
-  return std::to_string(code / 10000) + "." + std::to_string((code / 100) % 100) + "." +
-         std::to_string(code % 100);
-}
+std::string nccl_version() { return nccl_library_version(); }
 
 ncclDataType_t nccl_type(torch::ScalarType type) {
   switch (type) {
@@ -74,13 +124,34 @@ NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int cuda_device,
   torch::Tensor id_bytes = torch::from_blob(&id, {static_cast<std::int64_t>(sizeof id)}, torch::kUInt8);
   std::vector<torch::Tensor> payload{id_bytes};
   bootstrap_.broadcast(payload, {/*root=*/0});
-  TRAINER_CUDA_CHECK(cudaStreamCreateWithFlags(&state_->stream, cudaStreamNonBlocking), where());
-  TRAINER_NCCL_CHECK(ncclCommInitRank(&state_->comm, size(), id, rank()), nullptr, where());
+  state_->streams = std::make_unique<streams::CudaStreams>(device_);
+  state_->stream = state_->streams->side_handle();
+  ncclComm_t comm = nullptr;
+  TRAINER_NCCL_CHECK(ncclCommInitRank(&comm, size(), id, rank()), nullptr, where());
+  state_->comm = comm;
 }
 
 NcclCommunicator::~NcclCommunicator() {
-  if (state_->comm != nullptr) ncclCommDestroy(state_->comm);
-  if (state_->stream != nullptr) cudaStreamDestroy(state_->stream);
+  if (state_->monitor.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->stopping = true;
+    }
+    state_->wake.notify_all();
+    state_->monitor.join();
+  }
+  if (ncclComm_t comm = state_->comm.exchange(nullptr)) ncclCommDestroy(comm);
+}
+
+void NcclCommunicator::check_async_error(const char* collective) {
+  ncclComm_t comm = state_->comm;
+  if (comm == nullptr) throw CommError(std::string(collective) + " on " + where() + ": the NCCL communicator was aborted");
+  ncclResult_t async = ncclSuccess;
+  ncclCommGetAsyncError(comm, &async);
+  if (async == ncclSuccess || async == ncclInProgress) return;
+  if (ncclComm_t c = state_->comm.exchange(nullptr)) ncclCommAbort(c);
+  throw CommError(std::string(collective) + " failed on " + where() + " (NCCL " + nccl_version() +
+                  "): " + ncclGetErrorString(async));
 }
 
 void NcclCommunicator::wait(const char* collective) {
@@ -90,17 +161,9 @@ void NcclCommunicator::wait(const char* collective) {
     if (status == cudaSuccess) return;
     if (status != cudaErrorNotReady)
       throw CommError(std::string(collective) + " failed on " + where() + ": " + cudaGetErrorString(status));
-    ncclResult_t async = ncclSuccess;
-    ncclCommGetAsyncError(state_->comm, &async);
-    if (async != ncclSuccess) {
-      ncclCommAbort(state_->comm);
-      state_->comm = nullptr;
-      throw CommError(std::string(collective) + " failed on " + where() + " (NCCL " +
-                      nccl_version() + "): " + ncclGetErrorString(async));
-    }
+    check_async_error(collective);
     if (std::chrono::steady_clock::now() > deadline) {
-      ncclCommAbort(state_->comm);
-      state_->comm = nullptr;
+      if (ncclComm_t c = state_->comm.exchange(nullptr)) ncclCommAbort(c);
       throw CommError(std::string(collective) + " timed out after " +
                       std::to_string(timeout_.count() / 1000) + " s on " + where() +
                       ": another rank is dead or stuck");
@@ -136,6 +199,46 @@ void NcclCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const Broa
     return ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<std::size_t>(t.numel()),
                          nccl_type(t.scalar_type()), options.root, state_->comm, state_->stream);
   });
+}
+
+namespace {
+
+// c10d's WorkNCCL: done when the side stream's event is; wait() orders the caller's stream after it.
+class NcclWork : public Work {
+ public:
+  NcclWork(NcclCommunicator& comm, std::shared_ptr<streams::SideStreamJob> job) : comm_(comm), job_(std::move(job)) {}
+  bool test() override {
+    comm_.check_async_error("ncclAllReduce");
+    return job_->completed();
+  }
+  void wait() override {
+    comm_.check_async_error("ncclAllReduce");
+    job_->make_compute_wait();
+  }
+
+ private:
+  NcclCommunicator& comm_;
+  std::shared_ptr<streams::SideStreamJob> job_;
+};
+
+}  // namespace
+
+std::unique_ptr<Work> NcclCommunicator::allreduce_async(torch::Tensor tensor, const AllreduceOptions& options) {
+  if (!tensor.is_cuda() || !tensor.is_contiguous())
+    throw CommError("backend nccl needs a contiguous CUDA tensor in ncclAllReduce, got " + tensor.device().str());
+  check_async_error("ncclAllReduce");
+  auto job = std::make_shared<streams::SideStreamJob>(*state_->streams, std::vector<torch::Tensor>{tensor}, [&] {
+    TRAINER_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<std::size_t>(tensor.numel()),
+                                     nccl_type(tensor.scalar_type()), nccl_op(options.op), state_->comm,
+                                     state_->stream),
+                       state_->comm, where() + " in ncclAllReduce");
+  });
+  state_->watch(job);
+  if (!state_->monitor.joinable())
+    state_->monitor = std::thread([state = state_.get(), timeout = timeout_, where = where()] {
+      state->run_monitor(timeout, where);
+    });
+  return std::make_unique<NcclWork>(*this, std::move(job));
 }
 
 void NcclCommunicator::barrier() { bootstrap_.barrier(); }

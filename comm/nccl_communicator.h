@@ -3,9 +3,13 @@
 // broadcasting NCCL's unique id over the control communicator, with a CUDA stream of its own.
 // Compiled only when CMake finds CUDA and NCCL; comm/backends.cpp chooses it at run time when the
 // model lives on a GPU.
-// Contract: the calling thread has the communicator's device current; collectives wait for all
-// prior work on the device, run on the private stream, and return when it has completed, or throw
-// CommError after `timeout` (the NCCL communicator is aborted first, so no rank hangs on).
+// Contract: the calling thread has the communicator's device current. The blocking collectives
+// wait for all prior work on the device, run on the private stream, and return when it has
+// completed, or throw CommError after `timeout` (the NCCL communicator is aborted first, so no rank
+// hangs on). allreduce_async is c10d's WorkNCCL: stream-ordered after the caller's current stream
+// (streams/device_streams.h), no host synchronisation; Work::wait() makes the caller's stream wait
+// for it. A monitor thread watches those in flight: one that has not completed after `timeout`
+// aborts the NCCL communicator and ends the job, as the MPI watchdog does.
 
 #include "comm/communicator.h"
 
@@ -14,6 +18,8 @@
 #include <memory>
 
 namespace trainer::comm {
+
+std::string nccl_library_version();  // "2.30.7": the libnccl this process loaded
 
 class NcclCommunicator : public Communicator {
  public:
@@ -33,9 +39,13 @@ class NcclCommunicator : public Communicator {
   void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
   void barrier() override;
   std::vector<std::int64_t> allgather(std::int64_t value) override;
+  std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {}) override;
+
+  // Throws CommError when NCCL has reported an asynchronous error (a peer failed).
+  void check_async_error(const char* collective);
 
  private:
-  struct State;  // NCCL and CUDA handles, kept out of this header
+  struct State;  // NCCL and CUDA handles, the streams and the monitor, kept out of this header
   // Checks the tensors, waits for the device, launches one NCCL call per tensor in a group on the
   // private stream, and waits for completion or the timeout. `launch` returns an ncclResult_t.
   void collective(const char* name, std::vector<torch::Tensor>& tensors,

@@ -27,6 +27,7 @@ const char* const kUsage =
     "       trainer eval --checkpoint PATH|FILE.pt [--device cpu|cuda|cuda:N] [options]\n"
     "       trainer inspect PATH [--verify]\n"
     "       trainer export PATH --to FILE.pt [--add-prefix module.] [--with-optimizer]\n"
+    "       trainer info    (versions, visible GPUs, what this build supports)\n"
     "       trainer SUBCOMMAND --help | trainer --version\n\n"
     "Trains a network on one process, or data-parallel under mpirun. Options may also be given in\n"
     "an INI file (--config FILE) with the same names; the command line overrides the file.\n";
@@ -189,9 +190,10 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
        "clamp each averaged gradient element to [-MAX, MAX] (clip_grad_value_); 0: off")
       ("label-smoothing", po::value(&c.label_smoothing)->default_value(c.label_smoothing),
        "of the training loss, as cross_entropy(label_smoothing=...); the test loss stays plain")
-      ("precision", po::value(&c.precision)->default_value(c.precision)->value_name("fp32|bf16"),
+      ("precision", po::value(&c.precision)->default_value(c.precision)->value_name("fp32|bf16|fp16"),
        "bf16: the training forward under autocast (torch.autocast(dtype=torch.bfloat16)); the loss, the "
-       "weights, the optimizer and checkpoints stay fp32")
+       "weights, the optimizer and checkpoints stay fp32. fp16 (CUDA only): the same with float16 and a "
+       "dynamic loss scaler (torch.amp.GradScaler); steps with inf/nan gradients are skipped")
       ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
        "samples per evaluation batch")
       ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), optimizers.c_str())
@@ -397,6 +399,20 @@ Command parse_export(const std::vector<std::string>& args, Command& command) {
   return command;
 }
 
+Command parse_info(const std::vector<std::string>& args, Command& command) {
+  command.action = Action::kInfo;
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    command.action = Action::kHelp;
+    command.help_text =
+        "usage: trainer info\n\nPrints trainer's version, LibTorch's, CUDA's (runtime and driver), cuDNN's, NCCL's, MPI's\n"
+        "and HDF5's, the GPUs visible to this process with their memory (CUDA_VISIBLE_DEVICES applies), and\n"
+        "what this build supports: communicators, devices and precisions.\n";
+  } else if (!args.empty()) {
+    throw ConfigError("info: takes no options or arguments (got '" + args[0] + "')");
+  }
+  return command;
+}
+
 }  // namespace
 
 std::vector<std::int64_t> parse_int_list(const std::string& text, const std::string& option) {
@@ -435,8 +451,10 @@ Command parse_command_line(const std::vector<std::string>& args) {
     rest.erase(rest.begin());
     if (command.subcommand == "inspect") return parse_inspect(rest, command);
     if (command.subcommand == "export") return parse_export(rest, command);
+    if (command.subcommand == "info") return parse_info(rest, command);
     if (command.subcommand != "train" && command.subcommand != "eval")
-      throw ConfigError("unknown sub-command '" + command.subcommand + "' (available: train, eval, inspect, export)");
+      throw ConfigError("unknown sub-command '" + command.subcommand +
+                        "' (available: train, eval, inspect, export, info)");
   }
 
   RawValues raw;

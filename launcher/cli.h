@@ -9,7 +9,7 @@
 
 namespace trainer::launcher {
 
-enum class Action { kTrain, kEval, kInspect, kExport, kHelp, kVersion };
+enum class Action { kTrain, kEval, kInspect, kExport, kInfo, kHelp, kVersion };
 
 struct InspectConfig {
   std::string path;  // a checkpoint directory, or a checkpoint root (its LATEST)

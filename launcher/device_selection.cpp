@@ -37,7 +37,7 @@ std::vector<int> order_gpus(std::vector<GpuInfo> gpus, GpuOrder order) {
 DeviceChoice choose_device(const std::string& requested, int local_rank, int local_size,
                            const std::vector<int>& gpus_in_order) {
   const int count = static_cast<int>(gpus_in_order.size());
-  if (requested == "cpu") return {"cpu", ""};
+  if (requested == "cpu") return {"cpu"};
   if (requested.rfind("cuda:", 0) == 0) {
     const std::string digits = requested.substr(5);
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 4)
@@ -47,19 +47,24 @@ DeviceChoice choose_device(const std::string& requested, int local_rank, int loc
       throw ConfigError("--device " + requested + ": " +
                         (count == 0 ? std::string("no GPU is visible to LibTorch")
                                     : "only " + std::to_string(count) + " GPU(s) visible"));
-    return {requested, ""};
+    if (local_size > 1)
+      throw ConfigError("--device " + requested + " puts all " + std::to_string(local_size) +
+                        " ranks of this host on one GPU, and NCCL refuses two ranks on one GPU; use --device cuda "
+                        "(one GPU per rank) and CUDA_VISIBLE_DEVICES to choose the GPUs");
+    return {requested};
   }
   if (requested != "auto" && requested != "cuda")
     throw ConfigError("--device " + requested + ": expected auto, cpu, cuda or cuda:N");
   if (count == 0) {
     if (requested == "cuda") throw ConfigError("--device cuda: no GPU is visible to LibTorch");
-    return {"cpu", ""};
+    return {"cpu"};
   }
-  DeviceChoice choice{"cuda:" + std::to_string(gpus_in_order[static_cast<std::size_t>(local_rank % count)]), ""};
   if (local_size > count)
-    choice.warning = std::to_string(local_size) + " ranks on this host share " + std::to_string(count) +
-                     " GPU(s); start one rank per GPU for full speed";
-  return choice;
+    throw ConfigError(std::to_string(local_size) + " ranks on this host but " + std::to_string(count) +
+                      " GPU(s) visible, and NCCL refuses two ranks on one GPU: start one rank per GPU (mpirun -np " +
+                      std::to_string(count) + ", or --ntasks-per-node=" + std::to_string(count) +
+                      " under Slurm), or train on CPUs with --device cpu");
+  return {"cuda:" + std::to_string(gpus_in_order[static_cast<std::size_t>(local_rank)])};
 }
 
 GpuOrder parse_gpu_order(const std::string& text) {

@@ -27,14 +27,14 @@ struct GpuInfo {
 std::vector<int> order_gpus(std::vector<GpuInfo> gpus, GpuOrder order);
 
 struct DeviceChoice {
-  std::string device;   // "cpu" or "cuda:N"
-  std::string warning;  // non-empty when ranks must share a GPU
+  std::string device;  // "cpu" or "cuda:N"
 };
 
 // --device auto|cpu|cuda|cuda:N for the rank with this local rank. `gpus_in_order` comes from
 // order_gpus over the GPUs LibTorch can use (none with a CPU-only LibTorch). "auto" takes a GPU
 // when there is one, else the CPU; "cuda" requires a GPU; "cuda:N" is taken as given. Throws
-// ConfigError for a bad spelling or a GPU that is not there.
+// ConfigError for a bad spelling, a GPU that is not there, or more ranks on this host than GPUs
+// (NCCL refuses two ranks on one GPU; "cuda:N" with several local ranks is that too).
 DeviceChoice choose_device(const std::string& requested, int local_rank, int local_size,
                            const std::vector<int>& gpus_in_order);
 

@@ -52,4 +52,22 @@ std::vector<GpuInfo> probe_gpus(bool want_free_memory) {
   return gpus;
 }
 
+CudaReport probe_cuda() {
+  CudaReport report;
+  report.built_with = CUDART_VERSION;
+  if (cudaRuntimeGetVersion(&report.runtime) != cudaSuccess) report.runtime = 0;
+  if (cudaDriverGetVersion(&report.driver) != cudaSuccess) report.driver = 0;
+  for (const GpuInfo& gpu : probe_gpus(/*want_free_memory=*/true)) {
+    cudaDeviceProp properties{};
+    CudaReport::Gpu entry{gpu.index, "?", 0, gpu.free_bytes};
+    if (cudaGetDeviceProperties(&properties, gpu.index) == cudaSuccess) {
+      entry.name = properties.name;
+      entry.total_bytes = properties.totalGlobalMem;
+    }
+    report.gpus.push_back(entry);
+  }
+  cudaGetLastError();
+  return report;
+}
+
 }  // namespace trainer::launcher

@@ -4,4 +4,6 @@ namespace trainer::launcher {
 
 std::vector<GpuInfo> probe_gpus(bool) { return {}; }
 
+CudaReport probe_cuda() { return {}; }
+
 }  // namespace trainer::launcher

@@ -13,6 +13,7 @@
 #include "launcher/cli.h"
 #include "launcher/device_selection.h"
 #include "launcher/gpu_probe.h"
+#include "launcher/info.h"
 #include "launcher/launcher_death.h"
 #include "launcher/rank_log.h"
 #include "launcher/stop_signals.h"
@@ -69,7 +70,6 @@ int train(const trainer::TrainConfig& config) {
   const launcher::DeviceChoice choice =
       launcher::choose_device(config.device, world->local_rank(), world->local_size(),
                               usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
-  if (!choice.warning.empty()) log.stream() << "warning: " << choice.warning << std::endl;
   const torch::Device device(choice.device);
   const std::unique_ptr<comm::Communicator> on_device = comm::make_device_communicator(*world, device, timeout);
   launcher::install_stop_handlers(launcher::parse_stop_signals(config.stop_signals));
@@ -135,6 +135,10 @@ int run(const std::vector<std::string>& args, int rank) {
       return evaluate(command.train, command.eval, rank);
     case launcher::Action::kExport:
       return export_checkpoint(command.exporting, rank);
+    case launcher::Action::kInfo:
+      launcher::release_stop_signals();
+      if (rank == 0) launcher::print_info(std::cout);
+      return 0;
   }
   return kExitInternal;
 }

@@ -63,23 +63,38 @@ void check_same_layout(const NamedTensors& tensors, const std::vector<std::uint6
 }
 
 // Copies this rank's tensors into reused host buffers; the others are dropped (the index needs
-// only their names).
-void take_snapshot(NamedTensors& tensors, const std::vector<int>& owners, int rank, SnapshotBuffers& buffers) {
+// only their names). Device tensors are copied on the side stream of `snapshot.streams`; the job
+// returned (null when nothing was copied that way) tells when the copies have landed.
+std::unique_ptr<streams::SideStreamJob> take_snapshot(NamedTensors& tensors, const std::vector<int>& owners, int rank,
+                                                      SnapshotBuffers& snapshot) {
+  std::vector<torch::Tensor> sources;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> device_copies;  // (buffer, source)
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     auto& [path, tensor] = tensors[i];
     if (owners[i] != rank) {
       tensor = torch::Tensor();
       continue;
     }
-    torch::Tensor& buffer = buffers[path];
+    torch::Tensor& buffer = snapshot.buffers[path];
     if (!buffer.defined() || buffer.sizes() != tensor.sizes() || buffer.scalar_type() != tensor.scalar_type())
       buffer = torch::empty(tensor.sizes(), torch::TensorOptions()
                                                 .dtype(tensor.scalar_type())
                                                 .device(torch::kCPU)
                                                 .pinned_memory(tensor.is_cuda()));
-    buffer.copy_(tensor.detach());
+    if (tensor.is_cuda() && snapshot.streams) {
+      sources.push_back(tensor);
+      device_copies.emplace_back(buffer, tensor.detach());
+    } else {
+      buffer.copy_(tensor.detach());
+    }
     tensor = buffer;
   }
+  if (device_copies.empty()) return nullptr;
+  auto job = std::make_unique<streams::SideStreamJob>(*snapshot.streams, sources, [&device_copies] {
+    for (auto& [buffer, source] : device_copies) buffer.copy_(source, /*non_blocking=*/true);
+  });
+  job->make_compute_wait();
+  return job;
 }
 
 }  // namespace
@@ -89,6 +104,7 @@ NamedTensors checkpoint_tensors(const CheckpointContents& c) {
   for (const auto& [name, tensor] : c.model) tensors.emplace_back(schema::model_tensor(name), tensor);
   for (const auto& s : c.optimizer_state) tensors.emplace_back(schema::optimizer_state(s.parameter, s.key), s.tensor);
   tensors.emplace_back(schema::kRngState, c.rng_state);
+  if (c.cuda_rng_state.defined()) tensors.emplace_back(schema::kCudaRngState, c.cuda_rng_state);
   // Ownership must be computed from the same list on every rank: sort by path.
   std::sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return tensors;
@@ -107,7 +123,7 @@ CheckpointSave::CheckpointSave(const std::string& root, const std::string& name,
   owners_ = assign_owners(bytes, ranks_);
   // A snapshot decouples the save from training: the optimizer may change the originals while
   // the shard is written.
-  if (snapshot) take_snapshot(tensors_, owners_, rank_, *snapshot);
+  if (snapshot) copies_ = take_snapshot(tensors_, owners_, rank_, *snapshot);
   if (rank_ == 0) {
     fs::make_directories(root);
     fs::remove_tree(temporary_);
@@ -119,6 +135,7 @@ CheckpointSave::CheckpointSave(const std::string& root, const std::string& name,
 void CheckpointSave::write_shard() {
   const std::string shard_path = fs::join(temporary_, schema::shard_file(rank_, ranks_));
   try {
+    if (copies_) copies_->synchronize();  // the snapshot's bytes have landed in host memory
     {
       File shard = File::create(shard_path);
       for (std::size_t i = 0; i < tensors_.size(); ++i) {
@@ -351,6 +368,11 @@ StoredTensors CheckpointReader::optimizer_state() const {
 }
 
 torch::Tensor CheckpointReader::rng_state() const { return read(schema::kRngState); }
+
+std::optional<torch::Tensor> CheckpointReader::cuda_rng_state() const {
+  if (!index_->file->has(schema::kCudaRngState)) return std::nullopt;
+  return read(schema::kCudaRngState);
+}
 
 std::vector<TensorInfo> CheckpointReader::describe() const {
   std::vector<TensorInfo> infos;

@@ -6,6 +6,7 @@
 // the newest complete checkpoint (storage/checkpoint_dir.h).
 
 #include "comm/communicator.h"
+#include "streams/device_streams.h"
 #include "common/clock.h"
 #include "storage/checkpoint_schema.h"
 #include "storage/tensor_file.h"
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <optional>
 #include <vector>
 
 namespace trainer::storage {
@@ -35,7 +37,8 @@ struct CheckpointContents {
   std::vector<ParamGroupRecord> param_groups;
   std::vector<OptimizerStateTensor> optimizer_state;
   EpochRecord epoch;
-  torch::Tensor rng_state;  // LibTorch's CPU generator
+  torch::Tensor rng_state;       // LibTorch's CPU generator
+  torch::Tensor cuda_rng_state;  // the training GPU's generator; undefined when training on the CPU
 };
 
 // The dataset paths and tensors a checkpoint of `contents` holds, sorted by path: the order in which
@@ -50,8 +53,13 @@ struct SaveReport {
 
 // Host buffers for snapshots, kept from one save to the next by name: a steady-state snapshot is a
 // plain copy, without allocating (and faulting in) hundreds of megabytes each time. Pinned when
-// the tensors live on a GPU.
-using SnapshotBuffers = std::map<std::string, torch::Tensor>;
+// the tensors live on a GPU; then the copies run on `streams`' side stream: the host does not wait
+// for them, the training stream does (the next forward changes BatchNorm's statistics), and
+// write_shard() starts writing when the copies' event has completed.
+struct SnapshotBuffers {
+  std::map<std::string, torch::Tensor> buffers;
+  std::unique_ptr<streams::DeviceStreams> streams;  // null: copies in the host's order
+};
 
 // A save in three phases, so that the middle one can run on a background thread while training
 // goes on (asynchronous checkpoints):
@@ -83,6 +91,7 @@ class CheckpointSave {
   int rank_ = 0, ranks_ = 1;
   std::int64_t shard_size_ = 0;
   Clock::time_point start_;
+  std::unique_ptr<streams::SideStreamJob> copies_;  // a snapshot's device-to-host copies in flight
 };
 
 // Collective: the three phases in a row. On return the checkpoint is committed on every rank.
@@ -122,6 +131,7 @@ class CheckpointReader {
   // Optimizer state: the name is "<parameter>/<key>" (parameter names never hold a slash).
   StoredTensors optimizer_state() const;
   torch::Tensor rng_state() const;
+  std::optional<torch::Tensor> cuda_rng_state() const;  // absent when trained on the CPU
 
   // Every tensor, for inspect; read() reads one by its path (verifying its checksum).
   std::vector<TensorInfo> describe() const;

@@ -177,7 +177,7 @@ const std::set<std::string>& progress_keys() {
   static const std::set<std::string> keys = {
       "completed_epochs", "global_step",     "samples_seen",  "step_in_epoch", "position_in_epoch",
       "partial_loss_sum", "partial_correct", "partial_count", "sampler_seed",  "global_batch", "train_samples",
-      "test_loss",        "test_accuracy"};
+      "test_loss",        "test_accuracy",   "loss_scale",    "loss_scale_growth_tracker"};
   return keys;
 }
 
@@ -225,6 +225,10 @@ Attributes EpochRecord::to_attributes() const {
   a["train_samples"] = train_samples;
   if (test_loss) a["test_loss"] = *test_loss;
   if (test_accuracy) a["test_accuracy"] = *test_accuracy;
+  if (loss_scale) {
+    a["loss_scale"] = *loss_scale;
+    a["loss_scale_growth_tracker"] = loss_scale_growth_tracker;
+  }
   return a;
 }
 
@@ -244,6 +248,12 @@ EpochRecord EpochRecord::from_attributes(const Attributes& a, const std::string&
   r.train_samples = int_or(a, "train_samples", 0, where);
   if (a.count("test_loss")) r.test_loss = double_or(a, "test_loss", 0, where);
   if (a.count("test_accuracy")) r.test_accuracy = double_or(a, "test_accuracy", 0, where);
+  if (a.count("loss_scale")) {
+    r.loss_scale = double_or(a, "loss_scale", 0, where);
+    r.loss_scale_growth_tracker = int_or(a, "loss_scale_growth_tracker", 0, where);
+    if (!(*r.loss_scale > 0) || !std::isfinite(*r.loss_scale) || r.loss_scale_growth_tracker < 0)
+      throw StorageError(where + " attribute loss_scale: not a positive finite scale with a tracker >= 0");
+  }
   check_progress(r, where);
   for (const auto& [name, value] : a)
     if (!progress_keys().count(name)) r.schedule.emplace(name, value);

@@ -36,6 +36,7 @@ inline constexpr const char* kEpoch = "/epoch";
 
 // Tensors.
 inline constexpr const char* kRngState = "/epoch/rng_state";
+inline constexpr const char* kCudaRngState = "/epoch/cuda_rng_state";  // only when trained on a GPU
 std::string model_tensor(const std::string& name);                                    // /model/<name>
 std::string param_group(std::size_t index);                                           // /optimizer/param_groups/<i>
 std::string optimizer_state(const std::string& parameter, const std::string& key);    // /optimizer/state/<param>/<key>
@@ -96,6 +97,9 @@ struct EpochRecord {
   // The evaluation at the end of the epoch this checkpoint closes (absent inside an epoch or
   // without a test set): what --keep-best and --resume best rank checkpoints by.
   std::optional<double> test_loss, test_accuracy;
+  // --precision fp16: the loss scaler's scale and growth tracker (trainer/loss_scaler.h).
+  std::optional<double> loss_scale;
+  std::int64_t loss_scale_growth_tracker = 0;
   Attributes schedule;             // checked on resume, key by key
 
   Attributes to_attributes() const;

@@ -30,13 +30,13 @@ void set_dtype(at::DeviceType type, at::ScalarType dtype) {
 }  // namespace
 
 // torch.autocast's __enter__ and __exit__.
-AutocastRegion::AutocastRegion(const torch::Device& device, bool enabled)
+AutocastRegion::AutocastRegion(const torch::Device& device, bool enabled, at::ScalarType dtype)
     : enabled_(enabled), device_type_(device.type()) {
   if (!enabled_) return;
   was_enabled_ = is_enabled(device_type_);
   previous_dtype_ = get_dtype(device_type_);
   set_enabled(device_type_, true);
-  set_dtype(device_type_, at::kBFloat16);
+  set_dtype(device_type_, dtype);
   at::autocast::increment_nesting();
 }
 

@@ -25,9 +25,11 @@ struct CheckpointSaver::Pending {
   double stall_seconds = 0;
 };
 
-CheckpointSaver::CheckpointSaver(SavePolicy policy, Capture capture, comm::Communicator& control, std::ostream& log)
+CheckpointSaver::CheckpointSaver(SavePolicy policy, Capture capture, comm::Communicator& control, std::ostream& log,
+                                 const torch::Device& device)
     : policy_(std::move(policy)), capture_(std::move(capture)), control_(control), log_(log),
       stop_budget_(policy_.signal_lead) {
+  if (device.is_cuda()) snapshots_.streams = streams::make_device_streams(device);
   if (!enabled() || control_.rank() != 0) return;
   lock_ = storage::DirectoryLock::acquire(policy_.root);
   const int stale = storage::remove_stale_temporaries(policy_.root);

@@ -43,7 +43,9 @@ class CheckpointSaver {
 
   // Rank 0 locks the root for this job (a second job is refused with a CheckpointError naming the
   // holder) and removes what interrupted saves left in it.
-  CheckpointSaver(SavePolicy policy, Capture capture, comm::Communicator& control, std::ostream& log);
+  // `device`: where the model trains (a GPU's snapshots are copied on a side stream).
+  CheckpointSaver(SavePolicy policy, Capture capture, comm::Communicator& control, std::ostream& log,
+                  const torch::Device& device = torch::kCPU);
   ~CheckpointSaver();  // waits for a background write; does not commit it
   CheckpointSaver(const CheckpointSaver&) = delete;
   CheckpointSaver& operator=(const CheckpointSaver&) = delete;

@@ -8,6 +8,7 @@
 #include "trainer/weights.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -179,6 +180,26 @@ void restore_generator(const storage::CheckpointReader& checkpoint, const std::s
   }
 }
 
+// The training GPU's generator (torch.cuda.get_rng_state()), as the CPU one. A checkpoint written
+// on the CPU has none: a GPU run then keeps the generator --seed gave it; a CPU run has no use for a
+// GPU's (map_location: the tensors land where this run trains, the GPU's generator stays behind).
+void restore_device_generator(const storage::CheckpointReader& checkpoint, const torch::Device& device,
+                              const std::string& where, std::ostream& log) {
+  const std::optional<torch::Tensor> saved = checkpoint.cuda_rng_state();
+  if (!device.is_cuda()) return;
+  if (!saved) {
+    log << "note: " << where << " was written on the CPU; the GPU's generator keeps its --seed state" << std::endl;
+    return;
+  }
+  at::Generator generator = at::globalContext().defaultGenerator(device);
+  try {
+    generator.set_state(*saved);
+  } catch (const c10::Error&) {
+    throw CheckpointError(where + ": /epoch/cuda_rng_state is not a CUDA generator state of this LibTorch (uint8 " +
+                          c10::str(saved->sizes()) + ", expected " + c10::str(generator.get_state().sizes()) + ")");
+  }
+}
+
 }  // namespace
 
 std::string checkpoint_name(const TrainingProgress& p) {
@@ -214,6 +235,11 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
   c.epoch.schedule = state.schedule->record();
   for (auto& [key, value] : step_settings(config)) c.epoch.schedule[key] = value;
   c.rng_state = at::detail::getDefaultCPUGenerator().get_state();
+  if (state.device.is_cuda()) c.cuda_rng_state = at::globalContext().defaultGenerator(state.device).get_state();
+  if (state.scaler) {
+    c.epoch.loss_scale = state.scaler->state().scale;
+    c.epoch.loss_scale_growth_tracker = state.scaler->state().growth_tracker;
+  }
   return c;
 }
 
@@ -239,6 +265,9 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
   check_settings(epoch, config, state, where);
   restore_optimizer_state(checkpoint, state, where);
   restore_generator(checkpoint, where);
+  restore_device_generator(checkpoint, state.device, where, log);
+  if (state.scaler && epoch.loss_scale)
+    state.scaler->restore({static_cast<float>(*epoch.loss_scale), epoch.loss_scale_growth_tracker});
   const std::int64_t global_batch = config.batch_size * config.accumulate_steps * world_size;
   if (epoch.global_batch > 0 && epoch.global_batch != global_batch)
     log << "note: " << where << " was trained with a global batch of " << epoch.global_batch << ", this run's is "

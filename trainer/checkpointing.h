@@ -9,9 +9,11 @@
 #include "optim/schedule.h"
 #include "storage/checkpoint.h"
 #include "trainer/config.h"
+#include "trainer/loss_scaler.h"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -34,6 +36,8 @@ struct TrainingState {
   models::StateDict model;
   optim::OptimizerSetup optimizer;
   std::unique_ptr<optim::LrSchedule> schedule;
+  std::optional<LossScaler> scaler;  // --precision fp16
+  torch::Device device = torch::kCPU;  // where the model trains: its generator is checkpointed too
 };
 
 storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,

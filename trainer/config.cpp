@@ -186,7 +186,8 @@ void validate_optimization(const TrainConfig& c) {
           "--clip-grad-value must be a finite number, at least 0");
   require(c.clip_grad_norm == 0 || c.clip_grad_value == 0, "--clip-grad-norm and --clip-grad-value exclude each other");
   require(c.label_smoothing >= 0 && c.label_smoothing <= 1, "--label-smoothing must be in [0, 1]");
-  require(c.precision == "fp32" || c.precision == "bf16", "--precision " + c.precision + ": expected fp32 or bf16");
+  require(c.precision == "fp32" || c.precision == "bf16" || c.precision == "fp16",
+          "--precision " + c.precision + ": expected fp32, bf16 or fp16");
   validate_schedule(c);
   for (const auto& group : c.lr_groups) {
     require(std::isfinite(group.lr) && group.lr >= 0 && group.lr <= 1000, "--lr-group " + group.prefix + ": LR out of range");

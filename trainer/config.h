@@ -26,7 +26,7 @@ struct TrainConfig {
   double clip_grad_norm = 0;           // the largest total gradient norm after averaging; 0: none
   double clip_grad_value = 0;          // the largest absolute gradient element; 0: none
   double label_smoothing = 0;          // of the training loss (cross_entropy's label_smoothing)
-  std::string precision = "fp32";      // fp32 | bf16 (autocast of the training forward)
+  std::string precision = "fp32";      // fp32 | bf16 | fp16 (autocast of the training forward; fp16: CUDA, loss scaler)
   std::int64_t test_batch_size = 1000;
   std::uint64_t seed = 0;
   bool deterministic = false;          // deterministic algorithms only (and cuDNN's, on CUDA)

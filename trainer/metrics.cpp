@@ -26,6 +26,7 @@ std::string to_json(const EpochMetrics& m) {
       {"data_wait_seconds", m.data_wait_seconds},
   };
   if (m.grad_norm) record["grad_norm"] = *m.grad_norm;
+  if (m.skipped_steps) record["skipped_steps"] = *m.skipped_steps;
   if (m.test_loss) record["test_loss"] = *m.test_loss;
   if (m.test_accuracy) record["test_accuracy"] = *m.test_accuracy;
   return record.dump();

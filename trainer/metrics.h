@@ -17,6 +17,7 @@ struct EpochMetrics {
   double lr = 0;                    // --lr after the schedule, at the epoch's last step
   std::vector<double> group_lrs;    // each parameter group's, likewise
   std::optional<double> grad_norm;  // the mean total gradient norm before clipping (--clip-grad-norm)
+  std::optional<std::int64_t> skipped_steps;  // --precision fp16: steps skipped for inf/nan gradients
   double train_loss = 0;
   double train_accuracy = 0;
   std::optional<double> test_loss;  // absent without a test set

@@ -26,6 +26,8 @@ std::string format_epoch_line(const EpochMetrics& m, std::int64_t epochs) {
     n += std::snprintf(line + n, sizeof line - n, " | test loss %.4f acc %.4f", *m.test_loss, *m.test_accuracy);
   n += std::snprintf(line + n, sizeof line - n, " | lr %.3g", m.lr);
   if (m.grad_norm) n += std::snprintf(line + n, sizeof line - n, " | grad norm %.3g", *m.grad_norm);
+  if (m.skipped_steps) n += std::snprintf(line + n, sizeof line - n, " | %lld skipped (fp16 overflow)",
+                                          static_cast<long long>(*m.skipped_steps));
   std::snprintf(line + n, sizeof line - n, " | %.1fs %.0f samples/s, data wait %.0f%%", m.epoch_seconds,
                 m.samples_per_second, 100 * m.data_wait_seconds / std::max(m.epoch_seconds, 1e-9));
   return line;
@@ -107,6 +109,7 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
   m.lr = state_.schedule->lr(config_.optimizer.lr, last_step);
   for (const double base_lr : state_.optimizer.base_lrs) m.group_lrs.push_back(state_.schedule->lr(base_lr, last_step));
   if (sums.clipped_steps > 0) m.grad_norm = sums.grad_norm_sum / static_cast<double>(sums.clipped_steps);
+  if (state_.scaler) m.skipped_steps = sums.skipped_steps;  // the same on every rank
   m.train_loss = (all[0] + progress_.partial_loss_sum) / epoch_count;
   m.train_accuracy = (all[1] + progress_.partial_correct) / epoch_count;
   m.epoch_seconds = seconds;  // training only; evaluation is not throughput

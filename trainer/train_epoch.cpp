@@ -75,10 +75,10 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     const torch::Tensor images = batch.images.to(context_.device);
     const torch::Tensor labels = batch.labels.to(context_.device);
     phase("data", mark);
-    const bool autocast = config_.precision == "bf16";
+    const bool autocast = config_.precision != "fp32";
     torch::Tensor logits;
     {
-      AutocastRegion region(context_.device, autocast);
+      AutocastRegion region(context_.device, autocast, config_.precision == "fp16" ? at::kHalf : at::kBFloat16);
       logits = model_->forward(images);
     }
     if (autocast) logits = logits.to(torch::kFloat32);  // the loss in fp32, as after torch.autocast
@@ -87,7 +87,8 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     phase("forward", mark);
     if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
     // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
-    (loss * (static_cast<double>(size) / static_cast<double>(count))).backward();
+    const torch::Tensor share = loss * (static_cast<double>(size) / static_cast<double>(count));
+    (state_.scaler ? state_.scaler->scale(share) : share).backward();
     phase("backward", mark);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) diverged(value);
@@ -96,8 +97,16 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
   }
   bucketer_->average_gradients();
   phase("waiting", mark);
-  report.grad_norm = clip_gradients(sums);
-  state_.optimizer.optimizer->step();
+  // fp16: unscaled before clipping; a step whose gradients overflowed is skipped (GradScaler.step),
+  // alike on every rank, since every rank holds the same averaged gradients.
+  const bool overflowed = state_.scaler && state_.scaler->unscale(trainable_);
+  if (overflowed) {
+    ++sums.skipped_steps;
+  } else {
+    report.grad_norm = clip_gradients(sums);
+    state_.optimizer.optimizer->step();
+  }
+  if (state_.scaler) state_.scaler->update(overflowed);
   phase("optimizer", mark);
   sums.loss_sum += report.loss * static_cast<double>(count);
   sums.count += count;

@@ -31,6 +31,7 @@ struct EpochSums {
   double data_wait_seconds = 0;  // the step waited for batches (this rank)
   double grad_norm_sum = 0;      // total gradient norms before clipping (--clip-grad-norm)
   std::int64_t clipped_steps = 0;
+  std::int64_t skipped_steps = 0;  // --precision fp16: steps skipped for inf/nan gradients
 };
 
 // What one optimizer step did, for TensorBoard.

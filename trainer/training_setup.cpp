@@ -74,7 +74,7 @@ TrainingLoop::TrainingLoop(const TrainConfig& config, const RunContext& context)
         use_rank0_buffers(contents.model, *model_, context_.comm);
         return contents;
       },
-      context_.control, log_);
+      context_.control, log_, context_.device);
 }
 
 void TrainingLoop::set_up_data() {
@@ -121,12 +121,17 @@ void TrainingLoop::set_up_optimizer() {
     for (std::size_t g = 0; g < setup.base_lrs.size(); ++g)
       log_ << "parameter group " << g << " (" << setup.group_names[g] << "): " << setup.group_members[g].size()
            << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
-  // Overlap needs non-blocking collectives issued from backward's thread: MPI on CPUs has both.
-  // On GPUs backward runs on LibTorch's device threads and our NCCL collectives block, so it is off.
-  const bool overlap = config_.overlap && !context_.device.is_cuda();
-  if (config_.overlap && !overlap && context_.comm.size() > 1)
-    log_ << "note: --overlap is not implemented for NCCL yet; gradients are exchanged after backward" << std::endl;
-  bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm, overlap);
+  // Overlap needs non-blocking collectives issued from backward's threads: MPI's on CPUs, NCCL's
+  // stream-ordered ones on GPUs (comm/nccl_communicator.h).
+  bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm, config_.overlap);
+  state_.device = context_.device;
+  if (config_.precision == "fp16") {
+    // fp16 autocast is CUDA's; on CPUs bf16 has fp32's range and needs no scaler.
+    if (!context_.device.is_cuda())
+      throw ConfigError("--precision fp16 needs a CUDA device (this run trains on " + context_.device.str() +
+                        "); on CPUs use --precision bf16");
+    state_.scaler.emplace();
+  }
 }
 
 void TrainingLoop::log_run() const {

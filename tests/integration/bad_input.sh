@@ -13,6 +13,9 @@ expect_bad_input "--signal-lead must be a number of seconds, 0 or more" --signal
 expect_bad_input "--model vgg: unknown model" --model vgg
 expect_bad_input "--device tpu" --device tpu --limit-train 10
 [ -e /dev/nvidia0 ] || expect_bad_input "no GPU is visible" --device cuda --limit-train 10
+expect_bad_input "--precision fp16 needs a CUDA device" --precision fp16 --device cpu --limit-train 10
+expect_bad_input "expected fp32, bf16 or fp16" --precision fp8
+expect_bad_input "info: takes no options" info --all
 expect_bad_input "--config $WORK/absent.ini: cannot open" --config "$WORK/absent.ini"
 printf 'epochs = 1\nwarp = 9\n' >"$WORK/bad.ini"
 expect_bad_input "unrecognised option 'warp'" --config "$WORK/bad.ini"

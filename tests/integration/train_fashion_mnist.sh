@@ -17,3 +17,12 @@ grep -q "^epoch 1/2 step" "$WORK/log" || fail "no progress line in the log"
 grep -q "^epoch 2/2 train loss" "$WORK/log" || fail "no epoch summary line"
 # The defaults checkpoint every epoch into ./checkpoints.
 [ "$(cat checkpoints/LATEST)" = epoch-0002 ] || fail "the default run did not checkpoint"
+
+# `trainer info` says what this build has: the versions, the communicators, the GPUs.
+"$TRAINER" info >"$WORK/info" || fail "trainer info failed"
+grep -q "^LibTorch: *[12]\.[0-9]*" "$WORK/info" && grep -q "^communicators: mpi" "$WORK/info" &&
+  grep -q "^MPI: *Open MPI v" "$WORK/info" && grep -q "^GPUs visible: *[0-9]" "$WORK/info" ||
+  fail "trainer info is incomplete: $(cat "$WORK/info")"
+if ! grep -q "with CUDA" "$WORK/info"; then
+  grep -q "^precisions: *fp32, bf16$" "$WORK/info" || fail "a CPU build offers fp16: $(cat "$WORK/info")"
+fi

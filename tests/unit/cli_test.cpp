@@ -132,6 +132,8 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
       {{"inspect"}, "name a checkpoint"},
       {{"inspect", "a", "b"}, "inspect:"},
       {{"inspect", "--bogus"}, "inspect:"},
+      {{"info", "--verbose"}, "info: takes no options"},
+      {{"--precision", "fp8"}, "expected fp32, bf16 or fp16"},
   };
   for (const auto& [args, expected] : table) {
     const std::string message = error_of(args);
@@ -149,6 +151,12 @@ TEST(Cli, InspectTakesAPathAndVerify) {
   EXPECT_TRUE(c.inspect.model.empty());
   EXPECT_EQ(parse({"inspect", "runs/ck", "--model", "nets/cnn.ts"}).inspect.model, "nets/cnn.ts");
   EXPECT_EQ(parse({"inspect", "--help"}).action, Action::kHelp);
+}
+
+TEST(Cli, InfoAndFp16) {
+  EXPECT_EQ(parse({"info"}).action, Action::kInfo);
+  EXPECT_EQ(parse({"info", "--help"}).action, Action::kHelp);
+  EXPECT_EQ(parse({"--precision", "fp16"}).train.precision, "fp16");
 }
 
 TEST(Cli, ExportTakesWhereTheModelFileIsNow) {
@@ -230,7 +238,7 @@ TEST(Cli, OptionsOfAnotherOptimizerOrScheduleAreRefused) {
   EXPECT_EQ(error_of({"--lr-milestones", "3"}), "--lr-milestones does not apply to --lr-schedule step");
   EXPECT_EQ(error_of({"--lr-schedule", "cosine", "--lr-step", "3"}), "--lr-step does not apply to --lr-schedule cosine");
   EXPECT_EQ(error_of({"--lr-schedule", "cosine", "--lr-min", "0.5"}), "--lr-min must be at least 0 and below --lr");
-  EXPECT_EQ(error_of({"--precision", "fp16"}), "--precision fp16: expected fp32 or bf16");
+  EXPECT_EQ(error_of({"--precision", "fp8"}), "--precision fp8: expected fp32, bf16 or fp16");
   EXPECT_EQ(error_of({"--monitor", "loss", "--keep-best", "1"}), "--monitor loss: expected test_accuracy or test_loss");
   EXPECT_EQ(parse({"--lr-schedule", "multistep", "--lr-milestones", "3,6"}).train.schedule.milestones,
             (std::vector<std::int64_t>{3, 6}));

@@ -39,17 +39,25 @@ TEST(ChooseDevice, AutoTakesTheLocalRanksGpuOrTheCpu) {
   EXPECT_EQ(choose_device("auto", 1, 2, {}).device, "cpu");
   EXPECT_EQ(choose_device("auto", 1, 4, {2, 0, 1, 3}).device, "cuda:0");
   EXPECT_EQ(choose_device("cuda", 3, 4, {0, 1, 2, 3}).device, "cuda:3");
-  EXPECT_TRUE(choose_device("cuda", 3, 4, {0, 1, 2, 3}).warning.empty());
 }
 
-TEST(ChooseDevice, MoreRanksThanGpusShareWithAWarning) {
-  DeviceChoice choice = choose_device("auto", 3, 4, {0, 1});
-  EXPECT_EQ(choice.device, "cuda:1");
-  EXPECT_NE(choice.warning.find("4 ranks on this host share 2 GPU(s)"), std::string::npos);
+// NCCL refuses two ranks on one GPU: more ranks on a host than GPUs is an error that says what to do.
+TEST(ChooseDevice, MoreRanksThanGpusIsAnError) {
+  try {
+    choose_device("auto", 3, 4, {0, 1});
+    FAIL() << "4 ranks on 2 GPUs were accepted";
+  } catch (const trainer::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("4 ranks on this host but 2 GPU(s) visible"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("mpirun -np 2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(choose_device("cuda", 0, 2, {0}), trainer::ConfigError);
+  EXPECT_THROW(choose_device("cuda:0", 0, 2, {0, 1}), trainer::ConfigError);  // every rank on GPU 0
+  EXPECT_EQ(choose_device("auto", 1, 2, {}).device, "cpu");  // no GPU: the CPU, with any number of ranks
 }
 
 TEST(ChooseDevice, ExplicitChoicesAndErrors) {
   EXPECT_EQ(choose_device("cpu", 0, 1, {0, 1}).device, "cpu");
+  EXPECT_EQ(choose_device("cpu", 0, 8, {0, 1}).device, "cpu");
   EXPECT_EQ(choose_device("cuda:1", 0, 1, {0, 1}).device, "cuda:1");
   EXPECT_THROW(choose_device("cuda", 0, 1, {}), trainer::ConfigError);
   EXPECT_THROW(choose_device("cuda:2", 0, 1, {0, 1}), trainer::ConfigError);

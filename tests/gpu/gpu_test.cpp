@@ -1,0 +1,152 @@
+// The GPU tier: what only a GPU can show. Built in CUDA-enabled builds (build-torch2/, and
+// scripts/gpu-check.sh's build); every test skips with one line where no GPU is visible.
+
+#include "comm/gradient_bucketer.h"
+#include "comm/loopback_communicator.h"
+#include "comm/nccl_communicator.h"
+#include "models/registry.h"
+#include "storage/checkpoint.h"
+#include "storage/fs.h"
+#include "streams/device_streams.h"
+#include "trainer/loss_scaler.h"
+
+#include <ATen/Context.h>
+#include <ATen/ops/_amp_update_scale.h>
+#include <gtest/gtest.h>
+#include <torch/cuda.h>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+namespace {
+
+namespace comm = trainer::comm;
+namespace fs = trainer::storage::fs;
+
+#define SKIP_WITHOUT_GPU() \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no GPU visible: nothing to test here"
+
+const torch::Device kGpu(torch::kCUDA, 0);
+
+TEST(Nccl, AllreduceAndBroadcastOnOneGpu) {
+  SKIP_WITHOUT_GPU();
+  comm::LoopbackCommunicator bootstrap;
+  comm::NcclCommunicator nccl(bootstrap, 0, std::chrono::seconds(60));
+  std::vector<torch::Tensor> tensors{torch::arange(1000, torch::TensorOptions(kGpu).dtype(torch::kFloat32)),
+                                     torch::ones({7}, torch::TensorOptions(kGpu).dtype(torch::kInt64))};
+  const std::vector<torch::Tensor> before{tensors[0].clone(), tensors[1].clone()};
+  nccl.allreduce(tensors, {comm::ReduceOp::kSum});
+  nccl.broadcast(tensors, {0});
+  EXPECT_TRUE(torch::equal(tensors[0], before[0]));
+  EXPECT_TRUE(torch::equal(tensors[1], before[1]));
+  // The overlapped kind, fed by a long chain of kernels on the compute stream: it must read their
+  // result, not the buffer as it was when the host enqueued it.
+  for (int round = 0; round < 20; ++round) {
+    torch::Tensor x = torch::rand({2048, 2048}, kGpu);
+    for (int i = 0; i < 8; ++i) x = torch::tanh(x.mm(x) / 2048);
+    torch::Tensor sum = x.sum(0).contiguous();
+    const torch::Tensor expected = sum.clone();
+    auto work = nccl.allreduce_async(sum, {comm::ReduceOp::kSum});
+    work->wait();
+    EXPECT_TRUE(torch::equal(sum, expected)) << "round " << round;
+  }
+}
+
+torch::Tensor gradients_of(bool overlap, comm::Communicator* nccl) {
+  torch::manual_seed(11);
+  auto model = trainer::models::make_model("resnet18", {3, 10});
+  model->to(kGpu);
+  std::unique_ptr<comm::GradientBucketer> bucketer;
+  if (nccl)
+    bucketer = std::make_unique<comm::GradientBucketer>(model->parameters(), *nccl, overlap,
+                                                        comm::BucketLimits{1 << 18, 1 << 22}, /*even_alone=*/true);
+  const torch::Tensor x = torch::randn({8, 3, 64, 64}, kGpu);
+  const torch::Tensor y = torch::randint(10, {8}, torch::TensorOptions(kGpu).dtype(torch::kInt64));
+  if (bucketer) bucketer->prepare_backward(false);
+  torch::nn::functional::cross_entropy(model->forward(x), y).backward();
+  if (bucketer) bucketer->average_gradients();
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : model->parameters()) flat.push_back(p.grad().reshape({-1}));
+  return torch::cat(flat).cpu();
+}
+
+// --overlap on (hooks on autograd's device thread, allreduces on NCCL's stream) equals --overlap off
+// and no exchange at all, bit for bit (a world of one sums nothing), with ResNet-18 in many buckets.
+TEST(Nccl, OverlapEqualsNoOverlap) {
+  SKIP_WITHOUT_GPU();
+  at::globalContext().setDeterministicCuDNN(true);
+  at::globalContext().setBenchmarkCuDNN(false);
+  comm::LoopbackCommunicator bootstrap;
+  comm::NcclCommunicator nccl(bootstrap, 0, std::chrono::seconds(60));
+  const torch::Tensor alone = gradients_of(false, nullptr);
+  EXPECT_TRUE(torch::equal(gradients_of(false, &nccl), alone));
+  EXPECT_TRUE(torch::equal(gradients_of(true, &nccl), alone));
+}
+
+TEST(CudaGenerator, StateRoundTripsAndRepeatsTheDraws) {
+  SKIP_WITHOUT_GPU();
+  torch::manual_seed(5);
+  at::Generator generator = at::globalContext().defaultGenerator(kGpu);
+  const torch::Tensor state = generator.get_state();
+  const torch::Tensor first = torch::randn({1000}, kGpu);
+  torch::randn({333}, kGpu);  // moves the generator on
+  generator.set_state(state);
+  EXPECT_TRUE(torch::equal(torch::randn({1000}, kGpu), first));
+  EXPECT_TRUE(state.device().is_cpu());  // checkpointable like the CPU generator's
+}
+
+// A snapshot of GPU tensors: copied on the side stream into pinned buffers; the training stream
+// may overwrite the tensors right away (it waits for the copies), and the shard holds the values
+// of the moment of the snapshot.
+TEST(PinnedSnapshot, HoldsTheValuesOfItsMomentWhileTrainingGoesOn) {
+  SKIP_WITHOUT_GPU();
+  trainer::storage::CheckpointContents contents;
+  torch::Tensor weight = torch::rand({512, 1024}, kGpu);
+  contents.model = {{"fc.weight", weight}};
+  contents.rng_state = torch::zeros({16}, torch::kUInt8);
+  contents.cuda_rng_state = at::globalContext().defaultGenerator(kGpu).get_state();
+  contents.run.model = "test";
+  contents.run.num_classes = 2;
+  contents.run.in_channels = 1;
+  const torch::Tensor expected = weight.cpu();
+  const std::string root = ::testing::TempDir() + "/gpu_snapshot_" + std::to_string(::getpid());
+  fs::remove_tree(root);
+  comm::LoopbackCommunicator loopback;
+  trainer::storage::SnapshotBuffers buffers;
+  buffers.streams = trainer::streams::make_device_streams(kGpu);
+  trainer::storage::CheckpointSave save(root, "epoch-0001", contents, loopback, &buffers);
+  weight.mul_(-1).add_(7);  // the next step, on the training stream
+  save.write_shard();
+  save.commit(loopback);
+  EXPECT_TRUE(buffers.buffers.at("/model/fc.weight").is_pinned());
+  trainer::storage::CheckpointReader reader(root + "/epoch-0001");
+  EXPECT_TRUE(torch::equal(reader.read("/model/fc.weight"), expected));
+  ASSERT_TRUE(reader.cuda_rng_state().has_value());
+  fs::remove_tree(root);
+}
+
+// fp16's scaler on a GPU: ATen's fused unscale finds the overflow, and our update of the scale is
+// ATen's _amp_update_scale_ step for step.
+TEST(LossScaler, ForcedOverflowOnTheGpuSkipsAndBacksOffAsAten) {
+  SKIP_WITHOUT_GPU();
+  torch::Tensor a = torch::zeros({4}, torch::TensorOptions(kGpu).requires_grad(true));
+  a.mutable_grad() = torch::tensor({2.0f, 4.0f, 6.0f, 8.0f}, kGpu);
+  trainer::LossScaler scaler({2.0, 2.0, 0.5, 3});
+  EXPECT_FALSE(scaler.unscale({a}));
+  EXPECT_TRUE(torch::equal(a.grad().cpu(), torch::tensor({1.0f, 2.0f, 3.0f, 4.0f})));
+  a.mutable_grad() = torch::tensor({1.0f, std::numeric_limits<float>::infinity(), 0.0f, 1.0f}, kGpu);
+  EXPECT_TRUE(scaler.unscale({a}));
+
+  torch::Tensor scale = torch::full({1}, 65536.0f, kGpu);
+  torch::Tensor tracker = torch::zeros({1}, torch::TensorOptions(kGpu).dtype(torch::kInt32));
+  trainer::LossScale ours;
+  const trainer::LossScalerOptions options{65536.0, 2.0, 0.5, 3};
+  for (const bool overflow : {false, false, false, true, false, true, true, false, false, false, false}) {
+    at::_amp_update_scale_(scale, tracker, torch::full({1}, overflow ? 1.0f : 0.0f, kGpu), 2.0, 0.5, 3);
+    ours = trainer::updated_scale(ours, overflow, options);
+    EXPECT_EQ(scale.item<float>(), ours.scale);
+    EXPECT_EQ(tracker.item<int>(), ours.growth_tracker);
+  }
+}
+
+}  // namespace
