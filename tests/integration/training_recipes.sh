@@ -25,7 +25,12 @@ tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
 # To 2e-6: forward and backward round differently in LibTorch's C++ and Python's autograd (float32,
 # 1.07e-6 seen with PyTorch 2.14), and Adam's step turns the smallest gradient differences into
 # differences of the order of the LR; the optimizer step alone, on given gradients, is held to 1e-6
-# in optim_parity_test.cpp.
+# in optim_parity_test.cpp. LibTorch's bf16 kernels take the same paths in C++ and Python where the
+# CPU computes bf16 natively (avx512_bf16), and there bf16 is held to 2e-6 as well. Elsewhere (AVX2,
+# as on an AMD EPYC) the emulated kernels leave C++'s and Python's weight gradients 1-3 bf16 ULPs
+# apart (seen with 1.13: 1e-4 on gradients of 1e-2), which Adam turns into differences of the order
+# of the LR: there the bf16 steps are held to 3 x LR, and must differ from fp32's (autocast acted).
+if grep -qw avx512_bf16 /proc/cpuinfo; then bf16_tolerance=2e-6; else bf16_tolerance=0.03; fi
 "$PYTHON" - "$(dirname "$0")/../fixtures" <<'PY' || fail "Python could not take the reference steps"
 import sys
 import h5py, torch
@@ -62,9 +67,12 @@ for precision in fp32 bf16; do
     --lr 0.01 --weight-decay 0.05 --lr-schedule cosine --clip-grad-norm 0.1 --label-smoothing 0.2 \
     --precision $precision --progress-seconds 0 --checkpoint-dir none --save-weights our_steps_$precision.h5 \
     >steps.log || fail "the fixed-batch steps in $precision: $(cat steps.log)"
-  same_weights our_steps_$precision.h5 python_steps_$precision.h5 2e-6 ||
+  tolerance=2e-6
+  [ $precision = bf16 ] && tolerance=$bf16_tolerance
+  same_weights our_steps_$precision.h5 python_steps_$precision.h5 $tolerance ||
     fail "two AdamW steps in $precision differ from PyTorch's"
 done
+! same_weights our_steps_bf16.h5 our_steps_fp32.h5 1e-5 >/dev/null || fail "--precision bf16 computed as fp32 does"
 
 # Clipping acts on the averaged gradients: np=2 x 32 equals np=1 x 64 (clipping each rank's own
 # gradients would not).
