@@ -2,7 +2,7 @@
 
 #include <ATen/ops/_amp_foreach_non_finite_check_and_unscale.h>
 
-#include <cmath>
+#include <limits>
 
 namespace trainer {
 
@@ -10,8 +10,10 @@ LossScale updated_scale(LossScale current, bool found_inf, const LossScalerOptio
   if (found_inf) return {static_cast<float>(current.scale * options.backoff_factor), 0};
   const std::int64_t successful = current.growth_tracker + 1;
   if (successful < options.growth_interval) return {current.scale, successful};
-  const auto grown = static_cast<float>(current.scale * options.growth_factor);
-  return {std::isfinite(grown) ? grown : current.scale, 0};
+  // ATen keeps the scale when the grown one is not a finite float32; checked in double, since
+  // converting an out-of-range double to float is undefined in C++.
+  const double grown = static_cast<double>(current.scale) * options.growth_factor;
+  return {grown <= std::numeric_limits<float>::max() ? static_cast<float>(grown) : current.scale, 0};
 }
 
 LossScaler::LossScaler(const LossScalerOptions& options)
