@@ -29,7 +29,6 @@ struct NcclCommunicator::State {
 
   std::atomic<ncclComm_t> comm{nullptr};
   std::unique_ptr<streams::CudaStreams> streams;  // the side stream is NCCL's
-  cudaStream_t stream = nullptr;
   // The monitor of overlapped collectives (started with the first one).
   std::mutex mutex;
   std::condition_variable wake;
@@ -71,7 +70,6 @@ struct NcclCommunicator::State {
 
 namespace {
 
-std::string nccl_version() { return nccl_library_version(); }
 
 ncclDataType_t nccl_type(torch::ScalarType type) {
   switch (type) {
@@ -110,7 +108,7 @@ ncclRedOp_t nccl_op(ReduceOp op) {
   do {                                                                                            \
     ncclResult_t status_ = (call);                                                                \
     if (status_ != ncclSuccess)                                                                   \
-      throw CommError(std::string(#call) + " failed on " + (where) + " (NCCL " + nccl_version() + \
+      throw CommError(std::string(#call) + " failed on " + (where) + " (NCCL " + nccl_library_version() + \
                       ", " __FILE__ ":" + std::to_string(__LINE__) + "): " +                     \
                       ncclGetErrorString(status_) + "; " + ncclGetLastError(comm));               \
   } while (0)
@@ -125,7 +123,6 @@ NcclCommunicator::NcclCommunicator(Communicator& bootstrap, int cuda_device,
   std::vector<torch::Tensor> payload{id_bytes};
   bootstrap_.broadcast(payload, {/*root=*/0});
   state_->streams = std::make_unique<streams::CudaStreams>(device_);
-  state_->stream = state_->streams->side_handle();
   ncclComm_t comm = nullptr;
   TRAINER_NCCL_CHECK(ncclCommInitRank(&comm, size(), id, rank()), nullptr, where());
   state_->comm = comm;
@@ -150,14 +147,14 @@ void NcclCommunicator::check_async_error(const char* collective) {
   ncclCommGetAsyncError(comm, &async);
   if (async == ncclSuccess || async == ncclInProgress) return;
   if (ncclComm_t c = state_->comm.exchange(nullptr)) ncclCommAbort(c);
-  throw CommError(std::string(collective) + " failed on " + where() + " (NCCL " + nccl_version() +
+  throw CommError(std::string(collective) + " failed on " + where() + " (NCCL " + nccl_library_version() +
                   "): " + ncclGetErrorString(async));
 }
 
 void NcclCommunicator::wait(const char* collective) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
   for (;;) {
-    cudaError_t status = cudaStreamQuery(state_->stream);
+    cudaError_t status = cudaStreamQuery(state_->streams->side_handle());
     if (status == cudaSuccess) return;
     if (status != cudaErrorNotReady)
       throw CommError(std::string(collective) + " failed on " + where() + ": " + cudaGetErrorString(status));
@@ -190,14 +187,14 @@ void NcclCommunicator::collective(const char* name, std::vector<torch::Tensor>& 
 void NcclCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options) {
   collective("ncclAllReduce", tensors, [&](torch::Tensor& t) {
     return ncclAllReduce(t.data_ptr(), t.data_ptr(), static_cast<std::size_t>(t.numel()),
-                         nccl_type(t.scalar_type()), nccl_op(options.op), state_->comm, state_->stream);
+                         nccl_type(t.scalar_type()), nccl_op(options.op), state_->comm, state_->streams->side_handle());
   });
 }
 
 void NcclCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options) {
   collective("ncclBroadcast", tensors, [&](torch::Tensor& t) {
     return ncclBroadcast(t.data_ptr(), t.data_ptr(), static_cast<std::size_t>(t.numel()),
-                         nccl_type(t.scalar_type()), options.root, state_->comm, state_->stream);
+                         nccl_type(t.scalar_type()), options.root, state_->comm, state_->streams->side_handle());
   });
 }
 
@@ -230,7 +227,7 @@ std::unique_ptr<Work> NcclCommunicator::allreduce_async(torch::Tensor tensor, co
   auto job = std::make_shared<streams::SideStreamJob>(*state_->streams, std::vector<torch::Tensor>{tensor}, [&] {
     TRAINER_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<std::size_t>(tensor.numel()),
                                      nccl_type(tensor.scalar_type()), nccl_op(options.op), state_->comm,
-                                     state_->stream),
+                                     state_->streams->side_handle()),
                        state_->comm, where() + " in ncclAllReduce");
   });
   state_->watch(job);

@@ -67,8 +67,7 @@ void check_same_layout(const NamedTensors& tensors, const std::vector<std::uint6
 // returned (null when nothing was copied that way) tells when the copies have landed.
 std::unique_ptr<streams::SideStreamJob> take_snapshot(NamedTensors& tensors, const std::vector<int>& owners, int rank,
                                                       SnapshotBuffers& snapshot) {
-  std::vector<torch::Tensor> sources;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> device_copies;  // (buffer, source)
+  std::vector<torch::Tensor> buffers, sources;  // of the copies on the side stream
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     auto& [path, tensor] = tensors[i];
     if (owners[i] != rank) {
@@ -82,16 +81,16 @@ std::unique_ptr<streams::SideStreamJob> take_snapshot(NamedTensors& tensors, con
                                                 .device(torch::kCPU)
                                                 .pinned_memory(tensor.is_cuda()));
     if (tensor.is_cuda() && snapshot.streams) {
-      sources.push_back(tensor);
-      device_copies.emplace_back(buffer, tensor.detach());
+      buffers.push_back(buffer);
+      sources.push_back(tensor.detach());
     } else {
       buffer.copy_(tensor.detach());
     }
     tensor = buffer;
   }
-  if (device_copies.empty()) return nullptr;
-  auto job = std::make_unique<streams::SideStreamJob>(*snapshot.streams, sources, [&device_copies] {
-    for (auto& [buffer, source] : device_copies) buffer.copy_(source, /*non_blocking=*/true);
+  if (sources.empty()) return nullptr;
+  auto job = std::make_unique<streams::SideStreamJob>(*snapshot.streams, sources, [&] {
+    for (std::size_t i = 0; i < sources.size(); ++i) buffers[i].copy_(sources[i], /*non_blocking=*/true);
   });
   job->make_compute_wait();
   return job;
