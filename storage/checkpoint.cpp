@@ -9,6 +9,7 @@
 #include "storage/tensor_types.h"
 
 #include <algorithm>
+#include <functional>
 
 namespace trainer::storage {
 namespace {
@@ -208,7 +209,10 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name, con
 
 namespace {
 
-constexpr int kMaxDepth = 8;              // the schema's deepest path has 4 levels
+constexpr int kMaxDepth = 8;
+// Room behind a tensor read from storage for the 4-byte checksum a raw chunk read places there.
+constexpr std::uint64_t kChecksumSlack = 4;
+constexpr std::uint64_t kShareAlignment = 64;  // tensors in a shared buffer start on cache lines              // the schema's deepest path has 4 levels
 constexpr std::size_t kMaxTensors = 1u << 20;
 
 bool is_shard_name(const std::string& name) {  // shard-NNNNN-of-NNNNN.h5
@@ -257,20 +261,60 @@ struct CheckpointReader::Index {
     return found;
   }
 
-  // Reads through the checksums. A tensor cannot hold more bytes than the shard it lives in
-  // (checkpoints are not compressed): checked before anything is allocated.
-  torch::Tensor read(const std::string& path) const {
-    const std::string shard = file->external_file(path);
-    try {
+  // Tensors read by CheckpointReader::share(), each handed out once by read().
+  mutable std::map<std::string, torch::Tensor> shared;
+
+  struct Located {
+    torch::ScalarType dtype;
+    std::vector<std::int64_t> shape;
+    std::uint64_t bytes = 0;
+    std::string shard;
+  };
+
+  // A tensor cannot hold more bytes than the shard it lives in (checkpoints are not compressed):
+  // checked before anything is allocated.
+  Located locate(const std::string& path) const {
+    Located located;
+    located.shard = file->external_file(path);
+    guarded(path, located.shard, [&] {
       const DatasetInfo info = file->describe(path);
-      const torch::ScalarType dtype = torch_type_of(info, path);
-      const std::uint64_t bytes = static_cast<std::uint64_t>(info.element_count()) * info.element_size;
-      const auto size = shard_sizes.find(shard);
-      if (size == shard_sizes.end() || bytes > size->second)
-        throw StorageError("announces " + std::to_string(bytes) + " bytes, more than its shard holds");
-      torch::Tensor tensor = torch::empty(info.shape, dtype);
-      file->read_raw(path, hdf5_type_of(dtype, path), tensor.data_ptr());
+      located.dtype = torch_type_of(info, path);
+      located.shape = info.shape;
+      located.bytes = static_cast<std::uint64_t>(info.element_count()) * info.element_size;
+      const auto size = shard_sizes.find(located.shard);
+      if (size == shard_sizes.end() || located.bytes > size->second)
+        throw StorageError("announces " + std::to_string(located.bytes) + " bytes, more than its shard holds");
+    });
+    return located;
+  }
+
+  // Reads through the checksums into `out` (`capacity` bytes writable there: see File::read_raw).
+  void read_into(const std::string& path, const Located& located, void* out, std::size_t capacity) const {
+    guarded(path, located.shard, [&] { file->read_raw(path, hdf5_type_of(located.dtype, path), out, capacity); });
+  }
+
+  torch::Tensor read(const std::string& path) const {
+    if (const auto it = shared.find(path); it != shared.end()) {
+      torch::Tensor tensor = std::move(it->second);
+      shared.erase(it);
       return tensor;
+    }
+    const Located located = locate(path);
+    torch::Tensor bytes = torch::empty({static_cast<std::int64_t>(located.bytes + kChecksumSlack)}, torch::kUInt8);
+    read_into(path, located, bytes.data_ptr(), static_cast<std::size_t>(bytes.numel()));
+    return typed_view(bytes, 0, located);
+  }
+
+  // The tensor at `offset` of a byte buffer, in its dtype and shape (a view).
+  static torch::Tensor typed_view(const torch::Tensor& buffer, std::uint64_t offset, const Located& located) {
+    return buffer.narrow(0, static_cast<std::int64_t>(offset), static_cast<std::int64_t>(located.bytes))
+        .view(located.dtype)
+        .view(located.shape);
+  }
+
+  void guarded(const std::string& path, const std::string& shard, const std::function<void()>& work) const {
+    try {
+      work();
     } catch (const StorageError& e) {
       throw StorageError(where() + ": tensor " + path + " in " + shard +
                          " cannot be read (corrupt or truncated shard?): " + e.what());
@@ -386,6 +430,85 @@ std::vector<TensorInfo> CheckpointReader::describe() const {
 }
 
 torch::Tensor CheckpointReader::read(const std::string& path) const { return index_->read(path); }
+
+std::uint64_t CheckpointReader::share(comm::Communicator& comm) {
+  if (comm.size() == 1) return 0;  // nothing to share: each read() reads straight into its tensor
+  const Index& index = *index_;
+  std::vector<std::string> paths;
+  for (const char* group : {schema::kModel, "/optimizer", schema::kEpoch})
+    for (auto& path : index.tensors(group)) paths.push_back(std::move(path));
+  std::sort(paths.begin(), paths.end());
+  std::vector<Index::Located> located;
+  std::vector<std::uint64_t> bytes;
+  for (const auto& path : paths) {
+    located.push_back(index.locate(path));
+    bytes.push_back(located.back().bytes);
+  }
+  // Who reads what. The writer's world size: each rank its own shard, one file per rank. Another:
+  // balanced by bytes (the rule that made the shards), so no rank reads much more than 1/N.
+  std::vector<int> readers = assign_owners(bytes, comm.size());
+  const std::vector<std::string>& shards = index.record.shard_files;
+  if (static_cast<int>(shards.size()) == comm.size())
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      readers[i] = static_cast<int>(std::find(shards.begin(), shards.end(), located[i].shard) - shards.begin());
+  // Each reader's tensors lie one after the other in one buffer, which it broadcasts whole.
+  std::vector<std::uint64_t> offsets(paths.size()), buffer_bytes(static_cast<std::size_t>(comm.size()), 0);
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::uint64_t& end = buffer_bytes[static_cast<std::size_t>(readers[i])];
+    offsets[i] = end;
+    end += (bytes[i] + kShareAlignment - 1) / kShareAlignment * kShareAlignment;
+  }
+  const auto buffer_of = [&](int rank) {
+    return torch::empty({static_cast<std::int64_t>(buffer_bytes[static_cast<std::size_t>(rank)] + kChecksumSlack)},
+                        torch::kUInt8);
+  };
+  torch::Tensor mine = buffer_of(comm.rank());
+  std::uint64_t read_here = 0;
+  std::string error;
+  try {  // in ascending offsets: a raw chunk read's checksum lands where the next tensor goes
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      if (readers[i] == comm.rank()) {
+        index.read_into(paths[i], located[i], mine.data_ptr<std::uint8_t>() + offsets[i],
+                        static_cast<std::size_t>(mine.numel()) - offsets[i]);
+        read_here += bytes[i];
+      }
+  } catch (const StorageError& e) {
+    error = e.what();
+  }
+  agree_on_error(error, comm);
+  for (int rank = 0; rank < comm.size(); ++rank) {
+    std::vector<torch::Tensor> buffer{rank == comm.rank() ? mine : buffer_of(rank)};
+    if (buffer_bytes[static_cast<std::size_t>(rank)] > 0) comm.broadcast(buffer, {rank});
+    // Copied out, so that the buffer is freed and no tensor kept (optimizer state) holds it alive.
+    for (std::size_t i = 0; i < paths.size(); ++i)
+      if (readers[i] == rank) index.shared[paths[i]] = Index::typed_view(buffer[0], offsets[i], located[i]).clone();
+  }
+  return read_here;
+}
+
+void agree_on_error(const std::string& error, comm::Communicator& comm) {
+  const std::vector<std::int64_t> failed = comm.allgather(error.empty() ? 0 : 1);
+  const auto first = std::find(failed.begin(), failed.end(), 1);
+  if (first == failed.end()) return;
+  const int rank = static_cast<int>(first - failed.begin());
+  const std::string message = comm::broadcast_string(error, comm, rank);
+  throw StorageError(comm.size() > 1 ? "rank " + std::to_string(rank) + ": " + message : message);
+}
+
+std::unique_ptr<CheckpointReader> open_shared(const std::string& directory, comm::Communicator& comm,
+                                              std::uint64_t* bytes_read) {
+  std::unique_ptr<CheckpointReader> reader;
+  std::string error;
+  try {
+    reader = std::make_unique<CheckpointReader>(directory);
+  } catch (const StorageError& e) {
+    error = e.what();
+  }
+  agree_on_error(error, comm);
+  const std::uint64_t bytes = reader->share(comm);
+  if (bytes_read) *bytes_read = bytes;
+  return reader;
+}
 
 NamedTensors read_all(const StoredTensors& tensors) {
   NamedTensors out;

@@ -137,6 +137,15 @@ class CheckpointReader {
   std::vector<TensorInfo> describe() const;
   torch::Tensor read(const std::string& path) const;
 
+  // Collective: reads the checkpoint once per job instead of once per rank. Each rank reads a share
+  // of the tensors from storage (the shard it would have written when the world size is the
+  // writer's; otherwise a share balanced by bytes), verifying checksums there, and broadcasts it
+  // over `comm`; afterwards every read above is served from memory (each tensor handed out once).
+  // A read error on any rank throws the same StorageError, naming that rank, on every rank.
+  // Returns the tensor bytes this rank read from storage (0 in a world of one, where nothing is
+  // read ahead: each read() reads straight into its tensor, as without share()).
+  std::uint64_t share(comm::Communicator& comm);
+
  private:
   struct Index;
   StoredTensors stored(const char* group) const;
@@ -146,6 +155,15 @@ class CheckpointReader {
 
 // Reads every tensor of `tensors`.
 NamedTensors read_all(const StoredTensors& tensors);
+
+// Collective: returns when `error` is empty on every rank; otherwise throws the same StorageError
+// on every rank: the message of the lowest rank whose `error` is not empty, naming that rank.
+void agree_on_error(const std::string& error, comm::Communicator& comm);
+
+// Collective: opens `directory` on every rank (CheckpointReader) and shares its tensors (share());
+// an error on any rank is the same StorageError on every rank. `bytes_read`: this rank's share.
+std::unique_ptr<CheckpointReader> open_shared(const std::string& directory, comm::Communicator& comm,
+                                              std::uint64_t* bytes_read = nullptr);
 
 // Runs `use` on the checkpoint `path` names (a checkpoint directory, or a root whose LATEST names
 // one). A reader needs no lock: when the training job's retention removes the checkpoint while it

@@ -31,6 +31,9 @@ inline constexpr const char* kPrivatePrefix = ".trainer-tmp-";
 void write_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write);
 // write_atomically of `text` and a newline.
 void replace_text_atomically(const std::string& path, const std::string& text);
+// Bytes this process has read through read() and its kind so far, from the page cache or the device
+// (Linux's /proc/self/io rchar); 0 where the kernel does not say.
+std::uint64_t bytes_read_by_process();
 std::string parent_of(const std::string& path);
 std::string join(const std::string& directory, const std::string& name);
 

@@ -319,11 +319,62 @@ void File::write_checksummed_chunks(hid_t set, const std::string& dataset, const
   }
 }
 
-void File::read_raw(const std::string& dataset, hid_t type, void* out) const {
+void File::read_raw(const std::string& dataset, hid_t type, void* out, std::size_t capacity) const {
   if (!has(dataset)) throw StorageError(where(dataset) + ": no such dataset");
   Handle set(check(H5Dopen2(handle_.id(), dataset.c_str(), H5P_DEFAULT), where(dataset) + ": cannot open dataset"),
              H5Dclose);
+  if (read_checksummed_chunks(set.id(), type, out, capacity)) return;
   check(H5Dread(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), where(dataset) + ": cannot read");
+}
+
+// HDF5's filter pipeline reads each chunk into a buffer of its own, verifies it word by word
+// (1.4 GB/s here) and copies it out: a load took 15x a raw read of its bytes. Chunks as our writer
+// makes them (chunked along the first axis, Fletcher-32 the only filter, stored in the memory type)
+// are read raw instead (H5Dread_chunk), straight into `out` where chunk and checksum fit, and
+// checked with the vectorized fletcher32(). False where the dataset is not of that kind or a chunk
+// does not verify: then H5Dread reads it, and reports a mismatch in HDF5's own words (it also
+// accepts the checksum byte order of files from old HDF5 versions).
+bool File::read_checksummed_chunks(hid_t set, hid_t type, void* out, std::size_t capacity) const {
+  Handle create(H5Dget_create_plist(set), H5Pclose);
+  if (!create.valid() || H5Pget_layout(create.id()) != H5D_CHUNKED || H5Pget_nfilters(create.id()) != 1) return false;
+  unsigned flags = 0, config = 0;
+  std::size_t values = 0;
+  if (H5Pget_filter2(create.id(), 0, &flags, &values, nullptr, 0, nullptr, &config) != H5Z_FILTER_FLETCHER32)
+    return false;
+  Handle file_type(H5Dget_type(set), H5Tclose);
+  Handle space(H5Dget_space(set), H5Sclose);
+  const int rank = space.valid() ? H5Sget_simple_extent_ndims(space.id()) : -1;
+  if (!file_type.valid() || H5Tequal(file_type.id(), type) <= 0 || rank < 1) return false;
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), chunk(static_cast<std::size_t>(rank));
+  if (H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr) != rank ||
+      H5Pget_chunk(create.id(), rank, chunk.data()) != rank || !std::equal(dims.begin() + 1, dims.end(), chunk.begin() + 1))
+    return false;
+  const std::size_t row_bytes =
+      H5Tget_size(type) * std::accumulate(dims.begin() + 1, dims.end(), std::size_t{1}, std::multiplies<>());
+  const std::size_t chunk_bytes = chunk[0] * row_bytes, total = dims[0] * row_bytes;
+  std::vector<unsigned char> bounce;  // for an edge chunk (stored padded to a whole chunk)
+  std::vector<hsize_t> offset(dims.size(), 0);
+  for (offset[0] = 0; offset[0] < dims[0]; offset[0] += chunk[0]) {
+    const std::size_t at = offset[0] * row_bytes;
+    hsize_t stored = 0;
+    if (H5Dget_chunk_storage_size(set, offset.data(), &stored) < 0 || stored != chunk_bytes + 4) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+    const bool direct = at + chunk_bytes + 4 <= capacity;
+    if (!direct) bounce.resize(chunk_bytes + 4);
+    unsigned char* target = direct ? static_cast<unsigned char*>(out) + at : bounce.data();
+    std::uint32_t filter_mask = 0;
+    if (H5Dread_chunk(set, H5P_DEFAULT, offset.data(), &filter_mask, target) < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return false;
+    }
+    std::uint32_t sum = 0;  // little-endian behind the chunk, as HDF5's filter stores it
+    for (int b = 3; b >= 0; --b) sum = (sum << 8) | target[chunk_bytes + static_cast<std::size_t>(b)];
+    if (filter_mask != 0 || fletcher32(target, chunk_bytes) != sum) return false;
+    if (!direct) std::memcpy(static_cast<unsigned char*>(out) + at, target, std::min(chunk_bytes, total - at));
+  }
+  return true;
 }
 
 void File::read_rows(const std::string& dataset, hid_t type, const std::vector<std::int64_t>& rows, void* out) const {

@@ -84,8 +84,10 @@ class File {
   // contiguous).
   void write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
                  const void* data, bool checksummed = false);
-  // Reads the whole dataset into `out`, converted to the native type `type`.
-  void read_raw(const std::string& dataset, hid_t type, void* out) const;
+  // Reads the whole dataset into `out`, converted to the native type `type`. `capacity`: the bytes
+  // writable at `out`, when more than the dataset's (4 more let checksummed chunks be read raw
+  // straight into `out`, their checksum landing behind them).
+  void read_raw(const std::string& dataset, hid_t type, void* out, std::size_t capacity = 0) const;
   // Rows (indices along the first dimension, each in range) one after the other into `out`, in the
   // order given; consecutive ascending rows are read as one selection.
   void read_rows(const std::string& dataset, hid_t type, const std::vector<std::int64_t>& rows, void* out) const;
@@ -119,6 +121,7 @@ class File {
  private:
   void write_checksummed_chunks(hid_t set, const std::string& dataset, const std::vector<std::int64_t>& shape,
                                 hsize_t chunk_rows, hid_t type, const void* data);
+  bool read_checksummed_chunks(hid_t set, hid_t type, void* out, std::size_t capacity) const;
   File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
   std::string where(const std::string& object) const;
 

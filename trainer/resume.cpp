@@ -7,46 +7,61 @@
 #include "trainer/python_checkpoint.h"
 
 #include <cstdio>
+#include <sstream>
 
 namespace trainer {
 namespace {
 
-TrainingProgress load(const std::string& directory, const TrainConfig& config, TrainingState& state, int world_size,
-                      std::ostream& log) {
+// Collective: every rank opens `directory`, reads its share of the tensors and receives the rest
+// (storage::open_shared), then restores them. A StorageError is the same on every rank, so every
+// rank falls back alike; what restore_checkpoint checks is the same everywhere too.
+TrainingProgress load(const std::string& directory, const TrainConfig& config, TrainingState& state,
+                      comm::Communicator& comm, std::ostream& log) {
   const auto start = Clock::now();
-  storage::CheckpointReader reader(directory);
-  TrainingProgress progress = restore_checkpoint(reader, config, state, world_size, log);
+  const std::uint64_t before = storage::fs::bytes_read_by_process();
+  const auto reader = storage::open_shared(directory, comm);
+  TrainingProgress progress = restore_checkpoint(*reader, config, state, comm.size(), log);
   const double seconds = seconds_since(start);
+  const std::uint64_t size = reader->total_bytes();
+  double read_by_all = 0;  // what the ranks read from files while loading (the checkpoint, once)
+  for (std::int64_t bytes : comm.allgather(static_cast<std::int64_t>(storage::fs::bytes_read_by_process() - before)))
+    read_by_all += static_cast<double>(bytes);
   char line[256];
-  std::snprintf(line, sizeof line, "%.2f MB in %.3f s (%.1f MB/s)", reader.total_bytes() / 1e6, seconds,
-                reader.total_bytes() / 1e6 / std::max(seconds, 1e-9));
+  std::snprintf(line, sizeof line, "%.2f MB in %.3f s (%.1f MB/s); %.2f MB read from storage by %d rank(s)",
+                size / 1e6, seconds, size / 1e6 / std::max(seconds, 1e-9), read_by_all / 1e6, comm.size());
   log << "resumed from " << directory << ": " << progress.completed_epochs << " epoch(s) done, global step "
       << progress.global_step << (progress.step_in_epoch ? " (mid-epoch)" : "") << "; loaded " << line << std::endl;
   return progress;
 }
 
-// Rank 0's choice for --resume auto: "" when there is nothing to resume.
-std::string choose_automatically(const TrainConfig& config, TrainingState& state, int world_size, std::ostream& log,
-                                 TrainingProgress& loaded) {
+// --resume auto, on every rank alike: LATEST first, then every other committed checkpoint, newest
+// first (rank 0's listing); "" when there is nothing to resume.
+std::string choose_automatically(const TrainConfig& config, TrainingState& state, comm::Communicator& comm,
+                                 std::ostream& log, TrainingProgress& loaded) {
   const std::string root = config.checkpoint_dir;
-  std::vector<std::string> candidates = storage::list_checkpoints(root);
-  const std::string latest = storage::latest_checkpoint(root);
-  // LATEST first, then every other committed checkpoint, newest first.
-  std::vector<std::string> order;
-  if (!latest.empty()) order.push_back(latest);
-  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
-    if (*it != latest) order.push_back(*it);
-  for (const auto& name : order) {
+  std::string listing;
+  if (comm.rank() == 0) {
+    const std::vector<std::string> candidates = storage::list_checkpoints(root);
+    const std::string latest = storage::latest_checkpoint(root);
+    if (!latest.empty()) listing += latest + "\n";
+    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
+      if (*it != latest) listing += *it + "\n";
+  }
+  listing = comm::broadcast_string(listing, comm);
+  std::istringstream order(listing);
+  bool any = false;
+  for (std::string name; std::getline(order, name);) {
+    any = true;
     const std::string directory = storage::fs::join(root, name);
     try {
-      loaded = load(directory, config, state, world_size, log);
+      loaded = load(directory, config, state, comm, log);
       return directory;
     } catch (const StorageError& e) {
       log << "warning: checkpoint " << directory << " is unusable (" << e.what() << "); trying the previous one"
           << std::endl;
     }
   }
-  if (!order.empty()) throw StorageError("--resume auto: no usable checkpoint in " + root);
+  if (any) throw StorageError("--resume auto: no usable checkpoint in " + root);
   return "";
 }
 
@@ -69,26 +84,19 @@ std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState&
   if (config.resume != "auto" && is_python_checkpoint(config.resume))  // every rank reads the file
     return Resumed{config.resume, resume_from_python(config.resume, config, state, control.size(), log)};
 
-  // Rank 0 decides (and loads); the others learn the directory and load it themselves. An error on
-  // rank 0 ends the job from main(), so no rank waits here for an answer that never comes.
-  const int world_size = control.size();
-  std::string chosen;
-  TrainingProgress progress;
-  if (control.rank() == 0) {
-    if (config.resume == "auto") {
-      chosen = choose_automatically(config, state, world_size, log, progress);
-    } else if (config.resume == "best") {
-      chosen = choose_best(config);
-      progress = load(chosen, config, state, world_size, log);
-    } else {
-      chosen = storage::resolve_checkpoint_path(config.resume);
-      progress = load(chosen, config, state, world_size, log);
-    }
+  // Rank 0 names the checkpoint (an error there ends the job from main(), so no rank waits here for
+  // an answer that never comes); every rank loads it together (load()).
+  if (config.resume == "auto") {
+    TrainingProgress progress;
+    const std::string chosen = choose_automatically(config, state, control, log, progress);
+    if (chosen.empty()) return std::nullopt;
+    return Resumed{chosen, progress};
   }
+  std::string chosen;
+  if (control.rank() == 0)
+    chosen = config.resume == "best" ? choose_best(config) : storage::resolve_checkpoint_path(config.resume);
   chosen = comm::broadcast_string(chosen, control);
-  if (chosen.empty()) return std::nullopt;
-  if (control.rank() != 0) progress = load(chosen, config, state, world_size, log);
-  return Resumed{chosen, progress};
+  return Resumed{chosen, load(chosen, config, state, control, log)};
 }
 
 }  // namespace trainer

@@ -27,7 +27,15 @@ grep -q -F -f expected.txt middle.log || fail "metrics of the resumed epoch diff
 
 # 3. Written by 4 ranks, resumed on 2 and on 1; training continues.
 run_mpi 4 "$TRAINER" "${run[@]}" --epochs 1 --checkpoint-dir four >/dev/null
-cp -r four four-again
+cp -r four four-again && cp -r four four-same
+# Read once per job: the 4 ranks read a shard each and broadcast it, so together they read about
+# the checkpoint's size from storage (each reading all of it would be 4x). The index is metadata
+# every rank reads (small against a real model, not against LeNet): at most 1.5x is allowed.
+run_mpi 4 "$TRAINER" "${run[@]}" --epochs 2 --checkpoint-dir four-same >four.log
+read -r size total <<<"$(sed -n 's/.*loaded \([0-9.]*\) MB in .*; \([0-9.]*\) MB read from storage by 4 rank(s)/\1 \2/p' four.log)"
+[ -n "$size" ] || fail "no bytes-read report: $(grep resumed four.log)"
+awk -v s="$size" -v t="$total" 'BEGIN { exit !(t >= 0.9 * s && t <= 1.5 * s) }' ||
+  fail "4 ranks read $total MB from storage for a $size MB checkpoint"
 run_mpi 2 "$TRAINER" "${run[@]}" --epochs 2 --checkpoint-dir four >two.log
 grep -q "resumed from four/epoch-0001" two.log && grep -q "epoch 2/2 train loss" two.log || fail "4 -> 2 ranks"
 "$TRAINER" "${run[@]}" --epochs 2 --checkpoint-dir four-again >one.log

@@ -36,7 +36,7 @@ std::uint32_t hdf5_reference(const std::uint8_t* data, std::size_t length) {
 
 TEST(Fletcher32, MatchesHdf5OnRandomAndExtremeData) {
   std::mt19937 random(7);
-  for (std::size_t length : {0u, 1u, 2u, 3u, 719u, 720u, 721u, 1000u, 65537u, 1u << 20}) {
+  for (std::size_t length : {0u, 1u, 2u, 3u, 31u, 719u, 720u, 721u, 730u, 737u, 1000u, 65537u, 1u << 20}) {
     std::vector<std::uint8_t> data(length);
     for (auto& byte : data) byte = static_cast<std::uint8_t>(random());
     EXPECT_EQ(fletcher32(data.data(), length), hdf5_reference(data.data(), length)) << "random, " << length;
