@@ -137,14 +137,18 @@ void CheckpointSave::write_shard() {
   try {
     if (copies_) copies_->synchronize();  // the snapshot's bytes have landed in host memory
     {
-      File shard = File::create(shard_path);
+      std::vector<torch::Tensor> hosts;  // kept alive until written
+      std::vector<RawDataset> datasets;
       for (std::size_t i = 0; i < tensors_.size(); ++i) {
         if (owners_[i] != rank_) continue;
         const auto& [path, tensor] = tensors_[i];
-        torch::Tensor host = tensor.detach().to(torch::kCPU).contiguous();
-        std::vector<std::int64_t> shape(host.sizes().begin(), host.sizes().end());
-        shard.write_raw(path, shape, hdf5_type_of(host.scalar_type(), path), host.data_ptr(), /*checksummed=*/true);
+        hosts.push_back(tensor.detach().to(torch::kCPU).contiguous());
+        const torch::Tensor& host = hosts.back();
+        datasets.push_back({path, std::vector<std::int64_t>(host.sizes().begin(), host.sizes().end()),
+                            hdf5_type_of(host.scalar_type(), path), host.data_ptr()});
       }
+      File shard = File::create(shard_path);
+      shard.write_checksummed(datasets);
       shard.close();
     }
     fs::fsync_path(shard_path);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <numeric>
 #include <type_traits>
 #include <utility>
@@ -266,56 +267,96 @@ void File::write(const std::string& dataset, const std::vector<std::int64_t>& sh
   write_raw(dataset, shape, memory_type<T>(), values.data());
 }
 
-void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
-                     const void* data, bool checksummed) {
+Handle File::create_dataset(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
+                            bool checksummed, hsize_t& chunk_rows) {
   Handle links = link_creation();
   Handle space = make_space(shape);
   Handle create(check(H5Pcreate(H5P_DATASET_CREATE), "creating dataset properties"), H5Pclose);
-  std::int64_t count = 1;
-  for (std::int64_t d : shape) count *= d;
-  std::vector<hsize_t> chunk;  // checksummed: chunks of at most ~16 MiB along the first axis
+  const std::int64_t count = std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>());
+  chunk_rows = 0;  // checksummed: chunks of at most ~16 MiB along the first axis
   if (checksummed && !shape.empty() && count > 0) {
     constexpr std::int64_t kChunkBytes = std::int64_t{16} << 20;
     const std::int64_t row_bytes = count / shape[0] * static_cast<std::int64_t>(H5Tget_size(type));
-    chunk.assign(shape.begin(), shape.end());
+    std::vector<hsize_t> chunk(shape.begin(), shape.end());
     chunk[0] = static_cast<hsize_t>(std::clamp<std::int64_t>(kChunkBytes / std::max<std::int64_t>(row_bytes, 1), 1, shape[0]));
     check(H5Pset_chunk(create.id(), static_cast<int>(chunk.size()), chunk.data()), where(dataset) + ": chunking");
     check(H5Pset_fletcher32(create.id()), where(dataset) + ": Fletcher-32 filter");
+    chunk_rows = chunk[0];
   }
-  Handle set(check(H5Dcreate2(handle_.id(), dataset.c_str(), type, space.id(), links.id(), create.id(),
-                              H5P_DEFAULT),
-                   where(dataset) + ": cannot create dataset"),
-             H5Dclose);
-  if (count == 0) return;
-  if (!chunk.empty())
-    write_checksummed_chunks(set.id(), dataset, shape, chunk[0], type, data);
-  else
+  return Handle(check(H5Dcreate2(handle_.id(), dataset.c_str(), type, space.id(), links.id(), create.id(), H5P_DEFAULT),
+                      where(dataset) + ": cannot create dataset"),
+                H5Dclose);
+}
+
+void File::write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
+                     const void* data, bool checksummed) {
+  if (checksummed) return write_checksummed({{dataset, shape, type, data}});
+  hsize_t chunk_rows = 0;
+  Handle set = create_dataset(dataset, shape, type, /*checksummed=*/false, chunk_rows);
+  if (std::accumulate(shape.begin(), shape.end(), std::int64_t{1}, std::multiplies<>()) > 0)
     check(H5Dwrite(set.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), where(dataset) + ": cannot write");
 }
 
+namespace {
+
+// One chunk of a dataset as it will be stored: `rows` rows from `row`, padded with zeros to a
+// whole chunk (edge chunks), then its Fletcher-32 sum, little-endian.
+struct ChunkJob {
+  std::size_t dataset;
+  hsize_t row;
+  std::size_t rows, row_bytes, chunk_bytes;
+};
+
+void prepare_chunk(const ChunkJob& job, const void* data, std::vector<unsigned char>& buffer) {
+  if (buffer.size() < job.chunk_bytes + 4) buffer.resize(job.chunk_bytes + 4);
+  std::memcpy(buffer.data(), static_cast<const unsigned char*>(data) + job.row * job.row_bytes, job.rows * job.row_bytes);
+  std::memset(buffer.data() + job.rows * job.row_bytes, 0, job.chunk_bytes - job.rows * job.row_bytes);
+  const std::uint32_t sum = fletcher32(buffer.data(), job.chunk_bytes);
+  for (std::size_t b = 0; b < 4; ++b) buffer[job.chunk_bytes + b] = static_cast<unsigned char>(sum >> (8 * b));
+}
+
+// Below this a chunk is prepared on the writing thread: starting a helper costs more than it saves.
+constexpr std::size_t kOverlapBytes = std::size_t{1} << 20;
+
+}  // namespace
+
 // HDF5's filter pipeline would allocate a fresh buffer per chunk, copy it and checksum it with a
-// word-at-a-time loop. Here each chunk goes through one reused buffer with a vectorizable checksum
-// and is written as it will be stored (data, then the Fletcher-32 sum, little-endian), which HDF5
-// checks on every read like any chunk its own filter wrote. Edge chunks are padded with zeros.
-void File::write_checksummed_chunks(hid_t set, const std::string& dataset, const std::vector<std::int64_t>& shape,
-                                    hsize_t chunk_rows, hid_t type, const void* data) {
-  std::int64_t row_elements = 1;
-  for (std::size_t d = 1; d < shape.size(); ++d) row_elements *= shape[d];
-  const std::size_t row_bytes = static_cast<std::size_t>(row_elements) * H5Tget_size(type);
-  const std::size_t chunk_bytes = static_cast<std::size_t>(chunk_rows) * row_bytes;
-  thread_local std::vector<unsigned char> buffer;  // one per writing thread, kept between calls
-  if (buffer.size() < chunk_bytes + 4) buffer.resize(chunk_bytes + 4);
-  const auto* source = static_cast<const unsigned char*>(data);
-  std::vector<hsize_t> offset(shape.size(), 0);
-  for (std::int64_t row = 0; row < shape[0]; row += static_cast<std::int64_t>(chunk_rows)) {
-    const std::size_t rows = static_cast<std::size_t>(std::min<std::int64_t>(static_cast<std::int64_t>(chunk_rows), shape[0] - row));
-    std::memcpy(buffer.data(), source + static_cast<std::size_t>(row) * row_bytes, rows * row_bytes);
-    std::memset(buffer.data() + rows * row_bytes, 0, chunk_bytes - rows * row_bytes);
-    const std::uint32_t sum = fletcher32(buffer.data(), chunk_bytes);
-    for (int b = 0; b < 4; ++b) buffer[chunk_bytes + static_cast<std::size_t>(b)] = static_cast<unsigned char>(sum >> (8 * b));
-    offset[0] = static_cast<hsize_t>(row);
-    check(H5Dwrite_chunk(set, H5P_DEFAULT, 0, offset.data(), chunk_bytes + 4, buffer.data()),
-          where(dataset) + ": cannot write");
+// word-at-a-time loop, all before the write. Here chunks go through two reused buffers with the
+// vectorized checksum, the next one prepared while this one is written (H5Dwrite_chunk: stored as
+// is, and checked on every read like any chunk HDF5's own filter wrote).
+void File::write_checksummed(const std::vector<RawDataset>& datasets) {
+  std::vector<Handle> sets;
+  std::vector<ChunkJob> jobs;
+  for (std::size_t i = 0; i < datasets.size(); ++i) {
+    const RawDataset& d = datasets[i];
+    hsize_t chunk_rows = 0;
+    sets.push_back(create_dataset(d.path, d.shape, d.type, /*checksummed=*/true, chunk_rows));
+    const std::int64_t count = std::accumulate(d.shape.begin(), d.shape.end(), std::int64_t{1}, std::multiplies<>());
+    if (count == 0) continue;
+    if (chunk_rows == 0) {  // a scalar: contiguous, no checksum
+      check(H5Dwrite(sets.back().id(), d.type, H5S_ALL, H5S_ALL, H5P_DEFAULT, d.data), where(d.path) + ": cannot write");
+      continue;
+    }
+    const std::size_t row_bytes = static_cast<std::size_t>(count / d.shape[0]) * H5Tget_size(d.type);
+    const auto rows = static_cast<hsize_t>(d.shape[0]);
+    for (hsize_t row = 0; row < rows; row += chunk_rows)
+      jobs.push_back({i, row, static_cast<std::size_t>(std::min(chunk_rows, rows - row)), row_bytes,
+                      static_cast<std::size_t>(chunk_rows) * row_bytes});
+  }
+  std::vector<unsigned char> buffers[2];  // before `next`, whose destructor waits for its work
+  const auto prepare = [&](std::size_t k) { prepare_chunk(jobs[k], datasets[jobs[k].dataset].data, buffers[k % 2]); };
+  std::future<void> next;
+  if (!jobs.empty()) prepare(0);
+  for (std::size_t k = 0; k < jobs.size(); ++k) {
+    if (next.valid()) next.get();
+    const bool ahead = k + 1 < jobs.size() && jobs[k + 1].chunk_bytes >= kOverlapBytes;
+    if (ahead) next = std::async(std::launch::async, prepare, k + 1);
+    const ChunkJob& job = jobs[k];
+    std::vector<hsize_t> offset(datasets[job.dataset].shape.size(), 0);
+    offset[0] = job.row;
+    check(H5Dwrite_chunk(sets[job.dataset].id(), H5P_DEFAULT, 0, offset.data(), job.chunk_bytes + 4, buffers[k % 2].data()),
+          where(datasets[job.dataset].path) + ": cannot write");
+    if (k + 1 < jobs.size() && !ahead) prepare(k + 1);
   }
 }
 

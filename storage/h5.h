@@ -50,6 +50,14 @@ struct DatasetInfo {
   std::int64_t element_count() const;
 };
 
+// A dataset to write: `data` holds the shape's elements of HDF5 native type `type`.
+struct RawDataset {
+  std::string path;
+  std::vector<std::int64_t> shape;
+  hid_t type;
+  const void* data;
+};
+
 class File {
  public:
   // HDF5's own file locking is turned off for our files: it fails on many NFS and Lustre mounts,
@@ -84,6 +92,9 @@ class File {
   // contiguous).
   void write_raw(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
                  const void* data, bool checksummed = false);
+  // write_raw(..., checksummed) of every dataset, with one chunk in flight: while a chunk is
+  // written, a helper thread copies the next one (of this or a later dataset) and checksums it.
+  void write_checksummed(const std::vector<RawDataset>& datasets);
   // Reads the whole dataset into `out`, converted to the native type `type`. `capacity`: the bytes
   // writable at `out`, when more than the dataset's (4 more let checksummed chunks be read raw
   // straight into `out`, their checksum landing behind them).
@@ -119,8 +130,9 @@ class File {
   void close();
 
  private:
-  void write_checksummed_chunks(hid_t set, const std::string& dataset, const std::vector<std::int64_t>& shape,
-                                hsize_t chunk_rows, hid_t type, const void* data);
+  // Creates the dataset; `chunk_rows` > 0 when it is chunked with a checksum.
+  Handle create_dataset(const std::string& dataset, const std::vector<std::int64_t>& shape, hid_t type,
+                        bool checksummed, hsize_t& chunk_rows);
   bool read_checksummed_chunks(hid_t set, hid_t type, void* out, std::size_t capacity) const;
   File(Handle handle, std::string path) : handle_(std::move(handle)), path_(std::move(path)) {}
   std::string where(const std::string& object) const;
