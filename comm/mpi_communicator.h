@@ -51,6 +51,7 @@ class MpiCommunicator : public Communicator {
 
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
+  void broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root);
   void check_reducible(const torch::Tensor& tensor, ReduceOp op) const;  // check_tensor, and kAverage needs floats
   void start_heartbeat(std::chrono::milliseconds timeout);
 

@@ -455,38 +455,32 @@ std::uint64_t CheckpointReader::share(comm::Communicator& comm) {
   if (static_cast<int>(shards.size()) == comm.size())
     for (std::size_t i = 0; i < paths.size(); ++i)
       readers[i] = static_cast<int>(std::find(shards.begin(), shards.end(), located[i].shard) - shards.begin());
-  // Each reader's tensors lie one after the other in one buffer, which it broadcasts whole.
-  std::vector<std::uint64_t> offsets(paths.size()), buffer_bytes(static_cast<std::size_t>(comm.size()), 0);
-  for (std::size_t i = 0; i < paths.size(); ++i) {
-    std::uint64_t& end = buffer_bytes[static_cast<std::size_t>(readers[i])];
-    offsets[i] = end;
-    end += (bytes[i] + kShareAlignment - 1) / kShareAlignment * kShareAlignment;
+  // Each tensor in memory of its own, with room for a raw chunk read's checksum behind it.
+  std::vector<torch::Tensor> tensors;
+  for (const auto& where : located) {
+    const auto bytes_with_slack = static_cast<std::int64_t>(where.bytes + kChecksumSlack);
+    tensors.push_back(Index::typed_view(torch::empty({bytes_with_slack}, torch::kUInt8), 0, where));
   }
-  const auto buffer_of = [&](int rank) {
-    return torch::empty({static_cast<std::int64_t>(buffer_bytes[static_cast<std::size_t>(rank)] + kChecksumSlack)},
-                        torch::kUInt8);
-  };
-  torch::Tensor mine = buffer_of(comm.rank());
   std::uint64_t read_here = 0;
   std::string error;
-  try {  // in ascending offsets: a raw chunk read's checksum lands where the next tensor goes
+  try {
     for (std::size_t i = 0; i < paths.size(); ++i)
       if (readers[i] == comm.rank()) {
-        index.read_into(paths[i], located[i], mine.data_ptr<std::uint8_t>() + offsets[i],
-                        static_cast<std::size_t>(mine.numel()) - offsets[i]);
-        read_here += bytes[i];
+        index.read_into(paths[i], located[i], tensors[i].data_ptr(), located[i].bytes + kChecksumSlack);
+        read_here += located[i].bytes;
       }
   } catch (const StorageError& e) {
     error = e.what();
   }
   agree_on_error(error, comm);
+  // One broadcast per reader of all its tensors, in place (the MPI backend coalesces them).
   for (int rank = 0; rank < comm.size(); ++rank) {
-    std::vector<torch::Tensor> buffer{rank == comm.rank() ? mine : buffer_of(rank)};
-    if (buffer_bytes[static_cast<std::size_t>(rank)] > 0) comm.broadcast(buffer, {rank});
-    // Copied out, so that the buffer is freed and no tensor kept (optimizer state) holds it alive.
+    std::vector<torch::Tensor> from_rank;
     for (std::size_t i = 0; i < paths.size(); ++i)
-      if (readers[i] == rank) index.shared[paths[i]] = Index::typed_view(buffer[0], offsets[i], located[i]).clone();
+      if (readers[i] == rank) from_rank.push_back(tensors[i]);
+    if (!from_rank.empty()) comm.broadcast(from_rank, {rank});
   }
+  for (std::size_t i = 0; i < paths.size(); ++i) index.shared[paths[i]] = std::move(tensors[i]);
   return read_here;
 }
 
