@@ -29,6 +29,7 @@ std::string to_json(const EpochMetrics& m) {
   if (m.skipped_steps) record["skipped_steps"] = *m.skipped_steps;
   if (m.test_loss) record["test_loss"] = *m.test_loss;
   if (m.test_accuracy) record["test_accuracy"] = *m.test_accuracy;
+  if (m.startup_seconds) record["startup_seconds"] = *m.startup_seconds;
   return record.dump();
 }
 

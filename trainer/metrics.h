@@ -25,6 +25,9 @@ struct EpochMetrics {
   double epoch_seconds = 0;
   double samples_per_second = 0;
   double data_wait_seconds = 0;  // of epoch_seconds, waiting for batches (rank 0)
+  // The run's first epoch only: from rank 0's process start to its first optimizer step (MPI and
+  // data set-up, model, resume): the start-up cost a restart pays.
+  std::optional<double> startup_seconds;
 };
 
 // One JSON object per line, flushed after each, so a crashed run leaves whole lines.

@@ -115,6 +115,8 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
   m.epoch_seconds = seconds;  // training only; evaluation is not throughput
   m.samples_per_second = all[2] / seconds;
   m.data_wait_seconds = sums.data_wait_seconds;
+  if (!startup_reported_) m.startup_seconds = startup_seconds_;
+  startup_reported_ = true;
   if (test_ && test_->size() > 0) {
     const Evaluation eval = evaluate(*model_, *test_, config_.test_batch_size, context_.device, comm);
     m.test_loss = eval.loss;

@@ -37,6 +37,7 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
   EpochSums sums;
   for (std::int64_t step = 0; step < steps; ++step) {
     const auto step_start = Clock::now();
+    if (!startup_reported_ && !startup_seconds_) startup_seconds_ = seconds_since_process_start();
     const std::int64_t begin = step * per_step;
     train_step(loader, std::min(per_step, samples - begin), sums);
     sums.data_wait_seconds = loader.wait_seconds();

@@ -88,6 +88,8 @@ class TrainingLoop {
   TrainingProgress progress_;
   std::optional<Progress> progress_lines_;
   bool stop_after_epoch_ = false;  // a stop agreed on at an epoch's last step
+  std::optional<double> startup_seconds_;  // process start to the first step; reported once
+  bool startup_reported_ = false;
   std::optional<telemetry::TimelineRecorder> timeline_;        // every rank, with --timeline
   std::unique_ptr<telemetry::TimelineFile> timeline_file_;     // rank 0
   std::unique_ptr<telemetry::TensorBoardWriter> tensorboard_;  // rank 0, with --tensorboard

@@ -10,6 +10,10 @@ source "$(dirname "$0")/common.sh"
 [ "$(json_field "$WORK/metrics.jsonl" 1 epoch)" = 1 ] || fail "first record is not epoch 1"
 [ "$(json_field "$WORK/metrics.jsonl" -1 samples_seen)" = 10000 ] || fail "samples_seen is not 10000"
 [ "$(json_field "$WORK/metrics.jsonl" -1 global_step)" = 626 ] || fail "global_step is not 2*313"
+# Start-up (process start to the first step) is in the first record only, and took some time.
+startup=$(json_field "$WORK/metrics.jsonl" 1 startup_seconds)
+awk -v s="$startup" 'BEGIN { exit !(s > 0 && s < 120) }' || fail "startup_seconds is $startup"
+! grep -q startup_seconds <(tail -n 1 "$WORK/metrics.jsonl") || fail "startup_seconds in a later record"
 accuracy=$(json_field "$WORK/metrics.jsonl" 1 test_accuracy)
 echo "test accuracy after one epoch on 5000 images: $accuracy"
 at_least "$accuracy" 0.65
