@@ -1,6 +1,6 @@
 #!/bin/bash
 # The whole benchmark suite, one command, every figure against a baseline measured in the same run:
-#   bash bench/run.sh [BUILD_DIR]            (default build/; about 6 minutes on 2 cores)
+#   bash bench/run.sh [BUILD_DIR]            (default build/; about 15 minutes on 2 cores)
 # 1. training throughput and scaling efficiency, 1/2/4 ranks, LeNet and ResNet-18 (scaling.sh);
 # 2. gradient exchange in real ResNet-18 steps vs one raw MPI_Allreduce, overlap off/on;
 # 3. gradient exchange by message size vs raw MPI_Allreduce (nccl-tests style);
@@ -8,7 +8,10 @@
 # 5. side by side with Python: LeNet under DistributedDataParallel (gloo, torchrun) with the same
 #    batch, threads and data, and torch.save/torch.load of the same ResNet-18 + Adam state;
 # 6. the TorchScript interpreter's cost: LeNet and ResNet-18 as model files against built in;
-# 7. the image-folder loader against torchvision's DataLoader, the data wait, peak memory.
+# 7. the image-folder loader against torchvision's DataLoader, the data wait, peak memory;
+# 8. --precision bf16 against fp32;
+# 9. the performance targets side by side (targets.sh), and the cost curves from 1 to 16 ranks
+#    (cost_curves.sh): save, commit, load read once per job, bytes read, start-up, save memory.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
@@ -61,3 +64,7 @@ bash "$root/bench/data_memory.sh" "$build/bin/trainer"
 echo
 echo "## 8. --precision bf16 against fp32"
 bash "$root/bench/precision.sh" "$build/bin/trainer"
+echo
+echo "## 9. targets, and cost curves from 1 to 16 ranks"
+bash "$root/bench/targets.sh" "$build"
+bash "$root/bench/cost_curves.sh" "$build"
