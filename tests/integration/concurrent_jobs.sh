@@ -5,7 +5,7 @@
 # never disturbed, and LATEST always names a complete checkpoint. TRIALS times, a fixed SEED.
 source "$(dirname "$0")/common.sh"
 tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
-TRIALS=${TRIALS:-10}
+TRIALS=${TRIALS:-5}
 RANDOM=${SEED:-4}
 run=(--limit-train 6000 --limit-test 100 --progress-seconds 0 --seed 3 --batch-size 32 --epochs 2
      --checkpoint-every-steps 20 --keep-last 2)

@@ -12,7 +12,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
-TRIALS=${TRIALS:-12}
+TRIALS=${TRIALS:-6}
 SEED=${SEED:-1}
 RANKS=${RANKS:-2}
 EPOCHS=8
