@@ -25,6 +25,11 @@ void Communicator::allreduce(std::vector<torch::Tensor>&, const AllreduceOptions
 
 void Communicator::broadcast(std::vector<torch::Tensor>&, const BroadcastOptions&) { unsupported("broadcast"); }
 
+void Communicator::broadcast_from_each(std::vector<std::vector<torch::Tensor>>& tensors) {
+  for (int rank = 0; rank < size() && rank < static_cast<int>(tensors.size()); ++rank)
+    if (!tensors[static_cast<std::size_t>(rank)].empty()) broadcast(tensors[static_cast<std::size_t>(rank)], {rank});
+}
+
 void Communicator::barrier() { unsupported("barrier"); }
 
 std::vector<std::int64_t> Communicator::allgather(std::int64_t) { unsupported("allgather"); }

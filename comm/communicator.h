@@ -48,6 +48,10 @@ class Communicator {
 
   virtual void allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options = {});
   virtual void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {});
+  // Every rank's tensors to every rank: tensors[r] are rank r's, filled there and received
+  // elsewhere (same shapes everywhere). By default a broadcast from each rank in turn; MPI starts
+  // them all at once.
+  virtual void broadcast_from_each(std::vector<std::vector<torch::Tensor>>& tensors);
   virtual void barrier();
   // A small allgather for metadata: every rank's value, indexed by rank.
   virtual std::vector<std::int64_t> allgather(std::int64_t value);

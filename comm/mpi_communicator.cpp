@@ -215,14 +215,14 @@ void MpiCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const Broad
   }
 }
 
-// Many tensors in one MPI_Bcast, through a datatype of byte blocks at the tensors' own addresses
-// (hindexed from MPI_BOTTOM): a state dict or a checkpoint's share moves as one collective, not
-// hundreds, and is neither packed into a buffer nor copied out of one.
-void MpiCommunicator::broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root) {
+// The tensors' bytes where they lie, as one datatype (hindexed from MPI_BOTTOM, committed), so that
+// many tensors move in one collective: neither packed into a buffer nor copied out of one.
+// MPI_DATATYPE_NULL when they hold no bytes.
+MPI_Datatype MpiCommunicator::byte_blocks(const std::vector<torch::Tensor>& tensors, std::int64_t& bytes) const {
   std::vector<int> lengths;
   std::vector<MPI_Aint> places;
-  std::int64_t bytes = 0;
-  for (auto& tensor : tensors) {
+  bytes = 0;
+  for (const auto& tensor : tensors) {
     if (tensor.numel() == 0) continue;
     MPI_Aint place = 0;
     check(MPI_Get_address(tensor.data_ptr(), &place), "MPI_Get_address");
@@ -230,17 +230,58 @@ void MpiCommunicator::broadcast_coalesced(std::vector<torch::Tensor>& tensors, i
     places.push_back(place);
     bytes += static_cast<std::int64_t>(tensor.nbytes());
   }
-  if (lengths.empty()) return;
+  if (lengths.empty()) return MPI_DATATYPE_NULL;
   MPI_Datatype blocks = MPI_DATATYPE_NULL;
   check(MPI_Type_create_hindexed(static_cast<int>(lengths.size()), lengths.data(), places.data(), MPI_BYTE, &blocks),
         "MPI_Type_create_hindexed");
-  int status = MPI_Type_commit(&blocks);
-  if (status == MPI_SUCCESS) {
+  const int status = MPI_Type_commit(&blocks);
+  if (status != MPI_SUCCESS) MPI_Type_free(&blocks);
+  check(status, "MPI_Type_commit");
+  return blocks;
+}
+
+// A state dict or a checkpoint's share in one MPI_Bcast, not hundreds.
+void MpiCommunicator::broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root) {
+  std::int64_t bytes = 0;
+  MPI_Datatype blocks = byte_blocks(tensors, bytes);
+  if (blocks == MPI_DATATYPE_NULL) return;
+  int status = MPI_SUCCESS;
+  {
     const auto watching = watch("MPI_Bcast", bytes);
     status = MPI_Bcast(MPI_BOTTOM, 1, blocks, root, comm_);
   }
   MPI_Type_free(&blocks);
   check(status, "MPI_Bcast");
+}
+
+// All ranks' broadcasts started together (MPI_Ibcast) and waited for together: one round of
+// synchronization instead of one per rank, which matters most when ranks share cores.
+void MpiCommunicator::broadcast_from_each(std::vector<std::vector<torch::Tensor>>& tensors) {
+  if (size_ == 1) return;
+  for (const auto& from_rank : tensors)
+    for (const auto& tensor : from_rank) {
+      check_tensor(tensor, "broadcast");
+      if (static_cast<std::int64_t>(tensor.nbytes()) > INT_MAX) return Communicator::broadcast_from_each(tensors);
+    }
+  std::vector<MPI_Datatype> types;
+  std::vector<MPI_Request> requests;
+  std::int64_t total = 0;
+  int status = MPI_SUCCESS;
+  for (int rank = 0; rank < size_ && rank < static_cast<int>(tensors.size()) && status == MPI_SUCCESS; ++rank) {
+    std::int64_t bytes = 0;
+    const MPI_Datatype blocks = byte_blocks(tensors[static_cast<std::size_t>(rank)], bytes);
+    if (blocks == MPI_DATATYPE_NULL) continue;
+    types.push_back(blocks);
+    requests.emplace_back();
+    status = MPI_Ibcast(MPI_BOTTOM, 1, blocks, rank, comm_, &requests.back());
+    total += bytes;
+  }
+  if (status == MPI_SUCCESS) {
+    const auto watching = watch("MPI_Ibcast", total);
+    status = MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+  }
+  for (auto& type : types) MPI_Type_free(&type);
+  check(status, "MPI_Ibcast");
 }
 
 void MpiCommunicator::barrier() {

@@ -35,6 +35,7 @@ class MpiCommunicator : public Communicator {
   // test() now and then (the gradient bucketer does, from its autograd hooks).
   std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {}) override;
   void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
+  void broadcast_from_each(std::vector<std::vector<torch::Tensor>>& tensors) override;
   void barrier() override;
   std::vector<std::int64_t> allgather(std::int64_t value) override;
 
@@ -52,6 +53,7 @@ class MpiCommunicator : public Communicator {
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
   void broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root);
+  MPI_Datatype byte_blocks(const std::vector<torch::Tensor>& tensors, std::int64_t& bytes) const;
   void check_reducible(const torch::Tensor& tensor, ReduceOp op) const;  // check_tensor, and kAverage needs floats
   void start_heartbeat(std::chrono::milliseconds timeout);
 

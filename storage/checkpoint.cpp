@@ -473,13 +473,10 @@ std::uint64_t CheckpointReader::share(comm::Communicator& comm) {
     error = e.what();
   }
   agree_on_error(error, comm);
-  // One broadcast per reader of all its tensors, in place (the MPI backend coalesces them).
-  for (int rank = 0; rank < comm.size(); ++rank) {
-    std::vector<torch::Tensor> from_rank;
-    for (std::size_t i = 0; i < paths.size(); ++i)
-      if (readers[i] == rank) from_rank.push_back(tensors[i]);
-    if (!from_rank.empty()) comm.broadcast(from_rank, {rank});
-  }
+  // Each reader's tensors to every rank, in place (MPI: all readers' broadcasts at once).
+  std::vector<std::vector<torch::Tensor>> from_each(static_cast<std::size_t>(comm.size()));
+  for (std::size_t i = 0; i < paths.size(); ++i) from_each[static_cast<std::size_t>(readers[i])].push_back(tensors[i]);
+  comm.broadcast_from_each(from_each);
   for (std::size_t i = 0; i < paths.size(); ++i) index.shared[paths[i]] = std::move(tensors[i]);
   return read_here;
 }
