@@ -179,7 +179,7 @@ std::string verdict(double ratio, double target, bool at_most) {
   char text[96];
   const bool met = at_most ? ratio <= target : ratio >= target;
   if (met) return "met";
-  std::snprintf(text, sizeof text, "MISSED by %.0f%%", 100 * std::abs(ratio / target - 1));
+  std::snprintf(text, sizeof text, "MISSED by %.1f%%", 100 * std::abs(ratio / target - 1));
   return text;
 }
 

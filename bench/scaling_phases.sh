@@ -52,8 +52,8 @@ efficiency = step(alone) / step(mpi)
 ceiling = step(alone) / step(pair)
 gap = step(mpi) - step(alone)
 shared = step(pair) - step(alone)
-verdict = "met" if efficiency >= 0.9 else "MISSED by %.0f%%" % (100 * (1 - efficiency / 0.9))
-print("target: resnet18 2-rank scaling efficiency >= 0.9: %.2f, %s" % (efficiency, verdict))
+verdict = "met" if efficiency >= 0.9 else "MISSED by %.1f%%" % (100 * (1 - efficiency / 0.9))
+print("target: resnet18 2-rank scaling efficiency >= 0.9: %.3f, %s" % (efficiency, verdict))
 print("  two independent jobs reach %.2f of one alone (sharing cores, caches and memory bandwidth): %.0f%% of the"
       " %.0f ms gap; communication and agreement the rest (%.0f ms)" % (ceiling, 100 * shared / gap if gap > 0 else 0,
                                                                        gap, gap - shared))
