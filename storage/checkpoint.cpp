@@ -213,10 +213,9 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name, con
 
 namespace {
 
-constexpr int kMaxDepth = 8;
+constexpr int kMaxDepth = 8;  // the schema's deepest path has 4 levels
 // Room behind a tensor read from storage for the 4-byte checksum a raw chunk read places there.
 constexpr std::uint64_t kChecksumSlack = 4;
-constexpr std::uint64_t kShareAlignment = 64;  // tensors in a shared buffer start on cache lines              // the schema's deepest path has 4 levels
 constexpr std::size_t kMaxTensors = 1u << 20;
 
 bool is_shard_name(const std::string& name) {  // shard-NNNNN-of-NNNNN.h5
