@@ -10,13 +10,38 @@
 
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
 
 namespace trainer {
 
 namespace F = torch::nn::functional;
+
+namespace {
+
+// Seconds since this process started (exec by mpirun, srun or a shell), to 1/100 s: Linux's
+// /proc/self/stat start time against /proc/uptime. Empty where the kernel does not say.
+std::optional<double> seconds_since_process_start() {
+  std::ifstream stat_file("/proc/self/stat"), uptime_file("/proc/uptime");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  double uptime = 0;
+  const auto name_end = stat.rfind(')');
+  if (!(uptime_file >> uptime) || name_end == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(name_end + 2));  // from field 3, the state
+  std::string field;
+  for (int i = 3; i <= 22 && fields >> field; ++i)
+    if (i == 22) return uptime - std::stod(field) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return std::nullopt;
+}
+
+}  // namespace
 
 EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
   model_->train();
