@@ -205,7 +205,12 @@ void MpiCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const Broad
   const bool fits_int = std::all_of(tensors.begin(), tensors.end(), [](const torch::Tensor& t) {
     return static_cast<std::int64_t>(t.nbytes()) <= INT_MAX;
   });
-  if (tensors.size() > 1 && fits_int) return broadcast_coalesced(tensors, options.root);
+  const bool valid_root = options.root >= 0 && options.root < size_;  // otherwise MPI says what is wrong
+  if (tensors.size() > 1 && fits_int && valid_root) {  // one collective, not one per tensor
+    std::vector<std::vector<torch::Tensor>> from_root(static_cast<std::size_t>(size_));
+    from_root[static_cast<std::size_t>(options.root)] = tensors;
+    return broadcast_from_each(from_root);
+  }
   for (auto& tensor : tensors) {
     const MPI_Datatype type = mpi_type(tensor.scalar_type());
     in_slices(tensor, [&](void* data, int count) {
@@ -238,20 +243,6 @@ MPI_Datatype MpiCommunicator::byte_blocks(const std::vector<torch::Tensor>& tens
   if (status != MPI_SUCCESS) MPI_Type_free(&blocks);
   check(status, "MPI_Type_commit");
   return blocks;
-}
-
-// A state dict or a checkpoint's share in one MPI_Bcast, not hundreds.
-void MpiCommunicator::broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root) {
-  std::int64_t bytes = 0;
-  MPI_Datatype blocks = byte_blocks(tensors, bytes);
-  if (blocks == MPI_DATATYPE_NULL) return;
-  int status = MPI_SUCCESS;
-  {
-    const auto watching = watch("MPI_Bcast", bytes);
-    status = MPI_Bcast(MPI_BOTTOM, 1, blocks, root, comm_);
-  }
-  MPI_Type_free(&blocks);
-  check(status, "MPI_Bcast");
 }
 
 // All ranks' broadcasts started together (MPI_Ibcast) and waited for together: one round of

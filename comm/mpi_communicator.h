@@ -52,7 +52,6 @@ class MpiCommunicator : public Communicator {
 
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
-  void broadcast_coalesced(std::vector<torch::Tensor>& tensors, int root);
   MPI_Datatype byte_blocks(const std::vector<torch::Tensor>& tensors, std::int64_t& bytes) const;
   void check_reducible(const torch::Tensor& tensor, ReduceOp op) const;  // check_tensor, and kAverage needs floats
   void start_heartbeat(std::chrono::milliseconds timeout);
