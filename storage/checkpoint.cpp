@@ -257,6 +257,14 @@ struct CheckpointReader::Index {
     }
   }
 
+  // Every tensor of the checkpoint: the model's, the optimizer's, then /epoch's, each group sorted.
+  std::vector<std::string> every_tensor() const {
+    std::vector<std::string> found;
+    for (const char* group : {schema::kModel, "/optimizer", schema::kEpoch})
+      for (auto& path : tensors(group)) found.push_back(std::move(path));
+    return found;
+  }
+
   std::vector<std::string> tensors(const std::string& group) const {
     std::vector<std::string> found;
     if (file->has(group)) collect(group, 1, found);
@@ -422,13 +430,12 @@ std::optional<torch::Tensor> CheckpointReader::cuda_rng_state() const {
 
 std::vector<TensorInfo> CheckpointReader::describe() const {
   std::vector<TensorInfo> infos;
-  for (const char* group : {schema::kModel, "/optimizer", schema::kEpoch})
-    for (const auto& path : index_->tensors(group)) {
-      const DatasetInfo info = index_->file->describe(path);
-      infos.push_back({path, element_type_name(info), info.shape,
-                       static_cast<std::uint64_t>(info.element_count()) * info.element_size,
-                       index_->file->external_file(path), index_->file->checksummed(path)});
-    }
+  for (const auto& path : index_->every_tensor()) {
+    const DatasetInfo info = index_->file->describe(path);
+    infos.push_back({path, element_type_name(info), info.shape,
+                     static_cast<std::uint64_t>(info.element_count()) * info.element_size,
+                     index_->file->external_file(path), index_->file->checksummed(path)});
+  }
   return infos;
 }
 
@@ -437,9 +444,7 @@ torch::Tensor CheckpointReader::read(const std::string& path) const { return ind
 std::uint64_t CheckpointReader::share(comm::Communicator& comm) {
   if (comm.size() == 1) return 0;  // nothing to share: each read() reads straight into its tensor
   const Index& index = *index_;
-  std::vector<std::string> paths;
-  for (const char* group : {schema::kModel, "/optimizer", schema::kEpoch})
-    for (auto& path : index.tensors(group)) paths.push_back(std::move(path));
+  std::vector<std::string> paths = index.every_tensor();
   std::sort(paths.begin(), paths.end());
   std::vector<Index::Located> located;
   std::vector<std::uint64_t> bytes;
