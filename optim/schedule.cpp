@@ -22,7 +22,7 @@ struct Entry {
   Factory make;
 };
 
-const std::vector<Entry>& registry() {
+const std::vector<Entry>& schedules() {
   static const std::vector<Entry> entries = {
       {{"step", "StepLR per epoch: multiply by --lr-gamma every --lr-step epochs"},
        [](const ScheduleConfig& c, double lr, const RunLength&, std::int64_t) {
@@ -65,20 +65,20 @@ std::int64_t warmup_steps(const ScheduleConfig& config, const RunLength& length)
 const std::vector<ScheduleName>& schedule_names() {
   static const std::vector<ScheduleName> names = [] {
     std::vector<ScheduleName> out;
-    for (const auto& entry : registry()) out.push_back(entry.name);
+    for (const auto& entry : schedules()) out.push_back(entry.name);
     return out;
   }();
   return names;
 }
 
 bool is_schedule_name(const std::string& name) {
-  for (const auto& entry : registry())
+  for (const auto& entry : schedules())
     if (entry.name.name == name) return true;
   return false;
 }
 
 std::unique_ptr<LrSchedule> make_schedule(const ScheduleConfig& config, double reference_lr, const RunLength& length) {
-  for (const auto& entry : registry()) {
+  for (const auto& entry : schedules()) {
     if (entry.name.name != config.name) continue;
     const std::int64_t warmup = warmup_steps(config, length);
     return std::make_unique<LinearWarmup>(config.name, entry.make(config, reference_lr, length, warmup), warmup,

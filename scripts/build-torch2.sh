@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${TRAINER_TORCH2_VENV:-.venv-torch2}"
 python="$(cd "$venv/bin" && pwd)/python"
-cmake -S . -B build-torch2 -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
+source scripts/cmake-generator.sh
+cmake -S . -B build-torch2 $(cmake_generator build-torch2) -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" \
   -DCMAKE_PREFIX_PATH="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
   -DTRAINER_BUILD_TESTS=ON -DTRAINER_FULL_TEST_SUITE=OFF -DTRAINER_BUILD_BENCH=OFF \
   -DTRAINER_PYTHON="$python" -DTRAINER_TENSORBOARD_PYTHON="$python" -DTRAINER_OTHER_BUILD="$PWD/build" "$@"
-cmake --build build-torch2 -j "${JOBS:-2}"
+cmake --build build-torch2 -j "${JOBS:-2}" ${TARGETS:+--target $TARGETS}

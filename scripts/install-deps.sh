@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ cmake make pkg-config
+  g++ cmake make ninja-build pkg-config
   libtorch-dev
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh -DTRAINER_BUILD_TESTS=OFF
+bash scripts/build.sh -DTRAINER_BUILD_TESTS=OFF -DCMAKE_UNITY_BUILD=ON
 run_dir=${RUN_DIR:-runs/lenet}
 mkdir -p "$run_dir"
 source scripts/mpi-env.sh

@@ -2,9 +2,13 @@
 """Test-only helpers that read checkpoints with h5py, as a user's script would.
 
   checkpoint_tools.py same A_DIR B_DIR          every tensor of two checkpoints bitwise equal
+  checkpoint_tools.py same-all A_DIR B_DIR [KEY...]
+                                                and every attribute of every group and tensor too,
+                                                but `created` (the time) and the KEYs of `config`
   checkpoint_tools.py weights-match CKPT H5     /model/* of a checkpoint equals --save-weights output
   checkpoint_tools.py flip CKPT TENSOR          flip one byte inside TENSOR's data in its shard
 """
+import json
 import os
 import sys
 
@@ -38,6 +42,43 @@ def same(a_dir, b_dir):
     sys.exit(1 if differing else 0)
 
 
+def attributes(directory):
+    """Every attribute of index.h5's tree, by "path@name"; the shards' datasets through the links."""
+    index = h5py.File(os.path.join(directory, "index.h5"), "r")
+    found = {}
+
+    def walk(item, path):
+        for name, value in item.attrs.items():
+            found[f"{path}@{name}"] = value
+        if isinstance(item, h5py.Group):
+            for name in item.keys():
+                walk(item[name], path.rstrip("/") + "/" + name)
+
+    walk(index, "/")
+    return found
+
+
+def same_all(a_dir, b_dir, *config_keys):
+    """Tensors bitwise (as same) and every attribute equal; `created` and `config`'s KEYs differ by design."""
+    a, b = attributes(a_dir), attributes(b_dir)
+    for attrs in (a, b):
+        for key in [k for k in attrs if k.endswith("@created")]:
+            del attrs[key]
+        for key in [k for k in attrs if k.endswith("@config")]:
+            config = json.loads(attrs[key])
+            for option in config_keys:
+                config.pop(option, None)
+            attrs[key] = json.dumps(config, sort_keys=True)
+    if a.keys() != b.keys():
+        sys.exit(f"different attributes: {sorted(a.keys() ^ b.keys())}")
+    differing = [k for k in sorted(a) if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
+    if differing:
+        sys.exit(f"{len(a)} attributes compared, {len(differing)} differ: " +
+                 ", ".join(f"{k} ({a[k]!r} against {b[k]!r})" for k in differing[:5]))
+    print(f"{len(a)} attributes equal")
+    same(a_dir, b_dir)
+
+
 def weights_match(directory, weights):
     a = tensors(directory)
     w = h5py.File(weights, "r")["model"]
@@ -64,4 +105,4 @@ def flip(directory, tensor):
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"same": same, "weights-match": weights_match, "flip": flip}[command](*args)
+    {"same": same, "same-all": same_all, "weights-match": weights_match, "flip": flip}[command](*args)

@@ -19,6 +19,32 @@ json_field() {
   "$PYTHON" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[int(sys.argv[2]) - (int(sys.argv[2]) > 0)])[sys.argv[3]])' "$@"
 }
 
+# run_scenarios NAME... -- [CHOSEN...]: runs the scenario functions CHOSEN (each must be one of the
+# NAMEs), or every NAME when none is chosen. CMake registers one ctest entry per scenario, so that
+# a failure names its scenario and independent scenarios run side by side.
+run_scenarios() {
+  local all=() chosen name
+  while [ "$1" != -- ]; do all+=("$1"); shift; done
+  shift
+  chosen=("$@")
+  [ ${#chosen[@]} -gt 0 ] || chosen=("${all[@]}")
+  for name in "${chosen[@]}"; do
+    [[ " ${all[*]} " == *" $name "* ]] || fail "no scenario '$name' (there are: ${all[*]})"
+    echo "=== scenario: $name"
+    "$name"
+  done
+}
+
+# last_field FILE FIELD: the FIELD of FILE's last JSON record; fails (the test, not a subshell) when
+# the file or the field is missing or empty. Assign it (v=$(last_field ...)) rather than compare
+# command substitutions inside [ ]: there a failure is an empty string, and two empty strings agree.
+last_field() {
+  local value
+  value=$(json_field "$1" -1 "$2") || fail "no record with $2 in $1"
+  [ -n "$value" ] || fail "$2 is empty in $1"
+  echo "$value"
+}
+
 # at_least VALUE BOUND: fails unless VALUE >= BOUND (floating point).
 at_least() {
   awk -v v="$1" -v b="$2" 'BEGIN { exit !(v >= b) }' || fail "$1 is below $2"

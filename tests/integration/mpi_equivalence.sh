@@ -21,8 +21,10 @@ if same_weights "$WORK/one.h5" "$WORK/other.h5" 1e-3; then
   fail "1 x 32 (twice the steps) matched 1 x 64: the comparison cannot tell runs apart"
 fi
 # The same global batch sees the same samples: the logged test accuracy agrees too.
-[ "$(grep -o 'test loss [0-9.]*' "$WORK/one.log" | tail -1)" = "$(grep -o 'test loss [0-9.]*' "$WORK/two.log" | tail -1)" ] ||
-  fail "final test loss differs between 1 x 64 and 2 x 32"
+one_loss=$(grep -o 'test loss [0-9.]*' "$WORK/one.log" | tail -1)
+two_loss=$(grep -o 'test loss [0-9.]*' "$WORK/two.log" | tail -1)
+[ -n "$one_loss" ] || fail "no test loss in the 1 x 64 log: $(cat "$WORK/one.log")"
+[ "$one_loss" = "$two_loss" ] || fail "final test loss differs between 1 x 64 ($one_loss) and 2 x 32 ($two_loss)"
 
 # Overlap changes nothing but timing: ResNet-18 (its gradients span several buckets, which start
 # during backward) on 2 ranks ends bit-identical with --overlap on and off, and so does LeNet with

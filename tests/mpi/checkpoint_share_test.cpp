@@ -12,7 +12,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 namespace {
@@ -51,20 +53,29 @@ class SharedRead : public ::testing::Test {
     if (comm.rank() == 0) storage::fs::remove_tree(root);
   }
 
-  // Every tensor as a plain (unshared) read gives it, against every tensor share() gave this rank.
-  void expect_shared_equals_read(const std::string& directory) {
+  // Every tensor as a plain (unshared) read gives it, against every tensor share() gave this rank;
+  // and each rank read exactly the bytes `reader_of` assigns it.
+  void expect_shared_equals_read(const std::string& directory,
+                                 const std::function<std::vector<int>(const std::vector<storage::TensorInfo>&)>& reader_of) {
     std::uint64_t mine = 0;
     const auto shared = storage::open_shared(directory, comm, &mine);
     const storage::CheckpointReader plain(directory);
+    std::vector<storage::TensorInfo> infos = plain.describe();
+    std::sort(infos.begin(), infos.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+    std::vector<std::int64_t> expected(static_cast<std::size_t>(comm.size()), 0);
+    const std::vector<int> readers = reader_of(infos);
     std::uint64_t total = 0;
-    for (const auto& info : plain.describe()) {
+    for (std::size_t i = 0; i < infos.size(); ++i) {
+      const auto& info = infos[i];
       total += info.bytes;
-      const torch::Tensor expected = plain.read(info.path);
+      expected.at(static_cast<std::size_t>(readers[i])) += static_cast<std::int64_t>(info.bytes);
+      const torch::Tensor want = plain.read(info.path);
       const torch::Tensor got = shared->read(info.path);
-      EXPECT_EQ(got.scalar_type(), expected.scalar_type()) << info.path;
-      EXPECT_TRUE(got.sizes() == expected.sizes() && got.equal(expected)) << info.path << " on rank " << comm.rank();
+      EXPECT_EQ(got.scalar_type(), want.scalar_type()) << info.path;
+      EXPECT_TRUE(got.sizes() == want.sizes() && got.equal(want)) << info.path << " on rank " << comm.rank();
     }
-    std::vector<std::int64_t> shares = comm.allgather(static_cast<std::int64_t>(mine));
+    const std::vector<std::int64_t> shares = comm.allgather(static_cast<std::int64_t>(mine));
+    EXPECT_EQ(shares, expected) << "the bytes each rank read, against the plan";
     std::int64_t read = 0;
     for (auto bytes : shares) read += bytes;
     EXPECT_EQ(static_cast<std::uint64_t>(read), total) << "every byte read once";
@@ -72,9 +83,16 @@ class SharedRead : public ::testing::Test {
   }
 };
 
+// The shard a tensor lives in names the rank that wrote it, and so the rank that reads it.
+std::vector<int> shard_ranks(const std::vector<storage::TensorInfo>& infos) {
+  std::vector<int> ranks;
+  for (const auto& info : infos) ranks.push_back(std::stoi(info.shard.substr(6, 5)));  // shard-NNNNN-of-...
+  return ranks;
+}
+
 TEST_F(SharedRead, WrittenByThisWorldEachRankReadsItsShard) {
   storage::save_checkpoint(root, "same", contents(), comm);
-  expect_shared_equals_read(storage::fs::join(root, "same"));
+  expect_shared_equals_read(storage::fs::join(root, "same"), shard_ranks);
 }
 
 TEST_F(SharedRead, WrittenByOneRankSharesAreBalancedByBytes) {
@@ -83,7 +101,26 @@ TEST_F(SharedRead, WrittenByOneRankSharesAreBalancedByBytes) {
     storage::save_checkpoint(root, "one", contents(), one);
   }
   comm.barrier();
-  expect_shared_equals_read(storage::fs::join(root, "one"));
+  const int ranks = comm.size();
+  expect_shared_equals_read(storage::fs::join(root, "one"), [ranks](const std::vector<storage::TensorInfo>& infos) {
+    // Balanced: largest first, each to the least-loaded rank. Checked here by hand, not by calling
+    // the planner: every rank's load is within the largest tensor of the mean (list scheduling's
+    // bound), and the largest tensor goes to rank 0.
+    std::vector<std::size_t> order(infos.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return infos[a].bytes > infos[b].bytes; });
+    std::vector<std::uint64_t> load(static_cast<std::size_t>(ranks), 0);
+    std::vector<int> reader(infos.size(), 0);
+    for (auto i : order) {
+      const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+      reader[i] = static_cast<int>(least);
+      load[static_cast<std::size_t>(least)] += infos[i].bytes;
+    }
+    std::uint64_t total = 0, largest = 0;
+    for (const auto& info : infos) total += info.bytes, largest = std::max(largest, info.bytes);
+    for (auto bytes : load) EXPECT_LE(bytes, total / static_cast<std::uint64_t>(ranks) + largest);
+    return reader;
+  });
 }
 
 TEST_F(SharedRead, ADamagedTensorIsTheSameErrorOnEveryRank) {

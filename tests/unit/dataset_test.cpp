@@ -20,7 +20,7 @@ using trainer::data::Dataset;
 using trainer::data::Split;
 using trainer::data::TensorDataset;
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "/dataset_test_" + name; }
+std::string dataset_temp(const std::string& name) { return ::testing::TempDir() + "/dataset_test_" + name; }
 
 std::shared_ptr<const Dataset> tiny(std::vector<std::int64_t> labels, std::int64_t classes) {
   const auto n = static_cast<std::int64_t>(labels.size());
@@ -79,7 +79,7 @@ TEST(Synthetic, IsSeededShapedAndSplitsDiffer) {
 }
 
 TEST(Hdf5Dataset, ReadsUint8ImagesWithoutChannelAxisScaledToUnitRange) {
-  const std::string path = temp("u8.h5");
+  const std::string path = dataset_temp("u8.h5");
   torch::Tensor pixels = torch::arange(4 * 5 * 5, torch::kInt64).remainder(256).to(torch::kUInt8).view({4, 5, 5});
   pixels[0][0][0] = 255;
   write_arrays(path, pixels, torch::tensor({0, 2, 1, 2}, torch::kInt64));
@@ -93,7 +93,7 @@ TEST(Hdf5Dataset, ReadsUint8ImagesWithoutChannelAxisScaledToUnitRange) {
 }
 
 TEST(Hdf5Dataset, ABatchReadsItsRowsInAnyOrderAndNamesASampleWithNaN) {
-  const std::string path = temp("rows.h5");
+  const std::string path = dataset_temp("rows.h5");
   torch::Tensor pixels = torch::arange(6 * 2 * 3, torch::kFloat32).view({6, 2, 3, 1});
   pixels[4][1][2][0] = std::numeric_limits<float>::quiet_NaN();
   write_arrays(path, pixels, torch::tensor({0, 1, 2, 0, 1, 2}, torch::kInt64));
@@ -111,7 +111,7 @@ TEST(Hdf5Dataset, ABatchReadsItsRowsInAnyOrderAndNamesASampleWithNaN) {
 }
 
 TEST(Hdf5Dataset, FloatImagesAreUsedAsTheyAreAndNormalizeApplies) {
-  const std::string path = temp("f64.h5");
+  const std::string path = dataset_temp("f64.h5");
   write_arrays(path, torch::tensor({-3.5, 0.0, 10.0, 2.0}, torch::kFloat64).view({2, 2, 1, 1}),
                torch::tensor({1, 0}, torch::kInt64));
   DataConfig c;
@@ -136,22 +136,22 @@ TEST(Hdf5Dataset, MalformedFilesAreDataErrorsNamingTheProblem) {
     }
     return "no error";
   };
-  const std::string no_labels = temp("nolabels.h5");
+  const std::string no_labels = dataset_temp("nolabels.h5");
   write_arrays(no_labels, torch::tensor({1.f, 2.f, 3.f, 4.f}).view({1, 2, 2}), torch::Tensor());
   EXPECT_NE(message_of(no_labels).find("no /labels"), std::string::npos);
 
-  const std::string mismatch = temp("mismatch.h5");
+  const std::string mismatch = dataset_temp("mismatch.h5");
   write_arrays(mismatch, torch::tensor({1.f, 2.f}).view({2, 1, 1}), torch::tensor({0, 1, 0}, torch::kInt64));
   EXPECT_NE(message_of(mismatch).find("holds 2 samples but /labels 3"), std::string::npos);
 
-  const std::string float_labels = temp("floatlabels.h5");
+  const std::string float_labels = dataset_temp("floatlabels.h5");
   write_arrays(float_labels, torch::tensor({1.f, 2.f}).view({2, 1, 1}), torch::tensor({0.f, 1.f}));
   EXPECT_NE(message_of(float_labels).find("integer"), std::string::npos);
 
-  const std::string not_hdf5 = temp("text.h5");
+  const std::string not_hdf5 = dataset_temp("text.h5");
   std::ofstream(not_hdf5) << "hello";
   EXPECT_NE(message_of(not_hdf5).find("not an HDF5 file"), std::string::npos);
-  EXPECT_NE(message_of(temp("absent.h5")).find("no such file"), std::string::npos);
+  EXPECT_NE(message_of(dataset_temp("absent.h5")).find("no such file"), std::string::npos);
 }
 
 TEST(FashionMnist, MissingDirectoryAndFilesAreDataErrors) {

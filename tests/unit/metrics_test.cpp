@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -72,6 +75,20 @@ TEST(Progress, PrintsWholeLinesWithEtaOnlyAfterTheInterval) {
   hourly.step(1, 0.5, 64);
   hourly.step(5, 0.25, 320);
   EXPECT_TRUE(early.str().empty()) << early.str();
+
+  // Once the interval has passed, the next step prints one line; the step right after it does not
+  // (the interval starts again from that line).
+  std::ostringstream later;
+  trainer::Progress every_50ms(later, /*interval_seconds=*/0.05, /*epochs=*/2);
+  every_50ms.start_epoch(1, 10);
+  every_50ms.step(1, 0.5, 64);
+  EXPECT_TRUE(later.str().empty()) << later.str();
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  every_50ms.step(2, 0.5, 128);
+  every_50ms.step(3, 0.5, 192);
+  const std::string printed = later.str();
+  EXPECT_EQ(printed.find("epoch 1/2 step 2/10 loss 0.5000"), 0u) << printed;
+  EXPECT_EQ(std::count(printed.begin(), printed.end(), '\n'), 1) << printed;
 
   std::ostringstream quiet;
   trainer::Progress disabled(quiet, 0, 2);

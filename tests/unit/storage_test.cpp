@@ -14,7 +14,7 @@ namespace {
 
 using namespace trainer::storage;
 
-std::string temp(const std::string& name) { return ::testing::TempDir() + "/storage_test_" + name; }
+std::string storage_temp(const std::string& name) { return ::testing::TempDir() + "/storage_test_" + name; }
 
 TEST(Ownership, BalancesBytesAcrossRanksDeterministically) {
   std::vector<std::uint64_t> bytes{100, 10, 90, 20, 80, 30, 5};
@@ -29,7 +29,7 @@ TEST(Ownership, BalancesBytesAcrossRanksDeterministically) {
 }
 
 TEST(H5, AttributesOfEveryKindRoundTrip) {
-  const std::string path = temp("attributes.h5");
+  const std::string path = storage_temp("attributes.h5");
   {
     File f = File::create(path);
     f.create_group("/epoch/inner");
@@ -51,7 +51,7 @@ TEST(H5, AttributesOfEveryKindRoundTrip) {
 }
 
 TEST(H5, ExternalLinksResolveRelativeToTheLinkingFile) {
-  const std::string dir = temp("links");
+  const std::string dir = storage_temp("links");
   fs::remove_tree(dir);
   fs::make_directories(dir);
   {
@@ -71,7 +71,7 @@ TEST(H5, ExternalLinksResolveRelativeToTheLinkingFile) {
 }
 
 TEST(Fs, ReplaceTextAtomicallyAndRemoveTree) {
-  const std::string dir = temp("fs");
+  const std::string dir = storage_temp("fs");
   fs::remove_tree(dir);
   fs::make_directories(dir + "/a/b");
   fs::replace_text_atomically(dir + "/LATEST", "epoch-0001");
@@ -86,7 +86,7 @@ TEST(Fs, ReplaceTextAtomicallyAndRemoveTree) {
 }
 
 TEST(CheckpointRoot, ListsOrdersRetainsAndCleans) {
-  const std::string root = temp("root");
+  const std::string root = storage_temp("root");
   fs::remove_tree(root);
   for (const char* name : {"epoch-0001", "epoch-0001-step-00000005", "epoch-0002", "epoch-0003"}) {
     fs::make_directories(fs::join(root, name));
@@ -107,7 +107,7 @@ TEST(CheckpointRoot, ListsOrdersRetainsAndCleans) {
 }
 
 TEST(CheckpointRoot, OrdersByTheNumbersInTheNamesAndTouchesOnlyItsOwn) {
-  const std::string root = temp("numbers");
+  const std::string root = storage_temp("numbers");
   fs::remove_tree(root);
   for (const char* name : {"epoch-9998", "epoch-9999", "epoch-10000", "epoch-10000-step-00000007", "epoch-10001",
                            "best-model", "Z-pretrained"}) {
@@ -129,7 +129,7 @@ TEST(CheckpointRoot, OrdersByTheNumbersInTheNamesAndTouchesOnlyItsOwn) {
 }
 
 TEST(CheckpointRoot, OneJobAtATimeHoldsTheLock) {
-  const std::string root = temp("lock");
+  const std::string root = storage_temp("lock");
   fs::remove_tree(root);
   auto first = DirectoryLock::acquire(root);
   try {
@@ -143,7 +143,7 @@ TEST(CheckpointRoot, OneJobAtATimeHoldsTheLock) {
 }
 
 TEST(CheckpointReader, RejectsWhatIsNotACompleteCheckpoint) {
-  const std::string dir = temp("reader");
+  const std::string dir = storage_temp("reader");
   fs::remove_tree(dir);
   fs::make_directories(dir);
   EXPECT_THROW(CheckpointReader{dir}, trainer::StorageError);  // no index
