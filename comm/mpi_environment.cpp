@@ -9,6 +9,12 @@
 
 namespace trainer::comm {
 
+bool started_by_mpi_launcher() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "MV2_COMM_WORLD_SIZE"})
+    if (std::getenv(name) != nullptr) return true;
+  return false;
+}
+
 MpiEnvironment::MpiEnvironment(int* argc, char*** argv) {
   int already = 0;
   MPI_Initialized(&already);

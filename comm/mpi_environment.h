@@ -5,6 +5,12 @@
 
 namespace trainer::comm {
 
+// Whether an MPI launcher started this process (mpirun/mpiexec of Open MPI or MPICH, srun with PMI
+// or PMIx): its environment says so. A process started by hand is a world of one, and needs MPI
+// only to train (the singleton's start-up costs about 0.4 s, which --help, inspect, eval and every
+// rejected option need not pay).
+bool started_by_mpi_launcher();
+
 class MpiEnvironment {
  public:
   // Initializes MPI unless someone already did. Throws CommError if the library cannot provide

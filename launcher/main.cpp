@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -116,7 +117,8 @@ int export_checkpoint(const launcher::ExportConfig& config, int rank) {
   return 0;
 }
 
-int run(const std::vector<std::string>& args, int rank) {
+// `start_mpi` initializes MPI where the launcher has not already: only training needs it.
+int run(const std::vector<std::string>& args, int rank, const std::function<void()>& start_mpi) {
   const launcher::Command command = launcher::parse_command_line(args);
   switch (command.action) {
     case launcher::Action::kVersion:
@@ -128,6 +130,7 @@ int run(const std::vector<std::string>& args, int rank) {
       if (rank == 0) std::cout << command.help_text;
       return 0;
     case launcher::Action::kTrain:
+      start_mpi();
       return train(command.train);
     case launcher::Action::kInspect:
       return inspect(command.inspect, rank);
@@ -183,12 +186,17 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv, argv + argc);
   std::unique_ptr<comm::MpiEnvironment> mpi;
   int rank = 0, size = 1;
+  const auto start_mpi = [&] {
+    if (!mpi) mpi = std::make_unique<comm::MpiEnvironment>(&argc, &argv);
+  };
   try {
-    mpi = std::make_unique<comm::MpiEnvironment>(&argc, &argv);
-    rank = mpi->world_rank();
-    size = mpi->world_size();
-    if (size > 1) launcher::die_with_launcher(launcher);
-    return run(args, rank);
+    if (comm::started_by_mpi_launcher()) {  // every rank must know its rank before anything can fail
+      start_mpi();
+      rank = mpi->world_rank();
+      size = mpi->world_size();
+      if (size > 1) launcher::die_with_launcher(launcher);
+    }
+    return run(args, rank, start_mpi);
   } catch (const trainer::StopRequested&) {
     return launcher::kExitStopped;  // every rank stopped at the same step: finalize normally
   } catch (const trainer::InputError& e) {

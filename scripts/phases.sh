@@ -2,6 +2,9 @@
 # failure) a table of them with the ten slowest tests of every ctest suite.
 #   phase NAME COMMAND...         runs COMMAND as one phase
 #   suite NAME BUILD_DIR ARGS...  ctest in BUILD_DIR (ARGS go to ctest) as one phase, its log kept
+#   background NAME COMMAND...    starts COMMAND at the lowest CPU priority, its output in a log:
+#                                 a build that uses the cycles a test suite leaves idle
+#   join NAME                     waits for it (its output shown if it failed), as one phase
 #   phase_report                  prints the table
 phase_names=() phase_seconds=() phase_notes=()
 phase_started=$(date +%s)
@@ -39,6 +42,40 @@ suite_ctest() {  # LOG DIR ARGS...: ctest's output on the terminal and in LOG
   ctest --test-dir "$dir" "$@" 2>&1 | tee "$log"
 }
 
+declare -A background_pid=() background_start=()
+background() {
+  local name=$1 log
+  shift
+  log=$phase_logs/background.$(echo "$name" | tr -c 'A-Za-z0-9\n' _)
+  echo "=== background: $name (nice 19, its output in $log.out)"
+  background_start[$name]=$(date +%s)
+  # A session of its own, so that an early exit ends it with everything it started.
+  setsid bash -c 'status=0; nice -n 19 "${@:2}" >"$1.out" 2>&1 || status=$?; echo "$status $(date +%s)" >"$1.end"' \
+    background "$log" "$@" &
+  background_pid[$name]=$!
+}
+end_background() {
+  local pid
+  for pid in "${background_pid[@]}"; do kill -- -"$pid" 2>/dev/null || true; done
+}
+trap end_background EXIT
+join() {
+  local name=$1 log status end waited start
+  log=$phase_logs/background.$(echo "$name" | tr -c 'A-Za-z0-9\n' _)
+  start=$(date +%s)
+  wait "${background_pid[$name]}" || true
+  read -r status end <"$log.end"
+  waited=$(($(date +%s) - start))
+  phase_names+=("$name") phase_seconds+=($((end - background_start[$name])))
+  phase_notes+=("in the background; waited for: $waited s")
+  if [ "$status" -ne 0 ]; then
+    tail -n 60 "$log.out"
+    phase_notes[-1]="FAILED (exit $status) ${phase_notes[-1]}"
+    phase_report
+    exit "$status"
+  fi
+}
+
 phase_report() {
   local i total=$(($(date +%s) - phase_started)) tests=0 count
   echo
@@ -49,7 +86,7 @@ phase_report() {
     count=$(echo "${phase_notes[$i]}" | sed -n 's/^\([0-9]*\) tests$/\1/p')
     tests=$((tests + ${count:-0}))
   done
-  printf '%-34s %8.1f  %s\n' total "$(awk -v s="$total" 'BEGIN { print s / 60 }')" "$tests ctest entries"
+  printf '%-34s %8.1f  %s\n' "total (wall clock)" "$(awk -v s="$total" 'BEGIN { print s / 60 }')" "$tests ctest entries"
   echo
   echo "=== the ten slowest tests (seconds)"
   for log in "$phase_logs"/*.log; do

@@ -13,6 +13,7 @@ out=${2:-$root/build/fuzz}
 command -v clang++ >/dev/null || { echo "clang++ is missing (scripts/install-deps.sh --test installs it)" >&2; exit 1; }
 flags=(-std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root")
 mkdir -p "$out/pt" "$out/h5"
+echo "fuzz: $seconds s for each of 2 targets after their regression inputs (longer: bash tests/fuzz/run.sh SECONDS)"
 clang++ "${flags[@]}" "$root/storage/zip_reader.cpp" "$root/storage/pickle_reader.cpp" "$root/storage/fs.cpp" \
   "$root/tests/fuzz/pt_fuzzer.cpp" -o "$out/pt_fuzzer"
 clang++ "${flags[@]}" -I/usr/include/hdf5/serial "$root/storage/h5.cpp" "$root/storage/fletcher32.cpp" "$root/tests/fuzz/h5_fuzzer.cpp" \

@@ -16,6 +16,10 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
 #include <unistd.h>
 
 namespace {
@@ -28,6 +32,30 @@ namespace fs = trainer::storage::fs;
 
 const torch::Device kGpu(torch::kCUDA, 0);
 
+// At world size 1 a sum and a broadcast leave the data as it was, so equal results cannot tell a
+// communicator that calls NCCL from one that does nothing: NCCL's own log of its collectives
+// (NCCL_DEBUG_SUBSYS=COLL, read when NCCL first initializes, so set before any test runs) says
+// which calls reached it, with their element counts.
+const std::string kNcclLog = [] {
+  const std::string path = ::testing::TempDir() + "gpu_test_nccl." + std::to_string(::getpid()) + ".log";
+  ::setenv("NCCL_DEBUG", "INFO", 1);
+  ::setenv("NCCL_DEBUG_SUBSYS", "COLL", 1);
+  ::setenv("NCCL_DEBUG_FILE", path.c_str(), 1);
+  return path;
+}();
+
+// The lines of NCCL's log that record a collective `name` ("AllReduce", "Broadcast") of `count`
+// elements.
+int nccl_calls(const std::string& name, std::int64_t count) {
+  std::ifstream log(kNcclLog);
+  int found = 0;
+  for (std::string line; std::getline(log, line);)
+    if (line.find(name + ": opCount") != std::string::npos &&
+        line.find(" count " + std::to_string(count) + " ") != std::string::npos)
+      ++found;
+  return found;
+}
+
 TEST(Nccl, AllreduceAndBroadcastOnOneGpu) {
   SKIP_WITHOUT_GPU();
   comm::LoopbackCommunicator bootstrap;
@@ -37,8 +65,14 @@ TEST(Nccl, AllreduceAndBroadcastOnOneGpu) {
   const std::vector<torch::Tensor> before{tensors[0].clone(), tensors[1].clone()};
   nccl.allreduce(tensors, {comm::ReduceOp::kSum});
   nccl.broadcast(tensors, {0});
+  torch::cuda::synchronize();
   EXPECT_TRUE(torch::equal(tensors[0], before[0]));
   EXPECT_TRUE(torch::equal(tensors[1], before[1]));
+  // Each tensor went through NCCL once each way (a communicator that did nothing logs nothing).
+  EXPECT_EQ(nccl_calls("AllReduce", 1000), 1) << "NCCL's log " << kNcclLog;
+  EXPECT_EQ(nccl_calls("AllReduce", 7), 1) << "NCCL's log " << kNcclLog;
+  EXPECT_EQ(nccl_calls("Broadcast", 1000), 1) << "NCCL's log " << kNcclLog;
+  EXPECT_EQ(nccl_calls("Broadcast", 7), 1) << "NCCL's log " << kNcclLog;
   // The overlapped kind, fed by a long chain of kernels on the compute stream: it must read their
   // result, not the buffer as it was when the host enqueued it.
   for (int round = 0; round < 20; ++round) {

@@ -60,6 +60,9 @@ row() {
   rows=$((rows + 1))
 }
 
+# Two scenarios, one ctest entry each (no argument: both): `table`, the rows; `around`, what a
+# damaged checkpoint, a user's files, early signals and concurrent readers meet.
+table() {
 # --- options that overflow or make no sense ---
 row 2 "--keep-last 4294967297: must be between 0 and 1000000" "${small[@]}" --checkpoint-dir ck --keep-last 4294967297
 row 2 "--batch-size 4611686018427387904: must be between" --batch-size 4611686018427387904 --accumulate-steps 4
@@ -147,7 +150,9 @@ row 2 "stopped inside an epoch of 320 training samples, this run has 128" "${mid
 row 0 "test: 64 samples" eval --checkpoint "$WORK/ck" --dataset hdf5 --data clean.h5
 
 echo "$rows rows: the documented status, one line, nothing touched; peak memory at most $worst KiB above a legitimate run's"
+}
 
+around() {
 # --- what --resume auto does with a damaged checkpoint: it says so and takes the previous one ---
 cp -r ck fallback && $craft set-attr fallback/epoch-0002 / shard_sizes "'lots'"
 "$TRAINER" "${small[@]}" --epochs 3 --checkpoint-dir fallback >fallback.log 2>&1 || fail "no fallback: $(cat fallback.log)"
@@ -213,3 +218,6 @@ done
 wait "$job" || fail "the racing job failed: $(tail -3 racing.log)"
 [ "$reads" -ge 5 ] || fail "only $reads reads while the job ran"
 echo "readers: $reads inspect --verify and eval while retention removed checkpoints under them, all fine"
+}
+
+run_scenarios table around -- "$@"
