@@ -42,11 +42,12 @@ suite_ctest() {  # LOG DIR ARGS...: ctest's output on the terminal and in LOG
   ctest --test-dir "$dir" "$@" 2>&1 | tee "$log"
 }
 
-declare -A background_pid=() background_start=()
+declare -A background_pid=() background_start=() background_log=()
 background() {
   local name=$1 log
   shift
-  log=$phase_logs/background.$(echo "$name" | tr -c 'A-Za-z0-9\n' _)
+  log=$phase_logs/background.${#background_log[@]}
+  background_log[$name]=$log
   echo "=== background: $name (nice 19, its output in $log.out)"
   background_start[$name]=$(date +%s)
   # A session of its own, so that an early exit ends it with everything it started.
@@ -60,8 +61,7 @@ end_background() {
 }
 trap end_background EXIT
 join() {
-  local name=$1 log status end waited start
-  log=$phase_logs/background.$(echo "$name" | tr -c 'A-Za-z0-9\n' _)
+  local name=$1 log=${background_log[$1]} status end waited start
   start=$(date +%s)
   wait "${background_pid[$name]}" || true
   read -r status end <"$log.end"
