@@ -49,7 +49,10 @@ std::shared_ptr<TensorDataset> load_fashion_mnist(const std::string& directory, 
   torch::Tensor scaled = torch::constant_pad_nd(raw.to(torch::kFloat32).div_(255.0),
                                                 {kPadding, kPadding, kPadding, kPadding}, 0.0);
   torch::Tensor label_tensor = torch::from_blob(labels.data.data(), {n}, torch::kUInt8).to(torch::kInt64);
-  return std::make_shared<TensorDataset>(scaled, label_tensor, kClasses);
+  // The names of Zalando's README, in label order.
+  std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                    "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return std::make_shared<TensorDataset>(scaled, label_tensor, kClasses, std::move(names));
 }
 
 }  // namespace trainer::data

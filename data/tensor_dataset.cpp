@@ -4,8 +4,10 @@
 
 namespace trainer::data {
 
-TensorDataset::TensorDataset(torch::Tensor images, torch::Tensor labels, std::int64_t num_classes)
-    : images_(std::move(images)), labels_(std::move(labels)), num_classes_(num_classes) {
+TensorDataset::TensorDataset(torch::Tensor images, torch::Tensor labels, std::int64_t num_classes,
+                             std::vector<std::string> class_names)
+    : images_(std::move(images)), labels_(std::move(labels)), num_classes_(num_classes),
+      class_names_(std::move(class_names)) {
   if (images_.dim() != 4 || labels_.dim() != 1 || images_.size(0) != labels_.size(0))
     throw Error("TensorDataset: images must be N x C x H x W and labels N");
 }

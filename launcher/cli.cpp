@@ -1,6 +1,7 @@
 #include "launcher/cli.h"
 
 #include "common/error.h"
+#include "common/suggest.h"
 #include "data/registry.h"
 #include "launcher/device_selection.h"
 #include "launcher/stop_signals.h"
@@ -14,6 +15,9 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -24,13 +28,16 @@ namespace {
 
 const char* const kUsage =
     "usage: trainer [train] [options]\n"
-    "       trainer eval --checkpoint PATH|FILE.pt [--device cpu|cuda|cuda:N] [options]\n"
+    "       trainer eval PATH|FILE.pt|WEIGHTS.h5 [--device cpu|cuda|cuda:N] [options]\n"
     "       trainer inspect PATH [--verify]\n"
     "       trainer export PATH --to FILE.pt [--add-prefix module.] [--with-optimizer]\n"
     "       trainer info    (versions, visible GPUs, what this build supports)\n"
     "       trainer SUBCOMMAND --help | trainer --version\n\n"
     "Trains a network on one process, or data-parallel under mpirun. Options may also be given in\n"
-    "an INI file (--config FILE) with the same names; the command line overrides the file.\n";
+    "an INI file (--config FILE) with the same names; the command line overrides the file.\n"
+    "Each run's outputs go to one run directory: --run-dir DIR, or runs/NAME with --name NAME, or by\n"
+    "default the run under runs/ whose configuration matches (resumed) or a new runs/version_N.\n"
+    "PATH (eval, inspect, export) is a run directory, a checkpoint directory or a checkpoint root.\n";
 
 // Values that need parsing or checks beyond their type; copied into TrainConfig after notify().
 struct RawValues {
@@ -40,35 +47,76 @@ struct RawValues {
   std::string config_file;
   std::string classes;
   std::string normalize;
-  std::string crop_scale, crop_ratio, mean, std;
-  std::string synthetic_shape;
+  std::string crop_scale = "0.08,1", crop_ratio = "0.75,1.3333333333333333";
+  std::string mean = "0.485,0.456,0.406", std = "0.229,0.224,0.225";
+  std::string synthetic_shape = "1,32,32";
   std::string lr_milestones;
   std::string betas = "0.9,0.999";
   std::int64_t seed = 0;
-  std::int64_t synthetic_size = 0;
-  std::int64_t synthetic_test_size = 0;
+  std::int64_t synthetic_size = data::DataConfig{}.synthetic_train_size;
+  std::int64_t synthetic_test_size = data::DataConfig{}.synthetic_test_size;
 };
 
-po::options_description train_options(TrainConfig& c, RawValues& raw) {
+// A number as a person writes it: the shortest text that reads back as the same double (0.9, not
+// 0.90000000000000002), for --help and --print-config.
+std::string as_written(double value) {
+  char text[32];
+  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
+    std::snprintf(text, sizeof text, "%.0f", value);
+    return text;
+  }
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
+}
+template <typename T>
+std::string as_written(const T& value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+// An option whose default is the field's current value, shown as written.
+template <typename T>
+po::typed_value<T>* with_default(T* field) {
+  return po::value(field)->default_value(*field, as_written(*field));
+}
+
+// The option groups, each a function, so that `eval` can take only those it uses.
+struct OptionGroups {
+  std::vector<po::options_description> groups;
+  po::options_description all() const {
+    po::options_description options;
+    for (const auto& group : groups) options.add(group);
+    return options;
+  }
+};
+
+po::options_description general_options(TrainConfig& c, RawValues& raw, bool for_eval) {
   po::options_description general("General");
   general.add_options()
       ("help,h", "show this help and exit")
       ("config", po::value(&raw.config_file)->value_name("FILE"), "read options from an INI file")
-      ("device", po::value(&c.device)->default_value(c.device),
+      ("print-config", "print the resolved options as an INI file that --config reads, and exit")
+      ("device", with_default(&c.device),
        "auto | cpu | cuda | cuda:N; under mpirun each rank takes GPU <local rank>")
-      ("gpu-order", po::value(&c.gpu_order)->default_value(c.gpu_order),
+      ("gpu-order", with_default(&c.gpu_order),
        "index | free-memory: the order in which local ranks take the visible GPUs")
       ("verbose", po::bool_switch(&c.verbose), "every rank logs, not only rank 0")
-      ("stop-signals", po::value(&c.stop_signals)->default_value(c.stop_signals),
+      ("stop-signals", with_default(&c.stop_signals),
        "signals that make every rank checkpoint at the next step and exit with status 75; none")
-      ("signal-lead", po::value(&c.signal_lead)->default_value(c.signal_lead)->value_name("SECONDS"),
+      ("signal-lead", with_default(&c.signal_lead)->value_name("SECONDS"),
        "time a stop signal leaves before the kill (Slurm: --signal=B:USR1@SECONDS); a save that "
        "would not fit in it is warned about; 0: unknown")
-      ("comm-timeout", po::value(&c.comm_timeout)->default_value(c.comm_timeout)->value_name("SECONDS"),
+      ("comm-timeout", with_default(&c.comm_timeout)->value_name("SECONDS"),
        "a collective that waits longer for the other ranks (one is dead or stuck) ends the job "
        "with a message; 0: wait forever")
-      ("threads", po::value(&c.threads)->default_value(c.threads), "intra-op threads per process")
-      ("seed", po::value(&raw.seed)->default_value(0), "seed of initialization and sampling")
+      ("threads", with_default(&c.threads), "intra-op threads per process");
+  if (for_eval) return general;
+  general.add_options()
+      ("seed", with_default(&raw.seed), "seed of initialization and sampling")
       ("deterministic", po::bool_switch(&c.deterministic),
        "only deterministic algorithms (an operation without one is an error); on CUDA also cuDNN's deterministic "
        "kernels, no cuDNN benchmarking, and cuBLAS's fixed workspace")
@@ -79,8 +127,25 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("timeline", po::value(&c.timeline_file)->value_name("FILE"),
        "write a Chrome trace of every step's phases on every rank to FILE (Perfetto, chrome://tracing)")
       ("save-weights", po::value(&c.save_weights)->value_name("FILE"),
-       "write the final weights to an HDF5 file, one dataset per state-dict key under /model");
+       "write the final weights to an HDF5 file, one dataset per state-dict key under /model (default: "
+       "RUN_DIR/weights.h5); eval, inspect, export and --init-from read it");
+  return general;
+}
 
+po::options_description run_options(TrainConfig& c) {
+  po::options_description runs("Runs");
+  runs.add_options()
+      ("run-dir", po::value(&c.run_dir)->value_name("DIR"),
+       "the run directory: config.ini, checkpoints/, metrics.jsonl, weights.h5 (default: runs/NAME with "
+       "--name, else the run under runs/ whose configuration matches, else a new runs/version_N)")
+      ("name", po::value(&c.run_name)->value_name("NAME"), "the run directory runs/NAME")
+      ("overwrite", po::bool_switch(&c.overwrite),
+       "start afresh in a run directory (or --checkpoint-dir) that holds another run: its checkpoints, "
+       "metrics and weights are removed first");
+  return runs;
+}
+
+po::options_description finetune_options(TrainConfig& c, RawValues& raw) {
   po::options_description finetune("Fine-tuning");
   finetune.add_options()
       ("init-from", po::value(&c.init_from)->value_name("PATH|FILE.pt"),
@@ -89,153 +154,182 @@ po::options_description train_options(TrainConfig& c, RawValues& raw) {
       ("init-non-strict", po::bool_switch(&c.init_non_strict), "allow weights missing from --init-from")
       ("freeze", po::value(&c.freeze)->composing()->value_name("PREFIX"),
        "do not train parameters whose name starts with PREFIX (repeatable)")
+      ("train-only", po::value(&c.train_only)->composing()->value_name("PREFIX"),
+       "train only parameters whose name starts with PREFIX, freeze the rest (repeatable; the tutorial's "
+       "feature extractor: --train-only fc)")
       ("lr-group", po::value(&raw.lr_groups)->composing()->value_name("PREFIX=LR[,momentum=M][,weight_decay=W]"),
        "a parameter group with its own learning rate (repeatable; LR 0 keeps it fixed)");
+  return finetune;
+}
 
+po::options_description checkpoint_options(TrainConfig& c, RawValues& raw) {
   po::options_description checkpoints("Checkpoints");
   checkpoints.add_options()
-      ("checkpoint-dir", po::value(&c.checkpoint_dir)->default_value(c.checkpoint_dir),
-       "where checkpoints go; 'none' disables them")
-      ("checkpoint-every", po::value(&c.checkpoint_every)->default_value(c.checkpoint_every),
+      ("checkpoint-dir", po::value(&c.checkpoint_dir)->value_name("DIR"),
+       "where checkpoints go (default: RUN_DIR/checkpoints); 'none' disables them")
+      ("checkpoint-every", with_default(&c.checkpoint_every),
        "epochs between checkpoints; 0: only the final one")
-      ("checkpoint-every-steps", po::value(&c.checkpoint_every_steps)->default_value(c.checkpoint_every_steps),
+      ("checkpoint-every-steps", with_default(&c.checkpoint_every_steps),
        "optimizer steps between mid-epoch checkpoints; 0: none")
-      ("keep-last", po::value(&c.keep_last)->default_value(c.keep_last),
+      ("keep-last", with_default(&c.keep_last),
        "committed checkpoints to keep; 0: all")
-      ("keep-best", po::value(&c.keep_best)->default_value(c.keep_best),
+      ("keep-best", with_default(&c.keep_best),
        "also keep the K best checkpoints by --monitor (checkpoints at an epoch's end with a test set)")
-      ("monitor", po::value(&c.monitor)->default_value(c.monitor)->value_name("test_accuracy|test_loss"),
+      ("monitor", with_default(&c.monitor)->value_name("test_accuracy|test_loss"),
        "the metric of --keep-best and --resume best")
-      ("checkpoint-async", po::value(&raw.checkpoint_async)->default_value(raw.checkpoint_async)->value_name("on|off"),
+      ("checkpoint-async", with_default(&raw.checkpoint_async)->value_name("on|off"),
        "write checkpoints in the background while training goes on; the commit follows at a later step")
-      ("resume", po::value(&c.resume)->default_value(c.resume),
-       "auto (newest usable checkpoint in --checkpoint-dir) | best (the best there by --monitor) | none | PATH (a checkpoint or a checkpoint dir) | FILE.pt (a Python checkpoint dict: weights, optimizer state, epoch)")
-      ("progress-seconds", po::value(&c.progress_seconds)->default_value(c.progress_seconds),
+      ("resume", with_default(&c.resume),
+       "auto (newest usable checkpoint of this run) | best (the best there by --monitor) | none | PATH (a checkpoint or a checkpoint dir) | FILE.pt (a Python checkpoint dict: weights, optimizer state, epoch)")
+      ("progress-seconds", with_default(&c.progress_seconds),
        "seconds between progress lines; 0 disables them");
+  return checkpoints;
+}
 
-  std::string models, datasets, optimizers, schedules;
+po::options_description model_options(TrainConfig& c) {
+  std::string models;
   for (const auto& name : models::model_names()) models += (models.empty() ? "" : " | ") + name;
   models += " | FILE (a TorchScript module: torch.jit.script(model).save(FILE))";
-  for (const auto& d : data::dataset_names()) datasets += (datasets.empty() ? "" : "\n") + d.name + ": " + d.help;
-  for (const auto& name : optim::optimizer_names()) optimizers += (optimizers.empty() ? "" : " | ") + name;
-  for (const auto& s : optim::schedule_names()) schedules += (schedules.empty() ? "" : "\n") + s.name + ": " + s.help;
   po::options_description model("Model");
   model.add_options()
-      ("model", po::value(&c.model)->default_value(c.model), models.c_str())
-      ("num-classes", po::value(&c.num_classes)->default_value(0),
+      ("model", with_default(&c.model), models.c_str())
+      ("num-classes", with_default(&c.num_classes),
        "output classes; 0 takes the data set's count");
+  return model;
+}
 
-  po::options_description data("Data");
+// `eval` reads the data settings the checkpoint recorded; it takes only the options of test data.
+po::options_description data_options(TrainConfig& c, RawValues& raw, bool for_eval) {
+  std::string datasets;
+  for (const auto& d : data::dataset_names()) datasets += (datasets.empty() ? "" : "\n") + d.name + ": " + d.help;
+  po::options_description data(for_eval ? "Data (default: what the checkpoint was trained on)" : "Data");
   data.add_options()
-      ("dataset", po::value(&c.data.dataset)->default_value(c.data.dataset), datasets.c_str())
-      ("data-dir", po::value(&c.data.data_dir)->default_value(c.data.data_dir),
+      ("dataset", with_default(&c.data.dataset), datasets.c_str())
+      ("data-dir", with_default(&c.data.data_dir),
        "fashion-mnist: the IDX files (gzipped or not); image-folder: the folder holding train/ and val/")
       ("data", po::value(&c.data.data_file)->value_name("FILE"),
        "hdf5: training file with /images (N[xC]xHxW) and /labels")
       ("test-data", po::value(&c.data.test_data_file)->value_name("FILE"), "hdf5: test file")
       ("classes", po::value(&raw.classes)->value_name("A,B,..."),
        "keep these classes only, relabeled 0..k-1 in this order")
-      ("limit-train", po::value(&c.data.limit_train)->default_value(0),
-       "use the first N training samples; 0: all")
-      ("limit-test", po::value(&c.data.limit_test)->default_value(0),
-       "use the first N test samples; 0: all")
+      ("limit-test", with_default(&c.data.limit_test), "use the first N test samples; 0: all")
+      ("test-batch-size", with_default(&c.test_batch_size), "samples per evaluation batch")
       ("normalize", po::value(&raw.normalize)->value_name("MEAN,STD"),
        "subtract MEAN and divide by STD (Fashion-MNIST default: 0.2860,0.3530)")
-      ("synthetic-shape", po::value(&raw.synthetic_shape)->default_value("1,32,32"),
-       "synthetic: image shape C,H,W")
-      ("synthetic-size", po::value(&raw.synthetic_size)->default_value(c.data.synthetic_train_size),
-       "synthetic: training samples")
-      ("synthetic-test-size",
-       po::value(&raw.synthetic_test_size)->default_value(c.data.synthetic_test_size),
-       "synthetic: test samples")
-      ("synthetic-classes", po::value(&c.data.synthetic_classes)->default_value(c.data.synthetic_classes),
-       "synthetic: number of classes")
-      ("workers", po::value(&c.data.workers)->default_value(c.data.workers),
-       "threads per rank that make batches (decode, transform) ahead of the step; 0: in the step")
-      ("prefetch", po::value(&c.data.prefetch)->default_value(c.data.prefetch),
-       "batches made ahead at most, all workers together (memory: this many batches)");
+      ("synthetic-shape", with_default(&raw.synthetic_shape), "synthetic: image shape C,H,W")
+      ("synthetic-test-size", with_default(&raw.synthetic_test_size), "synthetic: test samples")
+      ("synthetic-classes", with_default(&c.data.synthetic_classes), "synthetic: number of classes");
+  if (!for_eval)
+    data.add_options()
+        ("limit-train", with_default(&c.data.limit_train), "use the first N training samples; 0: all")
+        ("synthetic-size", with_default(&raw.synthetic_size), "synthetic: training samples")
+        ("workers", with_default(&c.data.workers),
+         "threads per rank that make batches (decode, transform) ahead of the step; 0: in the step")
+        ("prefetch", with_default(&c.data.prefetch),
+         "batches made ahead at most, all workers together (memory: this many batches)");
 
   data::ImagePipeline& images = c.data.images;
   po::options_description image_folder("Image folders (--dataset image-folder; torchvision's transforms)");
+  if (!for_eval)
+    image_folder.add_options()
+        ("train-dir", po::value(&c.data.train_dir)->value_name("DIR"), "training images DIR/<class>/* (default: --data-dir/train)");
   image_folder.add_options()
-      ("train-dir", po::value(&c.data.train_dir)->value_name("DIR"), "training images DIR/<class>/* (default: --data-dir/train)")
       ("val-dir", po::value(&c.data.val_dir)->value_name("DIR"), "validation images DIR/<class>/* (default: --data-dir/val, if present)")
-      ("image-size", po::value(&images.image_size)->default_value(images.image_size),
+      ("image-size", with_default(&images.image_size),
        "RandomResizedCrop's size (training) and CenterCrop's (evaluation)")
-      ("resize", po::value(&images.resize)->default_value(images.resize),
+      ("resize", with_default(&images.resize),
        "evaluation: Resize's shorter side before the center crop; 0: none")
-      ("crop-scale", po::value(&raw.crop_scale)->default_value("0.08,1"), "RandomResizedCrop's scale MIN,MAX")
-      ("crop-ratio", po::value(&raw.crop_ratio)->default_value("0.75,1.3333333333333333"),
-       "RandomResizedCrop's aspect ratio MIN,MAX")
-      ("hflip", po::value(&images.hflip)->default_value(images.hflip), "RandomHorizontalFlip's probability; 0: off")
-      ("mean", po::value(&raw.mean)->default_value("0.485,0.456,0.406"), "Normalize's mean R,G,B")
-      ("std", po::value(&raw.std)->default_value("0.229,0.224,0.225"), "Normalize's std R,G,B")
+      ("mean", with_default(&raw.mean), "Normalize's mean R,G,B")
+      ("std", with_default(&raw.std), "Normalize's std R,G,B")
       ("skip-bad-images", po::bool_switch(&c.data.skip_bad_images),
        "decode every image once at start and leave out those that fail, with a count in the log "
        "(default: a bad file is an error naming it)");
+  if (!for_eval)
+    image_folder.add_options()
+        ("crop-scale", with_default(&raw.crop_scale), "RandomResizedCrop's scale MIN,MAX")
+        ("crop-ratio", with_default(&raw.crop_ratio), "RandomResizedCrop's aspect ratio MIN,MAX")
+        ("hflip", with_default(&images.hflip), "RandomHorizontalFlip's probability; 0: off");
   data.add(image_folder);
+  return data;
+}
 
+po::options_description optimization_options(TrainConfig& c, RawValues& raw) {
+  std::string optimizers, schedules;
+  for (const auto& name : optim::optimizer_names()) optimizers += (optimizers.empty() ? "" : " | ") + name;
+  for (const auto& s : optim::schedule_names()) schedules += (schedules.empty() ? "" : "\n") + s.name + ": " + s.help;
   po::options_description optim("Optimization");
   optim.add_options()
-      ("epochs", po::value(&c.epochs)->default_value(c.epochs), "epochs to train")
-      ("batch-size", po::value(&c.batch_size)->default_value(c.batch_size),
+      ("epochs", with_default(&c.epochs), "epochs to train")
+      ("batch-size", with_default(&c.batch_size),
        "samples per micro-batch per rank")
-      ("accumulate-steps", po::value(&c.accumulate_steps)->default_value(c.accumulate_steps),
+      ("accumulate-steps", with_default(&c.accumulate_steps),
        "micro-batches per optimizer step; gradients are exchanged once per step")
-      ("overlap", po::value(&raw.overlap)->default_value(raw.overlap)->value_name("on|off"),
+      ("overlap", with_default(&raw.overlap)->value_name("on|off"),
        "start each gradient bucket's allreduce during backward, as soon as its gradients are ready")
-      ("clip-grad-norm", po::value(&c.clip_grad_norm)->default_value(c.clip_grad_norm)->value_name("MAX"),
+      ("clip-grad-norm", with_default(&c.clip_grad_norm)->value_name("MAX"),
        "scale the averaged gradients down to a total L2 norm of MAX (clip_grad_norm_); the norm is logged; 0: off")
-      ("clip-grad-value", po::value(&c.clip_grad_value)->default_value(c.clip_grad_value)->value_name("MAX"),
+      ("clip-grad-value", with_default(&c.clip_grad_value)->value_name("MAX"),
        "clamp each averaged gradient element to [-MAX, MAX] (clip_grad_value_); 0: off")
-      ("label-smoothing", po::value(&c.label_smoothing)->default_value(c.label_smoothing),
+      ("label-smoothing", with_default(&c.label_smoothing),
        "of the training loss, as cross_entropy(label_smoothing=...); the test loss stays plain")
-      ("precision", po::value(&c.precision)->default_value(c.precision)->value_name("fp32|bf16|fp16"),
+      ("precision", with_default(&c.precision)->value_name("fp32|bf16|fp16"),
        "bf16: the training forward under autocast (torch.autocast(dtype=torch.bfloat16)); the loss, the "
        "weights, the optimizer and checkpoints stay fp32. fp16 (CUDA only): the same with float16 and a "
        "dynamic loss scaler (torch.amp.GradScaler); steps with inf/nan gradients are skipped")
-      ("test-batch-size", po::value(&c.test_batch_size)->default_value(c.test_batch_size),
-       "samples per evaluation batch")
-      ("optimizer", po::value(&c.optimizer.name)->default_value(c.optimizer.name), optimizers.c_str())
-      ("lr", po::value(&c.optimizer.lr)->default_value(c.optimizer.lr), "learning rate")
-      ("momentum", po::value(&c.optimizer.momentum)->default_value(c.optimizer.momentum),
+      ("optimizer", with_default(&c.optimizer.name), optimizers.c_str())
+      ("lr", with_default(&c.optimizer.lr), "learning rate")
+      ("momentum", with_default(&c.optimizer.momentum),
        "sgd, rmsprop: momentum (rmsprop's default is 0, PyTorch's)")
       ("nesterov", po::bool_switch(&c.optimizer.nesterov), "sgd: Nesterov momentum")
-      ("weight-decay", po::value(&c.optimizer.weight_decay)->default_value(c.optimizer.weight_decay),
+      ("weight-decay", with_default(&c.optimizer.weight_decay),
        "L2 penalty; adamw: decoupled weight decay, default 0.01 (PyTorch's)")
-      ("betas", po::value(&raw.betas)->default_value(raw.betas)->value_name("B1,B2"),
+      ("betas", with_default(&raw.betas)->value_name("B1,B2"),
        "adam, adamw: the decay rates of the gradient's moving averages")
-      ("eps", po::value(&c.optimizer.eps)->default_value(c.optimizer.eps),
+      ("eps", with_default(&c.optimizer.eps),
        "adam, adamw, rmsprop: added to the denominator")
-      ("alpha", po::value(&c.optimizer.alpha)->default_value(c.optimizer.alpha),
+      ("alpha", with_default(&c.optimizer.alpha),
        "rmsprop: smoothing constant of the squared gradients' average")
       ("centered", po::bool_switch(&c.optimizer.centered), "rmsprop: centered (normalized by the gradient's variance)")
-      ("lr-schedule", po::value(&c.schedule.name)->default_value(c.schedule.name), schedules.c_str())
-      ("lr-step", po::value(&c.schedule.step)->default_value(c.schedule.step),
+      ("lr-schedule", with_default(&c.schedule.name), schedules.c_str())
+      ("lr-step", with_default(&c.schedule.step),
        "step: multiply the LR by --lr-gamma every N epochs; 0: constant")
-      ("lr-gamma", po::value(&c.schedule.gamma)->default_value(c.schedule.gamma),
+      ("lr-gamma", with_default(&c.schedule.gamma),
        "step, multistep, exponential: LR decay factor")
       ("lr-milestones", po::value(&raw.lr_milestones)->value_name("E1,E2,..."),
        "multistep: the epochs at which the LR is multiplied by --lr-gamma")
-      ("lr-min", po::value(&c.schedule.lr_min)->default_value(c.schedule.lr_min),
+      ("lr-min", with_default(&c.schedule.lr_min),
        "cosine: the LR at the end of the run (eta_min)")
-      ("pct-start", po::value(&c.schedule.pct_start)->default_value(c.schedule.pct_start),
+      ("pct-start", with_default(&c.schedule.pct_start),
        "onecycle: the share of the run spent rising to the LR")
-      ("div-factor", po::value(&c.schedule.div_factor)->default_value(c.schedule.div_factor),
+      ("div-factor", with_default(&c.schedule.div_factor),
        "onecycle: the first LR is the LR / div-factor")
-      ("final-div-factor", po::value(&c.schedule.final_div_factor)->default_value(c.schedule.final_div_factor),
+      ("final-div-factor", with_default(&c.schedule.final_div_factor),
        "onecycle: the last LR is the first / final-div-factor")
-      ("warmup-steps", po::value(&c.schedule.warmup_steps)->default_value(c.schedule.warmup_steps),
+      ("warmup-steps", with_default(&c.schedule.warmup_steps),
        "linear warmup over the first N optimizer steps, before any schedule but onecycle (LinearLR)")
-      ("warmup-epochs", po::value(&c.schedule.warmup_epochs)->default_value(c.schedule.warmup_epochs),
+      ("warmup-epochs", with_default(&c.schedule.warmup_epochs),
        "linear warmup over the steps of the first N epochs (stepped per optimizer step)")
       ("warmup-start-factor",
-       po::value(&c.schedule.warmup_start_factor)->default_value(c.schedule.warmup_start_factor),
+       with_default(&c.schedule.warmup_start_factor),
        "the warmup starts at this fraction of each group's LR");
+  return optim;
+}
 
-  po::options_description all;
-  all.add(general).add(model).add(data).add(optim).add(finetune).add(checkpoints);
-  return all;
+OptionGroups train_options(TrainConfig& c, RawValues& raw) {
+  return {{general_options(c, raw, false), run_options(c), model_options(c), data_options(c, raw, false),
+           optimization_options(c, raw), finetune_options(c, raw), checkpoint_options(c, raw)}};
+}
+
+OptionGroups eval_options(TrainConfig& c, RawValues& raw, EvalConfig& eval) {
+  po::options_description evaluation("Evaluation");
+  evaluation.add_options()
+      ("checkpoint", po::value(&eval.checkpoint)->value_name("PATH"),
+       "the weights: a run directory, a checkpoint directory, a --checkpoint-dir (its LATEST), a --save-weights "
+       "file or a torch.save FILE.pt; also the first positional argument")
+      ("predictions-out", po::value(&eval.predictions_out)->value_name("FILE.h5"),
+       "write every test sample's logits, prediction and label")
+      ("top-k", with_default(&eval.top_k)->value_name("K"), "also report top-K accuracy (when there are more than K classes)");
+  return {{evaluation, general_options(c, raw, true), model_options(c), data_options(c, raw, true)}};
 }
 
 void require(bool ok, const std::string& message) {
@@ -319,9 +413,10 @@ optim::LrGroup parse_lr_group(const std::string& spec) {
 
 namespace {
 
-std::string help_text(const po::options_description& options) {
+std::string help_text(const OptionGroups& groups) {
   std::ostringstream out;
-  out << kUsage << '\n' << options;
+  out << kUsage;
+  for (const auto& group : groups.groups) out << '\n' << group;
   return out.str();
 }
 
@@ -341,18 +436,38 @@ std::vector<T> parse_list(const std::string& text, const std::string& option, co
   return values;
 }
 
-// A sub-command that takes one PATH and a few options of its own (inspect, export).
+// The long names of `options`, for "did you mean".
+std::vector<std::string> option_names(const po::options_description& options) {
+  std::vector<std::string> names;
+  for (const auto& option : options.options()) names.push_back(option->long_name());
+  return names;
+}
+
+// Boost's message, with the nearest known option when the unknown one looks like a typo.
+ConfigError unknown_option_error(const po::unknown_option& e, const po::options_description& options,
+                                 const std::string& where) {
+  std::string name = e.get_option_name();
+  const bool dashed = name.rfind("--", 0) == 0;
+  if (dashed) name = name.substr(2);
+  name = name.substr(0, name.find('='));
+  return ConfigError(where + e.what() + did_you_mean(name, option_names(options), dashed ? "--" : ""));
+}
+
+// A sub-command that takes one checkpoint PATH (positional or --checkpoint) and a few options of
+// its own (inspect, export).
 Command parse_path_command(const std::vector<std::string>& args, Command& command, const std::string& usage,
                            po::options_description& options, std::string& path) {
-  options.add_options()("help,h", "show this help and exit");
-  po::options_description all;
-  all.add(options).add_options()("path", po::value(&path));
+  options.add_options()
+      ("checkpoint", po::value(&path)->value_name("PATH"), "the checkpoint, as the positional PATH")
+      ("help,h", "show this help and exit");
   po::positional_options_description positional;
-  positional.add("path", 1);
+  positional.add("checkpoint", 1);
   po::variables_map values;
   try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), values);
     po::notify(values);
+  } catch (const po::unknown_option& e) {
+    throw unknown_option_error(e, options, command.subcommand + ": ");
   } catch (const po::error& e) {
     throw ConfigError(command.subcommand + ": " + std::string(e.what()));
   }
@@ -431,6 +546,62 @@ std::string version_text() {
 
 namespace {
 
+// Stores an INI file's options under those of the command line (stored first, so they win). A
+// file cannot name another: `config =` in it is an error.
+void read_config_file(const std::string& path, const po::options_description& options, po::variables_map& values) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
+    throw ConfigError("--config " + path + ": not a regular file");
+  std::ifstream file(path);
+  if (!file) throw ConfigError("--config " + path + ": cannot open the file");
+  try {
+    const po::parsed_options parsed = po::parse_config_file(file, options);
+    for (const auto& option : parsed.options)
+      if (option.string_key == "config" || option.string_key == "print-config")
+        throw ConfigError("--config " + path + ": '" + option.string_key +
+                          " =' cannot be set in a configuration file (it is a command-line option)");
+    po::store(parsed, values);
+  } catch (const po::unknown_option& e) {
+    throw unknown_option_error(e, options, "--config " + path + ": ");
+  } catch (const po::error& e) {
+    throw ConfigError("--config " + path + ": " + e.what());
+  }
+}
+
+// One option's value as INI lines ("name = value", or "# name = value" for a default, so that the
+// file read back leaves defaults defaults); nothing for an empty text or an unset switch.
+void write_ini_value(const std::string& name, const po::variable_value& variable, std::ostream& out) {
+  const boost::any& value = variable.value();
+  const std::string line = (variable.defaulted() ? "# " : "") + name + " = ";
+  if (const auto* text = boost::any_cast<std::string>(&value)) {
+    if (!text->empty()) out << line << *text << "\n";
+  } else if (const auto* flag = boost::any_cast<bool>(&value)) {
+    if (*flag) out << line << "true\n";
+  } else if (const auto* number = boost::any_cast<double>(&value)) {
+    out << line << as_written(*number) << "\n";
+  } else if (const auto* integer = boost::any_cast<std::int64_t>(&value)) {
+    out << line << *integer << "\n";
+  } else if (const auto* small = boost::any_cast<int>(&value)) {
+    out << line << *small << "\n";
+  } else if (const auto* list = boost::any_cast<std::vector<std::string>>(&value)) {
+    for (const auto& item : *list) out << line << item << "\n";
+  }
+}
+
+// The resolved options as an INI file that --config reads back, in the order of --help: the options
+// given (on the command line or in --config) as settings, the defaults as comments.
+std::string ini_text(const po::options_description& options, const po::variables_map& values) {
+  static const std::set<std::string> kNotConfiguration = {"help", "config", "print-config", "checkpoint"};
+  std::ostringstream out;
+  out << "# trainer " << TRAINER_VERSION << ": the resolved options; defaults are commented out\n";
+  for (const auto& option : options.options()) {
+    const std::string& name = option->long_name();
+    if (kNotConfiguration.count(name) || !values.count(name)) continue;
+    write_ini_value(name, values[name], out);
+  }
+  return out.str();
+}
+
 // `trainer eval --dataset hdf5` evaluates one file: --test-data if given, else --data.
 void use_one_file_to_evaluate(data::DataConfig& data) {
   if (data.test_data_file.empty()) data.test_data_file = data.data_file;
@@ -458,17 +629,9 @@ Command parse_command_line(const std::vector<std::string>& args) {
   }
 
   RawValues raw;
-  po::options_description options = train_options(command.train, raw);
   const bool eval = command.subcommand == "eval";
-  if (eval) {
-    po::options_description evaluation("Evaluation (trainer eval)");
-    evaluation.add_options()
-        ("checkpoint", po::value(&command.eval.checkpoint)->value_name("PATH"),
-         "checkpoint directory, --checkpoint-dir (its LATEST) or torch.save FILE.pt (required)")
-        ("predictions-out", po::value(&command.eval.predictions_out)->value_name("FILE.h5"),
-         "write every test sample's logits, prediction and label");
-    options.add(evaluation);
-  }
+  const OptionGroups groups = eval ? eval_options(command.train, raw, command.eval) : train_options(command.train, raw);
+  const po::options_description options = groups.all();
   po::variables_map values;
   try {
     // Stray words are collected under a hidden name so that they can be reported by value.
@@ -476,28 +639,19 @@ Command parse_command_line(const std::vector<std::string>& args) {
     po::options_description with_stray;
     with_stray.add(options).add_options()("stray-argument", po::value(&stray));
     po::positional_options_description positional;
+    if (eval) positional.add("checkpoint", 1);
     positional.add("stray-argument", -1);
-    po::parsed_options parsed =
-        po::command_line_parser(rest).options(with_stray).positional(positional).run();
-    po::store(parsed, values);  // stored first: the command line wins over the file
+    try {
+      po::store(po::command_line_parser(rest).options(with_stray).positional(positional).run(), values);
+    } catch (const po::unknown_option& e) {
+      throw unknown_option_error(e, options, "");
+    }
     if (values.count("help")) {
       command.action = Action::kHelp;
-      command.help_text = help_text(options);
+      command.help_text = help_text(groups);
       return command;
     }
-    if (values.count("config")) {
-      const std::string path = values["config"].as<std::string>();
-      struct stat info {};
-      if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode))
-        throw ConfigError("--config " + path + ": not a regular file");
-      std::ifstream file(path);
-      if (!file) throw ConfigError("--config " + path + ": cannot open the file");
-      try {
-        po::store(po::parse_config_file(file, options), values);
-      } catch (const po::error& e) {
-        throw ConfigError("--config " + path + ": " + e.what());
-      }
-    }
+    if (values.count("config")) read_config_file(values["config"].as<std::string>(), options, values);
     po::notify(values);
     if (!stray.empty())
       throw ConfigError("unexpected positional argument '" + stray.front() + "'");
@@ -508,8 +662,12 @@ Command parse_command_line(const std::vector<std::string>& args) {
     if (!value.defaulted()) command.train.explicit_options.insert(name);
   if (eval) use_one_file_to_evaluate(command.train.data);
   validate_and_finish(command.train, raw);
-  if (eval) {
-    if (command.eval.checkpoint.empty()) throw ConfigError("eval: --checkpoint PATH is required");
+  command.train.resolved_ini = ini_text(options, values);
+  if (values.count("print-config")) {
+    command.action = Action::kPrintConfig;
+    command.help_text = command.train.resolved_ini;
+  } else if (eval) {
+    if (command.eval.checkpoint.empty()) throw ConfigError("eval: --checkpoint PATH is required (or positional: trainer eval PATH)");
     command.action = Action::kEval;
   }
   return command;

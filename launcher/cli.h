@@ -9,7 +9,7 @@
 
 namespace trainer::launcher {
 
-enum class Action { kTrain, kEval, kInspect, kExport, kInfo, kHelp, kVersion };
+enum class Action { kTrain, kEval, kInspect, kExport, kInfo, kHelp, kVersion, kPrintConfig };
 
 struct InspectConfig {
   std::string path;  // a checkpoint directory, or a checkpoint root (its LATEST)
@@ -20,6 +20,7 @@ struct InspectConfig {
 struct EvalConfig {
   std::string checkpoint;       // checkpoint directory, checkpoint root (LATEST) or FILE.pt
   std::string predictions_out;  // HDF5 file with every sample's logits and label; empty: none
+  std::int64_t top_k = 5;       // top-k accuracy is reported when there are more classes than this
 };
 
 struct ExportConfig {
@@ -33,7 +34,7 @@ struct ExportConfig {
 struct Command {
   Action action = Action::kTrain;
   std::string subcommand = "train";
-  std::string help_text;  // for kHelp
+  std::string help_text;  // for kHelp, and the INI text for kPrintConfig
   TrainConfig train;
   InspectConfig inspect;
   EvalConfig eval;   // with `train` for the model, data and device options

@@ -22,8 +22,10 @@
 #include "storage/fs.h"
 #include "storage/inspect.h"
 #include "storage/pt_file.h"
+#include "storage/tensor_file.h"
 #include "trainer/eval_run.h"
 #include "trainer/export.h"
+#include "trainer/run_directory.h"
 #include "trainer/saved_model.h"
 #include "trainer/train.h"
 
@@ -63,7 +65,7 @@ std::vector<int> usable_gpus(launcher::GpuOrder order) {
   return launcher::order_gpus(gpus, order);
 }
 
-int train(const trainer::TrainConfig& config) {
+int train(trainer::TrainConfig config) {
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(config.comm_timeout * 1000));
   const std::unique_ptr<comm::Communicator> world =
       comm::make_control_communicator(timeout, launcher::local_rank_from_environment(std::getenv).value_or(-1));
@@ -73,6 +75,7 @@ int train(const trainer::TrainConfig& config) {
                               usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
   const torch::Device device(choice.device);
   const std::unique_ptr<comm::Communicator> on_device = comm::make_device_communicator(*world, device, timeout);
+  trainer::place_run(config, *world, log.stream());
   launcher::install_stop_handlers(launcher::parse_stop_signals(config.stop_signals));
   trainer::run_training(config, trainer::RunContext{on_device ? *on_device : *world, *world, device, log.stream(),
                                                     launcher::stop_signal_received});
@@ -82,8 +85,11 @@ int train(const trainer::TrainConfig& config) {
 int inspect(const launcher::InspectConfig& config, int rank) {
   launcher::release_stop_signals();
   if (rank != 0) return 0;
-  if (!trainer::storage::fs::is_directory(config.path) && trainer::storage::looks_like_pt_file(config.path)) {
+  const bool file = trainer::storage::fs::exists(config.path) && !trainer::storage::fs::is_directory(config.path);
+  if (file && trainer::storage::looks_like_pt_file(config.path)) {
     trainer::storage::inspect_pt(config.path, std::cout);
+  } else if (file && trainer::storage::is_hdf5_file(config.path)) {
+    trainer::storage::inspect_weights_file(config.path, config.verify, std::cout);
   } else {
     // Into a buffer first: should retention remove the checkpoint meanwhile, the next one is read
     // and printed instead, never half of each.
@@ -104,7 +110,8 @@ int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eva
   if (rank != 0) return 0;
   const launcher::DeviceChoice choice =
       launcher::choose_device(config.device, 0, 1, usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
-  trainer::run_evaluation(config, eval.checkpoint, eval.predictions_out, torch::Device(choice.device), std::cout);
+  trainer::run_evaluation(config, eval.checkpoint, eval.predictions_out, torch::Device(choice.device), std::cout,
+                          eval.top_k);
   return 0;
 }
 
@@ -126,6 +133,7 @@ int run(const std::vector<std::string>& args, int rank, const std::function<void
       if (rank == 0) std::cout << launcher::version_text() << std::endl;
       return 0;
     case launcher::Action::kHelp:
+    case launcher::Action::kPrintConfig:
       launcher::release_stop_signals();
       if (rank == 0) std::cout << command.help_text;
       return 0;

@@ -91,7 +91,13 @@ std::string resolve_checkpoint_path(const std::string& path) {
   if (fs::exists(fs::join(path, schema::kIndexFile))) return path;
   const std::string latest = latest_checkpoint(path);
   if (!latest.empty()) return fs::join(path, latest);
-  throw StorageError(path + ": no checkpoint here (neither index.h5 nor LATEST)");
+  // A run directory (trainer/run_directory.h): its checkpoints/ root.
+  const std::string run_checkpoints = fs::join(path, "checkpoints");
+  if (fs::is_directory(run_checkpoints) && !fs::exists(fs::join(path, "LATEST"))) {
+    const std::string in_run = latest_checkpoint(run_checkpoints);
+    if (!in_run.empty()) return fs::join(run_checkpoints, in_run);
+  }
+  throw StorageError(path + ": no checkpoint here (neither index.h5 nor LATEST, nor a run directory's checkpoints/LATEST)");
 }
 
 int remove_stale_temporaries(const std::string& root) {
@@ -119,6 +125,21 @@ std::vector<std::string> apply_retention(const std::string& root, std::int64_t k
     fs::remove_tree(path);
     removed.push_back(names[i]);
   }
+  return removed;
+}
+
+std::vector<std::string> remove_checkpoints(const std::string& root) {
+  std::vector<std::string> removed;
+  if (!fs::is_directory(root)) return removed;
+  const std::string latest = fs::join(root, "LATEST");
+  if (fs::exists(latest) && !fs::is_directory(latest)) fs::remove_tree(latest);
+  for (const auto& name : list_checkpoints(root)) {
+    const std::string path = fs::join(root, name);
+    if (!is_real_directory(path)) continue;
+    fs::remove_tree(path);
+    removed.push_back(name);
+  }
+  remove_stale_temporaries(root);
   return removed;
 }
 

@@ -41,6 +41,10 @@ int remove_stale_temporaries(const std::string& root);
 std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep,
                                          const std::set<std::string>& also_keep = {});
 
+// Removes every committed checkpoint under `root`, LATEST and what interrupted saves left (an
+// explicit fresh start: --overwrite). A user's own files stay. Returns the checkpoint names removed.
+std::vector<std::string> remove_checkpoints(const std::string& root);
+
 // The exclusive lock of a training job on its checkpoint root (flock on <root>/.trainer.lock,
 // released by the kernel when the process ends, however it ends). The file says who holds it.
 class DirectoryLock {

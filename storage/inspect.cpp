@@ -1,6 +1,7 @@
 #include "storage/inspect.h"
 
 #include "storage/fs.h"
+#include "storage/tensor_file.h"
 #include "storage/tensor_types.h"
 
 #include <iomanip>
@@ -54,6 +55,31 @@ void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::os
     out << "\n";
   }
   out << std::flush;
+}
+
+void inspect_weights_file(const std::string& path, bool verify, std::ostream& out) {
+  const Attributes attributes = root_attributes(path);
+  out << "weights file " << path << " (--save-weights)\n";
+  if (attributes.count("model")) {
+    const RunRecord run = RunRecord::from_attributes(attributes, path);
+    out << "  model " << run.model << (run.model_sha256.empty() ? "" : " (TorchScript file, sha256 " + run.model_sha256 + ")")
+        << ", " << run.num_classes << " classes; written with LibTorch " << run.torch_version << " at " << run.created
+        << "\n";
+    if (!run.class_names.empty()) {
+      out << "  class names:";
+      for (std::size_t i = 0; i < run.class_names.size(); ++i) out << " " << i << ":" << run.class_names[i];
+      out << "\n";
+    }
+  }
+  const StoredTensors tensors = stored_tensors(path, "/model");
+  if (tensors.empty()) throw StorageError(path + ": no tensors under /model (not a --save-weights file)");
+  out << "  tensors (shape):\n";
+  for (const auto& t : tensors) {
+    out << "    " << std::left << std::setw(48) << t.name << " " << shape_text(t.shape) << "\n";
+    if (verify) t.read();
+  }
+  out << std::right << "  total: " << tensors.size() << " tensors" << (verify ? "; every one read: OK" : "") << "\n"
+      << std::flush;
 }
 
 }  // namespace trainer::storage

@@ -20,6 +20,21 @@ void write_tensors(const std::string& path, const std::string& group, const Name
   });
 }
 
+bool is_hdf5_file(const std::string& path) { return H5Fis_hdf5(path.c_str()) > 0; }
+
+StoredTensors stored_tensors(const std::string& path, const std::string& group) {
+  const File file = File::open_read(path);
+  StoredTensors tensors;
+  if (!file.has(group)) return tensors;
+  for (const auto& name : file.list(group)) {
+    const std::string dataset = group + "/" + name;
+    tensors.push_back({name, file.describe(dataset).shape, [path, dataset] { return read_tensor(path, dataset); }});
+  }
+  return tensors;
+}
+
+Attributes root_attributes(const std::string& path) { return File::open_read(path).attributes("/"); }
+
 bool has_tensor(const std::string& path, const std::string& dataset) { return File::open_read(path).has(dataset); }
 
 torch::Tensor read_tensor(const std::string& path, const std::string& dataset) {

@@ -31,6 +31,14 @@ using StoredTensors = std::vector<StoredTensor>;
 void write_tensors(const std::string& path, const std::string& group, const NamedTensors& tensors,
                    const Attributes& attributes = {});
 
+// Whether `path` is an HDF5 file (by its signature).
+bool is_hdf5_file(const std::string& path);
+
+// The datasets directly under `group` of an HDF5 file, each read on demand (the --save-weights
+// file's /model), and the attributes on the file's root.
+StoredTensors stored_tensors(const std::string& path, const std::string& group);
+Attributes root_attributes(const std::string& path);
+
 // Whether the file has this dataset.
 bool has_tensor(const std::string& path, const std::string& dataset);
 

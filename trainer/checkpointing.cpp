@@ -212,12 +212,16 @@ std::string checkpoint_name(const TrainingProgress& p) {
   return name;
 }
 
+storage::RunRecord run_record(const TrainConfig& config, const TrainingState& state) {
+  return {state.identity.model,        state.identity.num_classes, state.identity.in_channels,
+          state.identity.model_sha256, state.identity.class_names, TORCH_VERSION,
+          iso_time_now(),              config_json(config)};
+}
+
 storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
                                                const TrainingProgress& progress, int world_size) {
   storage::CheckpointContents c;
-  c.run = {state.identity.model,        state.identity.num_classes, state.identity.in_channels,
-           state.identity.model_sha256, state.identity.class_names, TORCH_VERSION,
-           iso_time_now(),              config_json(config)};
+  c.run = run_record(config, state);
   c.model = state.model;
   const optim::OptimizerSetup& setup = state.optimizer;
   const auto& groups = setup.optimizer->param_groups();

@@ -40,6 +40,9 @@ struct TrainingState {
   torch::Device device = torch::kCPU;  // where the model trains: its generator is checkpointed too
 };
 
+// What a checkpoint's /run says about the model and its training (also on --save-weights files).
+storage::RunRecord run_record(const TrainConfig& config, const TrainingState& state);
+
 storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
                                                const TrainingProgress& progress, int world_size);
 

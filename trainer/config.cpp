@@ -1,6 +1,7 @@
 #include "trainer/config.h"
 
 #include "common/error.h"
+#include "common/suggest.h"
 #include "data/filters.h"
 #include "data/registry.h"
 #include "models/registry.h"
@@ -30,18 +31,21 @@ void validate_names(const TrainConfig& c) {
   const auto models = models::model_names();
   require(std::find(models.begin(), models.end(), c.model) != models.end() || models::is_model_file(c.model),
           "--model " + c.model + ": unknown model (built-in: " + listed(models) + "; or a TorchScript file, ./" +
-              c.model + ")");
+              c.model + ")" + did_you_mean(c.model, models));
   std::vector<std::string> datasets;
   for (const auto& d : data::dataset_names()) datasets.push_back(d.name);
   require(data::is_dataset_name(c.data.dataset),
-          "--dataset " + c.data.dataset + ": unknown data set (known: " + listed(datasets) + ")");
+          "--dataset " + c.data.dataset + ": unknown data set (known: " + listed(datasets) + ")" +
+              did_you_mean(c.data.dataset, datasets));
   const auto optimizers = optim::optimizer_names();
   require(std::find(optimizers.begin(), optimizers.end(), c.optimizer.name) != optimizers.end(),
-          "--optimizer " + c.optimizer.name + ": unknown optimizer (known: " + listed(optimizers) + ")");
+          "--optimizer " + c.optimizer.name + ": unknown optimizer (known: " + listed(optimizers) + ")" +
+              did_you_mean(c.optimizer.name, optimizers));
   std::vector<std::string> schedules;
   for (const auto& s : optim::schedule_names()) schedules.push_back(s.name);
   require(optim::is_schedule_name(c.schedule.name),
-          "--lr-schedule " + c.schedule.name + ": unknown schedule (known: " + listed(schedules) + ")");
+          "--lr-schedule " + c.schedule.name + ": unknown schedule (known: " + listed(schedules) + ")" +
+              did_you_mean(c.schedule.name, schedules));
 }
 
 // The ranges: wide enough for any real run, narrow enough that no product of them overflows
@@ -195,6 +199,7 @@ void validate_optimization(const TrainConfig& c) {
             "--lr-group " + group.prefix + ": weight_decay out of range");
   }
   for (const auto& prefix : c.freeze) require(!prefix.empty(), "--freeze needs a non-empty prefix");
+  for (const auto& prefix : c.train_only) require(!prefix.empty(), "--train-only needs a non-empty prefix");
 }
 
 void validate_run(const TrainConfig& c) {
@@ -220,6 +225,12 @@ void validate_run(const TrainConfig& c) {
   require_range(c.data.limit_train, 0, kMostSamples, "--limit-train");
   require_range(c.data.limit_test, 0, kMostSamples, "--limit-test");
   require(!c.resume.empty(), "--resume expects auto, none or a checkpoint path");
+  require(!c.checkpoint_dir.empty(), "--checkpoint-dir is empty (to train without checkpoints: --checkpoint-dir none)");
+  require(!c.explicitly("run-dir") || !c.run_dir.empty(), "--run-dir is empty");
+  require(c.run_name.find('/') == std::string::npos && c.run_name != "." && c.run_name != "..",
+          "--name " + c.run_name + ": a run name is one folder name under runs/ (for another place: --run-dir DIR)");
+  require(!c.explicitly("name") || !c.run_name.empty(), "--name is empty");
+  require(!(c.explicitly("run-dir") && c.explicitly("name")), "--run-dir and --name exclude each other");
 }
 
 }  // namespace
@@ -266,6 +277,25 @@ std::string config_json(const TrainConfig& c) {
                       {"warmup_steps", c.schedule.warmup_steps},
                       {"warmup_epochs", c.schedule.warmup_epochs},
                       {"warmup_start_factor", c.schedule.warmup_start_factor}};
+  // What `trainer eval` reads back: where the data was and how each image became a tensor.
+  const data::DataConfig& d = c.data;
+  j["test_data"] = d.test_data_file;
+  j["train_dir"] = d.train_dir;
+  j["val_dir"] = d.val_dir;
+  j["normalize"] = d.normalize ? nlohmann::json::array({d.normalize->first, d.normalize->second}) : nlohmann::json();
+  j["synthetic_shape"] = d.synthetic_shape;
+  j["synthetic_test_size"] = d.synthetic_test_size;
+  j["synthetic_classes"] = d.synthetic_classes;
+  j["skip_bad_images"] = d.skip_bad_images;
+  j["image_size"] = d.images.image_size;
+  j["resize"] = d.images.resize;
+  j["crop_scale"] = {d.images.crop_scale.first, d.images.crop_scale.second};
+  j["crop_ratio"] = {d.images.crop_ratio.first, d.images.crop_ratio.second};
+  j["hflip"] = d.images.hflip;
+  j["mean"] = d.images.mean;
+  j["std"] = d.images.std;
+  j["train_only"] = c.train_only;
+  j["freeze"] = c.freeze;
   return j.dump();
 }
 

@@ -46,9 +46,16 @@ struct TrainConfig {
   std::string init_from;              // weights to start from (checkpoint or .pt); empty: none
   bool init_non_strict = false;       // tolerate weights missing from the file
   std::vector<std::string> freeze;    // parameter-name prefixes that do not train
+  std::vector<std::string> train_only;  // the only parameter-name prefixes that train (the rest freeze)
   std::vector<optim::LrGroup> lr_groups;  // parameter groups with their own hyper-parameters
   // Checkpoints (format v1, docs/checkpoint-format.md).
-  std::string checkpoint_dir = "checkpoints";  // "none" or empty: no checkpoints
+  // Runs (trainer/run_directory.h): a run directory holds one run's outputs. Given neither, the
+  // run directory is chosen under runs/ (the run whose configuration matches, or a new version_N).
+  std::string run_dir;                         // --run-dir DIR
+  std::string run_name;                        // --name NAME: runs/NAME
+  bool overwrite = false;                      // start fresh where another run's checkpoints are
+  std::string resolved_ini;                    // the options as an INI file (--print-config, config.ini)
+  std::string checkpoint_dir = "checkpoints";  // "none": no checkpoints; set from the run directory unless given
   std::int64_t checkpoint_every = 1;           // epochs between checkpoints; 0: only the final one
   std::int64_t checkpoint_every_steps = 0;     // optimizer steps between mid-epoch checkpoints; 0: none
   std::int64_t keep_last = 3;                  // committed checkpoints kept; 0: all
@@ -62,6 +69,7 @@ struct TrainConfig {
   std::set<std::string> explicit_options;
 
   bool checkpointing() const { return !checkpoint_dir.empty() && checkpoint_dir != "none"; }
+  bool explicitly(const std::string& option) const { return explicit_options.count(option) > 0; }
 };
 
 // Throws ConfigError naming the option whose value is out of range or unknown to its registry

@@ -11,7 +11,12 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/utils.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <sstream>
 
 namespace trainer {
 namespace {
@@ -34,17 +39,40 @@ std::vector<std::string> class_names(const WeightSource& source, const data::Dat
 }
 
 void print_report(const EvalResult& r, const std::vector<std::string>& names, std::ostream& log) {
-  char line[160];
-  std::snprintf(line, sizeof line, "test: %lld samples, loss %.4f, accuracy %.4f\n", static_cast<long long>(r.samples),
+  char line[256];
+  std::snprintf(line, sizeof line, "test: %lld samples, loss %.4f, accuracy %.4f", static_cast<long long>(r.samples),
                 r.loss, r.accuracy);
-  log << line << "per-class accuracy:";
+  log << line;
+  if (r.top_k > 0) {
+    std::snprintf(line, sizeof line, ", top-%lld accuracy %.4f", static_cast<long long>(r.top_k), r.top_k_accuracy);
+    log << line;
+  }
+  log << "\nper-class accuracy:";
   const std::int64_t k = r.confusion.size(0);
+  const torch::Tensor confusion = r.confusion.to(torch::kFloat64);
+  const torch::Tensor correct = confusion.diagonal(), support = confusion.sum(1), predicted = confusion.sum(0);
+  const torch::Tensor recall = correct / support.clamp_min(1), precision = correct / predicted.clamp_min(1);
+  const torch::Tensor f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12);
   for (std::int64_t c = 0; c < k; ++c) {
-    const double total = static_cast<double>(r.confusion[c].sum().item<std::int64_t>());
-    std::snprintf(line, sizeof line, ":%.3f", total > 0 ? r.confusion[c][c].item<std::int64_t>() / total : 0.0);
+    std::snprintf(line, sizeof line, ":%.3f", recall[c].item<double>());
     log << " " << names[static_cast<std::size_t>(c)] << line;
   }
-  log << "\nconfusion matrix (rows: true class, columns: predicted";
+  std::size_t width = 12;
+  for (const auto& name : names) width = std::max(width, name.size() + 2);
+  std::snprintf(line, sizeof line, "\n%-*s %9s %9s %9s %9s\n", static_cast<int>(width), "class", "precision", "recall",
+                "f1-score", "support");
+  log << line;
+  for (std::int64_t c = 0; c < k; ++c) {
+    std::snprintf(line, sizeof line, "%-*s %9.4f %9.4f %9.4f %9lld\n", static_cast<int>(width),
+                  names[static_cast<std::size_t>(c)].c_str(), precision[c].item<double>(), recall[c].item<double>(),
+                  f1[c].item<double>(), static_cast<long long>(support[c].item<double>()));
+    log << line;
+  }
+  std::snprintf(line, sizeof line, "%-*s %9.4f %9.4f %9.4f %9lld\n", static_cast<int>(width), "macro avg",
+                precision.mean().item<double>(), recall.mean().item<double>(), f1.mean().item<double>(),
+                static_cast<long long>(r.samples));
+  log << line;
+  log << "confusion matrix (rows: true class, columns: predicted";
   if (names.front() != "0")
     for (std::int64_t c = 0; c < k; ++c) log << (c ? ", " : "; ") << c << " = " << names[static_cast<std::size_t>(c)];
   log << "):\n";
@@ -58,13 +86,106 @@ void print_report(const EvalResult& r, const std::vector<std::string>& names, st
   log << std::flush;
 }
 
+template <typename T>
+std::string option_text(const T& value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+template <typename T>
+std::string option_text(const std::vector<T>& values) {
+  std::string text;
+  for (const auto& value : values) text += (text.empty() ? "" : ",") + option_text(value);
+  return text;
+}
+
+// The recorded value of one data option: taken where the option is not given; where it is given
+// and differs, a transform is refused (the model would be measured on inputs unlike its
+// training's) and anything else is noted.
+template <typename T>
+void remember(const nlohmann::json& recorded, const char* key, const std::string& option, T& field,
+              const TrainConfig& given, const std::string& where, std::vector<std::string>& notes, bool transform) {
+  if (!recorded.contains(key) || recorded[key].is_null()) return;
+  T value;
+  try {
+    value = recorded[key].get<T>();
+  } catch (const nlohmann::json::exception&) {
+    return;  // a record of another version: the options decide
+  }
+  if (!given.explicitly(option)) {
+    field = value;
+  } else if (!(field == value)) {
+    if (transform)
+      throw CheckpointError("eval --" + option + " " + option_text(field) + ": " + where + " was trained with --" +
+                            option + " " + option_text(value) +
+                            "; its accuracy on inputs made otherwise would not be the model's (leave --" + option +
+                            " out: the recorded value is used)");
+    notes.push_back("--" + option + " " + option_text(field) + " (trained with " + option_text(value) + ")");
+  }
+}
+
+// `trainer eval` measures the model on the data it was trained on, made into tensors as in training
+// (the checkpoint's or weights file's recorded options), unless options say otherwise: another
+// data set is allowed and named in the report; other transforms are refused.
+TrainConfig with_training_data(const TrainConfig& given, const WeightSource& source, std::ostream& log) {
+  TrainConfig config = given;
+  if (source.config.empty()) return config;
+  const nlohmann::json recorded = nlohmann::json::parse(source.config, nullptr, /*allow_exceptions=*/false);
+  if (!recorded.is_object()) return config;
+  std::vector<std::string> notes;
+  data::DataConfig& d = config.data;
+  const std::string& where = source.path;
+  remember(recorded, "dataset", "dataset", d.dataset, given, where, notes, false);
+  remember(recorded, "data_dir", "data-dir", d.data_dir, given, where, notes, false);
+  remember(recorded, "val_dir", "val-dir", d.val_dir, given, where, notes, false);
+  remember(recorded, "train_dir", "train-dir", d.train_dir, given, where, notes, false);
+  remember(recorded, "data", "data", d.data_file, given, where, notes, false);
+  remember(recorded, "test_data", "test-data", d.test_data_file, given, where, notes, false);
+  if (d.dataset == "hdf5" && d.test_data_file.empty()) d.test_data_file = d.data_file;
+  remember(recorded, "synthetic_shape", "synthetic-shape", d.synthetic_shape, given, where, notes, false);
+  remember(recorded, "synthetic_test_size", "synthetic-test-size", d.synthetic_test_size, given, where, notes, false);
+  remember(recorded, "synthetic_classes", "synthetic-classes", d.synthetic_classes, given, where, notes, false);
+  remember(recorded, "seed", "seed", d.seed, given, where, notes, false);
+  remember(recorded, "limit_test", "limit-test", d.limit_test, given, where, notes, false);
+  remember(recorded, "skip_bad_images", "skip-bad-images", d.skip_bad_images, given, where, notes, false);
+  remember(recorded, "classes", "classes", d.classes, given, where, notes, true);
+  const bool images = d.dataset == "image-folder";  // the image options shape no other data set's tensors
+  remember(recorded, "image_size", "image-size", d.images.image_size, given, where, notes, images);
+  remember(recorded, "resize", "resize", d.images.resize, given, where, notes, images);
+  remember(recorded, "mean", "mean", d.images.mean, given, where, notes, images);
+  remember(recorded, "std", "std", d.images.std, given, where, notes, images);
+  if (recorded.contains("normalize")) {
+    std::optional<std::pair<double, double>> normalize;
+    if (recorded["normalize"].is_array() && recorded["normalize"].size() == 2)
+      normalize = std::make_pair(recorded["normalize"][0].get<double>(), recorded["normalize"][1].get<double>());
+    if (!given.explicitly("normalize")) d.normalize = normalize;
+    else if (d.normalize != normalize)
+      throw CheckpointError("eval --normalize: " + where + " was trained with " +
+                            (normalize ? "--normalize " + option_text(normalize->first) + "," + option_text(normalize->second)
+                                       : std::string("the data set's default normalization")) +
+                            "; its accuracy on inputs made otherwise would not be the model's (leave --normalize out)");
+  }
+  log << "data: " << d.dataset << " as recorded in " << where;
+  for (const auto& note : notes) log << (&note == &notes.front() ? "; evaluating on other data than the training's: " : ", ") << note;
+  log << std::endl;
+  return config;
+}
+
 }  // namespace
 
-EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoint, const std::string& predictions_out,
-                          const torch::Device& device, std::ostream& log) {
-  torch::set_num_threads(config.threads);
+EvalResult run_evaluation(const TrainConfig& given, const std::string& checkpoint, const std::string& predictions_out,
+                          const torch::Device& device, std::ostream& log, std::int64_t top_k) {
+  torch::set_num_threads(given.threads);
   const WeightSource source = read_weights(checkpoint);
-  const std::shared_ptr<const data::Dataset> test = data::make_dataset(config.data, data::Split::kTest);
+  const TrainConfig config = with_training_data(given, source, log);
+  std::shared_ptr<const data::Dataset> test;
+  try {
+    test = data::make_dataset(config.data, data::Split::kTest);
+  } catch (const DataError& e) {
+    if (source.config.empty()) throw;
+    throw DataError(std::string(e.what()) + " (the data " + source.path +
+                    " was trained on, as it recorded it; name the data to evaluate on with --data-dir, --val-dir or --test-data)");
+  }
   if (!test || test->size() == 0) throw DataError("eval: the data set has no test split (--test-data FILE for hdf5)");
   const std::vector<std::int64_t> shape = test->sample_shape();
 
@@ -116,6 +237,11 @@ EvalResult run_evaluation(const TrainConfig& config, const std::string& checkpoi
   result.samples = test->size();
   result.loss = loss_sum / static_cast<double>(result.samples);
   result.accuracy = predictions.eq(labels).sum().item<double>() / static_cast<double>(result.samples);
+  if (top_k > 0 && num_classes > top_k) {
+    result.top_k = top_k;
+    result.top_k_accuracy = std::get<1>(logits.topk(top_k, 1)).eq(labels.unsqueeze(1)).any(1).sum().item<double>() /
+                            static_cast<double>(result.samples);
+  }
   result.confusion = torch::bincount(labels * num_classes + predictions, {}, num_classes * num_classes)
                          .view({num_classes, num_classes});
   const std::vector<std::string> names = class_names(source, *test, num_classes);

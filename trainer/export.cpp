@@ -4,6 +4,8 @@
 #include "models/state_dict.h"
 #include "optim/registry.h"
 #include "storage/checkpoint.h"
+#include "storage/fs.h"
+#include "storage/tensor_file.h"
 #include "storage/pt_writer.h"
 #include "trainer/saved_model.h"
 
@@ -17,12 +19,12 @@ using storage::PtValue;
 
 // The checkpoint's tensors in the model's state-dict order (PyTorch's module
 // registration order), as model.state_dict() lists them in Python.
-std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage::CheckpointReader& reader,
+std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage::StoredTensors& tensors,
+                                                                   const storage::RunRecord& run, const std::string& where,
                                                                    const std::string& explicit_model) {
   std::map<std::string, torch::Tensor> saved;
-  for (auto& [name, tensor] : storage::read_all(reader.model())) saved[name] = tensor;
-  const storage::RunRecord run = reader.run();
-  const auto model = rebuild_model("export", reader.directory(), {run.model, run.model_sha256},
+  for (auto& [name, tensor] : storage::read_all(tensors)) saved[name] = tensor;
+  const auto model = rebuild_model("export", where, {run.model, run.model_sha256},
                                    explicit_model.empty() ? std::nullopt : std::optional<std::string>(explicit_model),
                                    run.model, {run.in_channels > 0 ? run.in_channels : 1, run.num_classes});
   const std::string model_name = explicit_model.empty() ? run.model : explicit_model;
@@ -30,14 +32,23 @@ std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage
   for (const auto& entry : models::state_dict(*model)) {
     const auto it = saved.find(entry.first);
     if (it == saved.end())
-      throw CheckpointError(reader.directory() + " lacks " + entry.first + " of model " + model_name);
+      throw CheckpointError(where + " lacks " + entry.first + " of model " + model_name);
     ordered.emplace_back(entry.first, it->second);
     saved.erase(it);
   }
   if (!saved.empty())
-    throw CheckpointError(reader.directory() + " holds " + saved.begin()->first + ", not a tensor of model " +
+    throw CheckpointError(where + " holds " + saved.begin()->first + ", not a tensor of model " +
                           model_name);
   return ordered;
+}
+
+// The ordered state dict Python's load_state_dict takes; `count` is set to its tensors.
+PtValue state_dict_value(const std::vector<std::pair<std::string, torch::Tensor>>& ordered, const std::string& prefix,
+                         std::size_t& count) {
+  std::vector<std::pair<PtValue, PtValue>> state_dict;
+  for (const auto& [name, tensor] : ordered) state_dict.emplace_back(PtValue::text(prefix + name), PtValue::tensor(tensor));
+  count = state_dict.size();
+  return PtValue::ordered_dict(std::move(state_dict));
 }
 
 PtValue python_value(const optim::PythonOption& option) {
@@ -91,12 +102,23 @@ ExportReport export_to_pt(const std::string& checkpoint, const std::string& mode
                           const std::string& add_prefix, bool with_optimizer) {
   ExportReport report;
   std::optional<PtValue> root;
+  if (!storage::fs::is_directory(checkpoint) && storage::fs::exists(checkpoint) && storage::is_hdf5_file(checkpoint)) {
+    // A --save-weights file: its weights and the run record on its root.
+    if (with_optimizer)
+      throw CheckpointError("export --with-optimizer: " + checkpoint + " is a weights file, without optimizer state");
+    const Attributes attributes = storage::root_attributes(checkpoint);
+    if (!attributes.count("model"))
+      throw CheckpointError(checkpoint + ": an HDF5 file without the trainer's run record (not a --save-weights file)");
+    const PtValue state_dict = state_dict_value(in_module_order(storage::stored_tensors(checkpoint, "/model"),
+                                                                storage::RunRecord::from_attributes(attributes, checkpoint),
+                                                                checkpoint, model),
+                                                add_prefix, report.tensors);
+    report.bytes = storage::write_pt_file(to, state_dict);
+    return report;
+  }
   storage::with_checkpoint(checkpoint, [&](const storage::CheckpointReader& reader) {
-    std::vector<std::pair<PtValue, PtValue>> state_dict;
-    for (const auto& [name, tensor] : in_module_order(reader, model))
-      state_dict.emplace_back(PtValue::text(add_prefix + name), PtValue::tensor(tensor));
-    report.tensors = state_dict.size();
-    root = PtValue::ordered_dict(std::move(state_dict));
+    root = state_dict_value(in_module_order(reader.model(), reader.run(), reader.directory(), model), add_prefix,
+                            report.tensors);
     if (with_optimizer)
       root = PtValue::dict({{PtValue::text("epoch"), PtValue::integer(reader.epoch().progress.completed_epochs)},
                             {PtValue::text("model_state_dict"), *root},

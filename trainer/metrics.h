@@ -30,12 +30,16 @@ struct EpochMetrics {
   std::optional<double> startup_seconds;
 };
 
-// One JSON object per line, flushed after each, so a crashed run leaves whole lines.
+// One JSON object per line, flushed after each, so a crashed run leaves whole lines. Each record
+// carries the wall-clock time it was written ("time", ISO 8601 UTC).
 class MetricsWriter {
  public:
+  // A fresh run truncates the file. A resumed run (`resumed_after_epoch`: the completed epochs of
+  // the checkpoint it resumed from) keeps the records up to that epoch, drops those after it (the
+  // epochs about to be trained again), and appends: every epoch is in the file once.
   // Throws ConfigError if it cannot be created; write() throws StorageError with the system's
   // reason when a line cannot be written (a full disk).
-  explicit MetricsWriter(const std::string& path);
+  explicit MetricsWriter(const std::string& path, std::optional<std::int64_t> resumed_after_epoch = std::nullopt);
   void write(const EpochMetrics& metrics);
 
  private:
@@ -47,5 +51,9 @@ class MetricsWriter {
 };
 
 std::string to_json(const EpochMetrics& metrics);
+
+// The lines of a metrics file whose "epoch" is at most `last_epoch` (unparsable lines dropped);
+// how many were dropped in `dropped`.
+std::vector<std::string> metrics_lines_through(const std::string& path, std::int64_t last_epoch, std::size_t& dropped);
 
 }  // namespace trainer

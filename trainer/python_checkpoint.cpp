@@ -1,6 +1,7 @@
 #include "trainer/python_checkpoint.h"
 
 #include "common/error.h"
+#include "optim/adapter.h"
 #include "optim/state_map.h"
 #include "optim/state_tensor.h"
 #include "storage/fs.h"
@@ -45,17 +46,60 @@ std::string optimizer_kind(const Attributes& options, const std::string& ours) {
   return "an optimizer trainer does not have";
 }
 
-// Every option of this run's group must be the file's, but the LR (what the schedule set when the
-// file was written: --lr decides here).
-void check_options(const Attributes& ours, const Attributes& file, std::size_t g, const std::string& where) {
-  for (const auto& [key, value] : ours) {
-    const auto it = file.find(key);
-    if (key == "lr" || it == file.end()) continue;
-    if (optim::number(ours, key, 0) != optim::number(file, key, 0))  // Python's ints and floats alike
+// The command-line option of each group setting that one can give.
+const std::map<std::string, std::string>& option_of_setting() {
+  static const std::map<std::string, std::string> options = {
+      {"lr", "lr"},     {"momentum", "momentum"}, {"weight_decay", "weight-decay"}, {"nesterov", "nesterov"},
+      {"beta1", "betas"}, {"beta2", "betas"},    {"eps", "eps"},                   {"alpha", "alpha"},
+      {"centered", "centered"}};
+  return options;
+}
+
+// A group's settings from its record (this run's, completed by the file's).
+optim::GroupSettings settings_of(const Attributes& record) {
+  optim::GroupSettings s;
+  s.lr = optim::number(record, "lr", s.lr);
+  s.momentum = optim::number(record, "momentum", s.momentum);
+  s.weight_decay = optim::number(record, "weight_decay", s.weight_decay);
+  s.nesterov = optim::number(record, "nesterov", 0) != 0;
+  s.beta1 = optim::number(record, "beta1", s.beta1);
+  s.beta2 = optim::number(record, "beta2", s.beta2);
+  s.eps = optim::number(record, "eps", s.eps);
+  s.alpha = optim::number(record, "alpha", s.alpha);
+  s.centered = optim::number(record, "centered", 0) != 0;
+  return s;
+}
+
+// A group's options as the file has them, where this run does not give them explicitly: the
+// learning rate (the schedule's base: Python's initial_lr where a scheduler wrote one, else lr)
+// and the optimizer's settings. An explicit option that differs from the file's is an error, and
+// so is a difference in a setting that has no option. Returns what was taken, for the log.
+std::vector<std::string> adopt_options(const Attributes& file, const TrainConfig& config, optim::OptimizerSetup& setup,
+                                       std::size_t g, const std::string& where) {
+  auto& group = setup.optimizer->param_groups()[g];
+  Attributes record = setup.adapter->record(group.options());
+  record["lr"] = setup.base_lrs[g];
+  std::vector<std::string> taken;
+  for (auto& [key, value] : record) {
+    const std::string file_key = key == "lr" && file.count("initial_lr") ? "initial_lr" : key;
+    const auto it = file.find(file_key);
+    if (it == file.end() || optim::number(record, key, 0) == optim::number(file, file_key, 0)) continue;
+    const auto option = option_of_setting().find(key);
+    const bool given = option != option_of_setting().end() &&
+                       (config.explicitly(option->second) || (key == "lr" && !config.lr_groups.empty()));
+    if (option == option_of_setting().end() || given)
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + key + " " +
                             storage::attribute_text(it->second) + ", this run has " + storage::attribute_text(value) +
-                            " (pass the file's value on the command line)");
+                            (given ? " (given explicitly: leave the option out to take the file's)"
+                                   : " (no option sets it)"));
+    value = optim::number(file, file_key, 0);
+    taken.push_back(key + " " + storage::attribute_text(value));
   }
+  if (taken.empty()) return taken;
+  const optim::GroupSettings settings = settings_of(record);
+  setup.base_lrs[g] = settings.lr;
+  group.set_options(setup.adapter->options(settings));
+  return taken;
 }
 
 // A value of a parameter's state as a tensor: tensors as they are, numbers (an old step count) as
@@ -68,7 +112,7 @@ torch::Tensor state_value(PyPtr value, const storage::PtFile& file, const std::s
 }
 
 std::size_t restore_optimizer(const storage::PtCheckpoint& checkpoint, const TrainConfig& config, TrainingState& state,
-                              const std::string& where) {
+                              const std::string& where, std::vector<std::string>& taken) {
   const PyPtr groups = storage::dict_get(checkpoint.optimizer, "param_groups");
   const PyPtr saved_state = storage::dict_get(checkpoint.optimizer, "state");
   if (groups == nullptr || groups->kind != PyValue::Kind::kList || saved_state == nullptr ||
@@ -85,7 +129,8 @@ std::size_t restore_optimizer(const storage::PtCheckpoint& checkpoint, const Tra
     const std::string kind = optimizer_kind(options, config.optimizer.name);
     if (kind != config.optimizer.name)
       throw CheckpointError(where + " holds " + kind + " state, this run uses --optimizer " + config.optimizer.name);
-    check_options(setup.adapter->record(ours[g].options()), options, g, where);
+    for (const auto& item : adopt_options(options, config, setup, g, where))
+      taken.push_back((ours.size() > 1 ? "group " + std::to_string(g) + " " : "") + item);
     const PyPtr params = storage::dict_get(groups->items[g], "params");
     if (params == nullptr || params->kind != PyValue::Kind::kList || params->items.size() != ours[g].params().size())
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " +
@@ -129,7 +174,8 @@ TrainingProgress resume_from_python(const std::string& path, const TrainConfig& 
   load_weights(state.model, weights, /*strict=*/true);
   if (checkpoint.optimizer == nullptr)
     throw CheckpointError(where + ": the file holds no optimizer_state_dict (--init-from takes weights alone)");
-  const std::size_t restored = restore_optimizer(checkpoint, config, state, where);
+  std::vector<std::string> taken;
+  const std::size_t restored = restore_optimizer(checkpoint, config, state, where, taken);
 
   // The epoch is taken as the number of epochs done, what `trainer export --with-optimizer` writes.
   TrainingProgress progress;
@@ -146,6 +192,11 @@ TrainingProgress resume_from_python(const std::string& path, const TrainConfig& 
       << progress.completed_epochs << " taken as epochs done; not in the file: the generator state (--seed "
       << config.seed << " goes on), the position in the data (epoch " << progress.completed_epochs + 1
       << " starts afresh), the global step (counted as " << progress.global_step << ")" << std::endl;
+  if (!taken.empty()) {
+    log << "taken from " << path << " (options not given on the command line):";
+    for (const auto& item : taken) log << (&item == &taken.front() ? " " : ", ") << item;
+    log << std::endl;
+  }
   return progress;
 }
 

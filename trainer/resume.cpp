@@ -88,7 +88,14 @@ std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState&
   // an answer that never comes); every rank loads it together (load()).
   if (config.resume == "auto") {
     TrainingProgress progress;
-    const std::string chosen = choose_automatically(config, state, control, log, progress);
+    std::string chosen;
+    try {
+      chosen = choose_automatically(config, state, control, log, progress);
+    } catch (const CheckpointError& e) {  // another run's checkpoints: say what would work
+      throw CheckpointError(std::string(e.what()) + " (--resume auto continues the run in " + config.checkpoint_dir +
+                            "; for another run: a new --run-dir or --name, or --overwrite to remove its checkpoints "
+                            "and start afresh)");
+    }
     if (chosen.empty()) return std::nullopt;
     return Resumed{chosen, progress};
   }

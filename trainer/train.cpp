@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "storage/tensor_file.h"
+#include "trainer/checkpointing.h"
 #include "trainer/evaluation.h"
 #include "trainer/replicas.h"
 #include "trainer/resume.h"
@@ -12,6 +13,7 @@
 
 #include <ATen/Context.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -31,6 +33,14 @@ std::string format_epoch_line(const EpochMetrics& m, std::int64_t epochs) {
   std::snprintf(line + n, sizeof line - n, " | %.1fs %.0f samples/s, data wait %.0f%%", m.epoch_seconds,
                 m.samples_per_second, 100 * m.data_wait_seconds / std::max(m.epoch_seconds, 1e-9));
   return line;
+}
+
+std::string eta_text(double seconds) {
+  if (seconds <= 0) return "";
+  const auto whole = static_cast<long long>(seconds + 0.5);
+  char text[48];
+  std::snprintf(text, sizeof text, " | ETA %lld:%02lld:%02lld", whole / 3600, whole / 60 % 60, whole % 60);
+  return text;
 }
 
 // torch.use_deterministic_algorithms(True), torch.backends.cudnn.deterministic = True and
@@ -66,18 +76,25 @@ TrainResult TrainingLoop::run() {
   }
   std::unique_ptr<MetricsWriter> metrics;
   if (!config_.metrics_file.empty() && context_.comm.rank() == 0)
-    metrics = std::make_unique<MetricsWriter>(config_.metrics_file);
+    metrics = std::make_unique<MetricsWriter>(config_.metrics_file, result.resumed_from.empty()
+                                                                        ? std::nullopt
+                                                                        : std::optional<std::int64_t>(progress_.completed_epochs));
   open_tensorboard();
   progress_lines_.emplace(log_, config_.progress_seconds, config_.epochs);
   if (progress_.completed_epochs >= config_.epochs)
     log_ << "nothing to train: the checkpoint has " << progress_.completed_epochs << " of " << config_.epochs
          << " epoch(s) done" << std::endl;
 
+  const auto run_start = Clock::now();
+  const std::int64_t first_epoch = progress_.completed_epochs;
   for (std::int64_t epoch = progress_.completed_epochs; epoch < config_.epochs; ++epoch) {
     const auto start = Clock::now();
     const EpochSums sums = train_epoch(epoch);
     const EpochMetrics m = end_epoch(epoch, sums, seconds_since(start));
-    log_ << format_epoch_line(m, config_.epochs) << std::endl;
+    // The ETA of the whole run: this process's mean epoch (training and evaluation) so far.
+    const double per_epoch = seconds_since(run_start) / static_cast<double>(epoch + 1 - first_epoch);
+    log_ << format_epoch_line(m, config_.epochs) << eta_text(per_epoch * static_cast<double>(config_.epochs - epoch - 1))
+         << std::endl;
     if (metrics) metrics->write(m);
     record_epoch(m);
     result.epochs.push_back(m);
@@ -89,6 +106,7 @@ TrainResult TrainingLoop::run() {
     if (stop_after_epoch_ && !final_epoch) stop_now();
   }
   finish(result);
+  log_summary(result, seconds_since(run_start));
   return result;
 }
 
@@ -106,7 +124,13 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
   m.global_step = progress_.global_step;
   m.samples_seen = progress_.samples_seen;
   const optim::SchedulePosition last_step{progress_.global_step - 1, epoch};
-  m.lr = state_.schedule->lr(config_.optimizer.lr, last_step);
+  // The default group's base: --lr, or what --resume FILE.pt took from the file.
+  const auto& groups = state_.optimizer.group_names;
+  const auto default_group = std::find(groups.begin(), groups.end(), "default");
+  const double base_lr = default_group != groups.end()
+                             ? state_.optimizer.base_lrs[static_cast<std::size_t>(default_group - groups.begin())]
+                             : config_.optimizer.lr;
+  m.lr = state_.schedule->lr(base_lr, last_step);
   for (const double base_lr : state_.optimizer.base_lrs) m.group_lrs.push_back(state_.schedule->lr(base_lr, last_step));
   if (sums.clipped_steps > 0) m.grad_norm = sums.grad_norm_sum / static_cast<double>(sums.clipped_steps);
   if (state_.scaler) m.skipped_steps = sums.skipped_steps;  // the same on every rank
@@ -148,9 +172,50 @@ void TrainingLoop::finish(TrainResult& result) {
   flush_timeline(/*last=*/true);
   if (tensorboard_) tensorboard_->flush();
   if (!config_.save_weights.empty() && comm.rank() == 0) {
-    storage::write_tensors(config_.save_weights, "/model", state_.model);
+    // With the checkpoint's /run record as attributes: eval, inspect, export and --init-from know
+    // the model, its classes and its data from the file alone.
+    Attributes attributes = run_record(config_, state_).to_attributes();
+    attributes["completed_epochs"] = progress_.completed_epochs;
+    storage::write_tensors(config_.save_weights, "/model", state_.model, attributes);
     log_ << "weights written to " << config_.save_weights << std::endl;
   }
+}
+
+// The end of the run in a few lines: the best and last test metrics, the time and throughput, and
+// where every output went.
+void TrainingLoop::log_summary(const TrainResult& result, double seconds) {
+  if (context_.comm.rank() != 0) return;
+  char line[256];
+  log_ << "run summary:";
+  if (result.epochs.empty()) log_ << " no epoch trained";
+  const EpochMetrics* best = nullptr;
+  double samples = 0, training_seconds = 0;
+  for (const auto& m : result.epochs) {
+    samples += m.samples_per_second * m.epoch_seconds;
+    training_seconds += m.epoch_seconds;
+    if (m.test_accuracy && (!best || *m.test_accuracy > *best->test_accuracy)) best = &m;
+  }
+  if (!result.epochs.empty()) {
+    const EpochMetrics& last = result.epochs.back();
+    if (best) {
+      std::snprintf(line, sizeof line, " best test accuracy %.4f (epoch %lld); last: test accuracy %.4f, test loss %.4f;",
+                    *best->test_accuracy, static_cast<long long>(best->epoch), *last.test_accuracy, *last.test_loss);
+      log_ << line;
+    }
+    std::snprintf(line, sizeof line, " %lld epoch(s) in %.1f s, %.0f samples/s", static_cast<long long>(result.epochs.size()),
+                  seconds, samples / std::max(training_seconds, 1e-9));
+    log_ << line;
+  }
+  log_ << std::endl;
+  const auto output = [&](const char* what, const std::string& path) {
+    if (!path.empty() && path != "none") log_ << "  " << what << ": " << path << std::endl;
+  };
+  output("run directory", config_.run_dir);
+  if (config_.checkpointing()) output("checkpoints", config_.checkpoint_dir);
+  output("metrics", config_.metrics_file);
+  output("final weights", config_.save_weights);
+  output("tensorboard", config_.tensorboard_dir);
+  output("timeline", config_.timeline_file);
 }
 
 }  // namespace trainer

@@ -74,6 +74,7 @@ class TrainingLoop {
   // train.cpp
   EpochMetrics end_epoch(std::int64_t epoch, const EpochSums& sums, double seconds);
   void finish(TrainResult& result);
+  void log_summary(const TrainResult& result, double seconds);
 
   const TrainConfig& config_;
   const RunContext& context_;

@@ -8,6 +8,8 @@
 #include "trainer/training_loop.h"
 #include "trainer/weights.h"
 
+#include <algorithm>
+
 namespace trainer {
 namespace {
 
@@ -36,21 +38,36 @@ void initialize_from(const TrainConfig& config, const models::StateDict& state, 
   log << std::endl;
 }
 
-// --freeze: parameters under these prefixes stop requiring gradients; returns every parameter
-// by name. A prefix matching nothing is an error (a typo would otherwise train everything).
-optim::NamedParameters freeze(torch::nn::Module& model, const std::vector<std::string>& prefixes, std::ostream& log) {
+// --freeze: parameters under these prefixes stop requiring gradients; --train-only: all but those
+// under its prefixes do (the tutorial's feature extractor: --train-only fc). Returns every
+// parameter by name. A prefix matching nothing is an error (a typo would otherwise train everything).
+optim::NamedParameters freeze(torch::nn::Module& model, const TrainConfig& config, std::ostream& log) {
   optim::NamedParameters parameters;
   for (const auto& item : model.named_parameters()) parameters.emplace_back(item.key(), item.value());
-  for (const auto& prefix : prefixes) {
+  const auto under = [](const std::string& name, const std::string& prefix) { return name.rfind(prefix, 0) == 0; };
+  for (const auto& prefix : config.freeze) {
     std::size_t frozen = 0;
     for (auto& [name, tensor] : parameters)
-      if (name.rfind(prefix, 0) == 0) {
+      if (under(name, prefix)) {
         tensor.set_requires_grad(false);
         ++frozen;
       }
     if (frozen == 0) throw ConfigError("--freeze " + prefix + ": no parameter name starts with '" + prefix + "'");
     log << "frozen: " << frozen << " parameter tensor(s) under '" << prefix << "'" << std::endl;
   }
+  if (config.train_only.empty()) return parameters;
+  for (const auto& prefix : config.train_only)
+    if (std::none_of(parameters.begin(), parameters.end(), [&](const auto& p) { return under(p.first, prefix); }))
+      throw ConfigError("--train-only " + prefix + ": no parameter name starts with '" + prefix + "'");
+  std::size_t frozen = 0;
+  for (auto& [name, tensor] : parameters)
+    if (std::none_of(config.train_only.begin(), config.train_only.end(), [&](const auto& p) { return under(name, p); })) {
+      tensor.set_requires_grad(false);
+      ++frozen;
+    }
+  log << "frozen: " << frozen << " parameter tensor(s); training only " << parameters.size() - frozen << " under";
+  for (const auto& prefix : config.train_only) log << " '" << prefix << "'";
+  log << std::endl;
   return parameters;
 }
 
@@ -109,7 +126,7 @@ void TrainingLoop::set_up_model() {
 }
 
 void TrainingLoop::set_up_optimizer() {
-  const optim::NamedParameters parameters = freeze(*model_, config_.freeze, log_);
+  const optim::NamedParameters parameters = freeze(*model_, config_, log_);
   state_.optimizer = optim::make_optimizer(parameters, config_.optimizer, config_.lr_groups);
   const std::int64_t per_step = config_.batch_size * config_.accumulate_steps;
   const optim::RunLength length{config_.epochs, (sampler_->per_rank() + per_step - 1) / per_step};

@@ -30,6 +30,29 @@ void normalize_names(WeightSource& source) {
   source.stripped_prefix = renaming.stripped;
 }
 
+namespace {
+
+// A --save-weights file: the tensors under /model, and the run record on its root when the trainer
+// wrote it (files of other tools may hold /model alone).
+void read_weights_file(const std::string& path, WeightSource& source) {
+  source.path = path;
+  source.kind = "weights file";
+  source.tensors = storage::stored_tensors(path, "/model");
+  if (source.tensors.empty()) throw CheckpointError(path + ": an HDF5 file without /model (not a --save-weights file)");
+  const Attributes attributes = storage::root_attributes(path);
+  if (!attributes.count("model")) return;
+  const storage::RunRecord run = storage::RunRecord::from_attributes(attributes, path);
+  source.model = {run.model, run.model_sha256};
+  source.num_classes = run.num_classes;
+  if (run.in_channels > 0) source.in_channels = run.in_channels;
+  source.class_names = run.class_names;
+  source.config = run.config;
+  if (const auto it = attributes.find("completed_epochs"); it != attributes.end())
+    if (const auto* epochs = std::get_if<std::int64_t>(&it->second)) source.epoch = *epochs;
+}
+
+}  // namespace
+
 WeightSource read_weights(const std::string& path) {
   WeightSource source;
   if (storage::fs::exists(path) && !storage::fs::is_directory(path)) storage::fs::require_regular_file(path);
@@ -39,6 +62,8 @@ WeightSource read_weights(const std::string& path) {
     source.kind = pt.location.empty() ? "torch.save file" : "torch.save checkpoint dict (" + pt.location + ")";
     source.tensors = std::move(pt.tensors);
     source.epoch = pt.epoch;
+  } else if (!storage::fs::is_directory(path) && storage::fs::exists(path) && storage::is_hdf5_file(path)) {
+    read_weights_file(path, source);
   } else {
     if (!storage::fs::exists(path)) throw StorageError(path + ": no such file or directory");
     if (!storage::fs::is_directory(path))
@@ -52,6 +77,7 @@ WeightSource read_weights(const std::string& path) {
       source.num_classes = run.num_classes;
       if (run.in_channels > 0) source.in_channels = run.in_channels;
       source.class_names = run.class_names;
+      source.config = run.config;
       source.epoch = reader.epoch().progress.completed_epochs;
     });
   }

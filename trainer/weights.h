@@ -1,5 +1,6 @@
 #pragma once
-// Model weights from anywhere: our checkpoints (a directory, or a --checkpoint-dir's LATEST) and
+// Model weights from anywhere: our checkpoints (a directory, or a --checkpoint-dir's LATEST), our
+// --save-weights files, and
 // Python's torch.save files, with wrapper prefixes normalized and every missing, unexpected or
 // mis-shaped tensor reported by name. Tensors are read only once their name and shape are known to
 // fit, so a file's claims cost no memory until they are checked. Used by resume, eval, export and
@@ -25,6 +26,7 @@ struct WeightSource {
   std::optional<std::int64_t> in_channels;
   std::vector<std::string> class_names;  // when the training data named its classes
   std::optional<std::int64_t> epoch;
+  std::string config;  // the training run's options as JSON (checkpoints, weights files), or ""
 };
 
 // Throws StorageError (unreadable) or CheckpointError (no weights) naming the file.

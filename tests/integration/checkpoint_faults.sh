@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
-run=(--limit-train 640 --limit-test 100 --progress-seconds 0 --keep-last 0)
+run=(--limit-train 640 --limit-test 100 --progress-seconds 0 --keep-last 0 --checkpoint-dir checkpoints)
 
 run_mpi 2 "$TRAINER" "${run[@]}" --epochs 3 >/dev/null
 cp -r checkpoints pristine

@@ -7,7 +7,7 @@ source "$(dirname "$0")/mpi_common.sh"
 fixtures="$(dirname "$0")/../fixtures"
 
 run_mpi 2 "$TRAINER" --epochs 2 --limit-train 2000 --limit-test 500 --progress-seconds 0 \
-  --metrics-file metrics.jsonl >train.log
+  --metrics-file metrics.jsonl --checkpoint-dir checkpoints >train.log
 reported=$(json_field metrics.jsonl -1 test_accuracy)
 "$TRAINER" eval --checkpoint checkpoints --limit-test 500 --device cpu --predictions-out predictions.h5 >eval.log
 cat eval.log

@@ -19,8 +19,11 @@ echo "test accuracy after one epoch on 5000 images: $accuracy"
 at_least "$accuracy" 0.65
 grep -q "^epoch 1/2 step" "$WORK/log" || fail "no progress line in the log"
 grep -q "^epoch 2/2 train loss" "$WORK/log" || fail "no epoch summary line"
-# The defaults checkpoint every epoch into ./checkpoints.
-[ "$(cat checkpoints/LATEST)" = epoch-0002 ] || fail "the default run did not checkpoint"
+# The defaults checkpoint every epoch into a new run directory, runs/version_0, with the resolved
+# options beside the checkpoints and the final weights.
+[ "$(cat runs/version_0/checkpoints/LATEST)" = epoch-0002 ] || fail "the default run did not checkpoint"
+grep -q "^limit-train = 5000$" runs/version_0/config.ini || fail "no config.ini in the run directory"
+[ -s runs/version_0/weights.h5 ] || fail "no final weights in the run directory"
 
 # `trainer info` says what this build has: the versions, the communicators, the GPUs.
 "$TRAINER" info >"$WORK/info" || fail "trainer info failed"

@@ -1,6 +1,8 @@
 #include "launcher/cli.h"
 
 #include "common/error.h"
+#include "common/suggest.h"
+#include "trainer/run_directory.h"
 #include "optim/schedule.h"
 
 #include <gtest/gtest.h>
@@ -134,6 +136,17 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
       {{"inspect", "--bogus"}, "inspect:"},
       {{"info", "--verbose"}, "info: takes no options"},
       {{"--precision", "fp8"}, "expected fp32, bf16 or fp16"},
+      {{"--lrr", "0.1"}, "did you mean '--lr'?"},
+      {{"--chekpoint-dir", "x"}, "did you mean '--checkpoint-dir'?"},
+      {{"--optimizer", "adamm"}, "did you mean 'adam'?"},
+      {{"--lr-schedule", "cosin"}, "did you mean 'cosine'?"},
+      {{"inspect", "x", "--verfy"}, "did you mean '--verify'?"},
+      {{"--checkpoint-dir", ""}, "--checkpoint-dir is empty"},
+      {{"--name", "a/b"}, "--name a/b: a run name is one folder name"},
+      {{"--name", "a", "--run-dir", "b"}, "--run-dir and --name exclude each other"},
+      {{"--train-only", ""}, "--train-only needs a non-empty prefix"},
+      {{"eval", "a", "b"}, "unexpected positional argument 'b'"},
+      {{"eval", "a", "--lr", "0.1"}, "unrecognised option '--lr'"},
   };
   for (const auto& [args, expected] : table) {
     const std::string message = error_of(args);
@@ -141,6 +154,66 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
         << "args: " << args[0] << " ... -> '" << message << "', expected '" << expected << "'";
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
   }
+}
+
+TEST(Cli, DidYouMeanNamesNothingForAFarWord) {
+  EXPECT_EQ(error_of({"--zzzzzzzz"}).find("did you mean"), std::string::npos);
+  EXPECT_EQ(trainer::closest_name("lr", {"lr", "lr-step"}), "lr");
+  EXPECT_EQ(trainer::closest_name("nestrov", {"nesterov", "momentum"}), "nesterov");
+  EXPECT_EQ(trainer::closest_name("warmup", {"warmup-steps", "warmup-epochs"}), "");  // the start of two
+  EXPECT_EQ(trainer::edit_distance("abcd", "abdc"), 1u);
+}
+
+// --print-config writes what --config reads back to the same configuration: the options given as
+// settings, the defaults as comments (so that they stay defaults, not explicit options), numbers
+// as a person writes them.
+TEST(Cli, PrintConfigIsAnIniFileThatConfigReadsBack) {
+  const auto printed = parse({"--lr", "0.05", "--freeze", "features.0", "--freeze", "features.3", "--print-config"});
+  EXPECT_EQ(printed.action, Action::kPrintConfig);
+  const std::string& ini = printed.help_text;
+  EXPECT_NE(ini.find("\nlr = 0.05\n"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("\n# momentum = 0.9\n"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("\n# comm-timeout = 600\n"), std::string::npos) << ini;
+  EXPECT_NE(ini.find("\nfreeze = features.0\nfreeze = features.3\n"), std::string::npos) << ini;
+  const std::string path = ::testing::TempDir() + "/cli_test_printed.ini";
+  std::ofstream(path) << ini;
+  const auto read_back = parse({"--config", path});
+  EXPECT_DOUBLE_EQ(read_back.train.optimizer.lr, 0.05);
+  EXPECT_EQ(read_back.train.freeze, (std::vector<std::string>{"features.0", "features.3"}));
+  auto given = printed.train.explicit_options, read = read_back.train.explicit_options;
+  given.erase("print-config");
+  read.erase("config");
+  EXPECT_EQ(read, given);
+  EXPECT_EQ(parse({"--config", path, "--print-config"}).help_text, ini);
+  EXPECT_EQ(parse({"--help"}).help_text.find("0.90000000000000002"), std::string::npos);
+}
+
+TEST(Cli, ConfigFilesDoNotNest) {
+  const std::string path = ::testing::TempDir() + "/cli_test_nested.ini";
+  std::ofstream(path) << "epochs = 2\nconfig = other.ini\n";
+  EXPECT_NE(error_of({"--config", path}).find("'config =' cannot be set in a configuration file"), std::string::npos);
+}
+
+TEST(Cli, EvalTakesThePathAsInspectAndExportDo) {
+  EXPECT_EQ(parse({"eval", "runs/a"}).eval.checkpoint, "runs/a");
+  EXPECT_EQ(parse({"eval", "--checkpoint", "runs/a"}).eval.checkpoint, "runs/a");
+  EXPECT_EQ(parse({"eval", "runs/a", "--top-k", "3"}).eval.top_k, 3);
+  EXPECT_EQ(parse({"inspect", "--checkpoint", "runs/a"}).inspect.path, "runs/a");
+  EXPECT_EQ(parse({"export", "runs/a", "--to", "a.pt"}).exporting.path, "runs/a");
+  const std::string help = parse({"eval", "--help"}).help_text;
+  EXPECT_NE(help.find("--image-size"), std::string::npos);
+  for (const char* training_only : {"--lr ", "--epochs", "--crop-scale", "--checkpoint-every", "--freeze"})
+    EXPECT_EQ(help.find(training_only), std::string::npos) << training_only;
+}
+
+TEST(RunIdentity, OnlyWhatMakesTheRunCounts) {
+  const auto a = trainer::run_identity("# header\nlr = 0.05\n# momentum = 0.9\nepochs = 3\nmetrics-file = a\n");
+  const auto b = trainer::run_identity("lr = 0.05\nmomentum = 0.9\nepochs = 9\n");
+  EXPECT_EQ(trainer::identity_difference(a, b, "b.ini"), "");
+  const auto c = trainer::run_identity("lr = 0.1\n# momentum = 0.9\n");
+  EXPECT_EQ(trainer::identity_difference(a, c, "c.ini"), "--lr 0.05 in this run against 0.1 in c.ini");
+  const auto d = trainer::run_identity("lr = 0.05\n# momentum = 0.9\nfreeze = fc\n");
+  EXPECT_EQ(trainer::identity_difference(a, d, "d.ini"), "--freeze (unset) in this run against fc in d.ini");
 }
 
 TEST(Cli, InspectTakesAPathAndVerify) {

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <optional>
+#include <vector>
 #include <sstream>
 #include <thread>
 
@@ -45,6 +47,40 @@ TEST(Metrics, WriterWritesOneLinePerEpoch) {
   int lines = 0;
   while (std::getline(in, line)) EXPECT_EQ(nlohmann::json::parse(line)["epoch"], ++lines);
   EXPECT_EQ(lines, 3);
+}
+
+// A resumed run keeps the history up to its checkpoint's epoch and drops what came after (the
+// epochs it trains again); a fresh run starts the file anew. Every record says when it was written.
+TEST(Metrics, ResumeKeepsTheHistoryThroughTheCheckpointAndAppends) {
+  const std::string path = ::testing::TempDir() + "/metrics_resume_test.jsonl";
+  const auto epochs_in_file = [&] {
+    std::vector<int> epochs;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      const auto record = nlohmann::json::parse(line);
+      EXPECT_EQ(record["time"].get<std::string>().size(), 24u) << line;  // 2026-12-07T01:02:03.456Z
+      epochs.push_back(record["epoch"].get<int>());
+    }
+    return epochs;
+  };
+  const auto write = [&](std::optional<std::int64_t> resumed_after, int first, int last) {
+    trainer::MetricsWriter writer(path, resumed_after);
+    trainer::EpochMetrics m;
+    for (int e = first; e <= last; ++e) {
+      m.epoch = e;
+      writer.write(m);
+    }
+  };
+  write(std::nullopt, 1, 3);                // killed after epoch 3's record, before its checkpoint
+  write(std::int64_t{2}, 3, 5);             // resumed from epoch 2: epoch 3 again, then 4 and 5
+  EXPECT_EQ(epochs_in_file(), (std::vector<int>{1, 2, 3, 4, 5}));
+  write(std::int64_t{5}, 6, 6);             // resumed from the end: appended
+  EXPECT_EQ(epochs_in_file(), (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  { std::ofstream(path, std::ios::app) << "{\"epoch\": 7, \"half a li"; }  // a torn last line
+  write(std::int64_t{6}, 7, 7);
+  EXPECT_EQ(epochs_in_file(), (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
+  write(std::nullopt, 1, 1);                // a fresh run
+  EXPECT_EQ(epochs_in_file(), (std::vector<int>{1}));
 }
 
 TEST(Metrics, UnwritablePathIsAConfigError) {
