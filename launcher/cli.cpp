@@ -1,6 +1,7 @@
 #include "launcher/cli.h"
 
 #include "common/error.h"
+#include "common/as_written.h"
 #include "common/suggest.h"
 #include "data/registry.h"
 #include "launcher/device_selection.h"
@@ -56,27 +57,6 @@ struct RawValues {
   std::int64_t synthetic_size = data::DataConfig{}.synthetic_train_size;
   std::int64_t synthetic_test_size = data::DataConfig{}.synthetic_test_size;
 };
-
-// A number as a person writes it: the shortest text that reads back as the same double (0.9, not
-// 0.90000000000000002), for --help and --print-config.
-std::string as_written(double value) {
-  char text[32];
-  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
-    std::snprintf(text, sizeof text, "%.0f", value);
-    return text;
-  }
-  for (int digits = 1; digits <= 17; ++digits) {
-    std::snprintf(text, sizeof text, "%.*g", digits, value);
-    if (std::strtod(text, nullptr) == value) break;
-  }
-  return text;
-}
-template <typename T>
-std::string as_written(const T& value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
 
 // An option whose default is the field's current value, shown as written.
 template <typename T>
@@ -330,6 +310,17 @@ OptionGroups eval_options(TrainConfig& c, RawValues& raw, EvalConfig& eval) {
        "write every test sample's logits, prediction and label")
       ("top-k", with_default(&eval.top_k)->value_name("K"), "also report top-K accuracy (when there are more than K classes)");
   return {{evaluation, general_options(c, raw, true), model_options(c), data_options(c, raw, true)}};
+}
+
+// The training options eval does not list: accepted (a user's option list serves both commands),
+// bound to values nobody reads, and named in a note when given.
+po::options_description training_only_options(const po::options_description& eval, TrainConfig& unused,
+                                              RawValues& unused_raw) {
+  po::options_description hidden;
+  for (const auto& group : train_options(unused, unused_raw).groups)
+    for (const auto& option : group.options())
+      if (!eval.find_nothrow(option->long_name(), false)) hidden.add(option);
+  return hidden;
 }
 
 void require(bool ok, const std::string& message) {
@@ -632,12 +623,16 @@ Command parse_command_line(const std::vector<std::string>& args) {
   const bool eval = command.subcommand == "eval";
   const OptionGroups groups = eval ? eval_options(command.train, raw, command.eval) : train_options(command.train, raw);
   const po::options_description options = groups.all();
+  TrainConfig unused;
+  RawValues unused_raw;
+  const po::options_description training_only =
+      eval ? training_only_options(options, unused, unused_raw) : po::options_description();
   po::variables_map values;
   try {
     // Stray words are collected under a hidden name so that they can be reported by value.
     std::vector<std::string> stray;
     po::options_description with_stray;
-    with_stray.add(options).add_options()("stray-argument", po::value(&stray));
+    with_stray.add(options).add(training_only).add_options()("stray-argument", po::value(&stray));
     po::positional_options_description positional;
     if (eval) positional.add("checkpoint", 1);
     positional.add("stray-argument", -1);
@@ -651,15 +646,22 @@ Command parse_command_line(const std::vector<std::string>& args) {
       command.help_text = help_text(groups);
       return command;
     }
-    if (values.count("config")) read_config_file(values["config"].as<std::string>(), options, values);
+    if (values.count("config")) {
+      po::options_description file_options;
+      file_options.add(options).add(training_only);
+      read_config_file(values["config"].as<std::string>(), file_options, values);
+    }
     po::notify(values);
     if (!stray.empty())
       throw ConfigError("unexpected positional argument '" + stray.front() + "'");
   } catch (const po::error& e) {
     throw ConfigError(e.what());
   }
-  for (const auto& [name, value] : values)
-    if (!value.defaulted()) command.train.explicit_options.insert(name);
+  for (const auto& [name, value] : values) {
+    if (value.defaulted()) continue;
+    if (training_only.find_nothrow(name, false)) command.eval.unused_options.push_back("--" + name);
+    else command.train.explicit_options.insert(name);
+  }
   if (eval) use_one_file_to_evaluate(command.train.data);
   validate_and_finish(command.train, raw);
   command.train.resolved_ini = ini_text(options, values);

@@ -21,6 +21,7 @@ struct EvalConfig {
   std::string checkpoint;       // checkpoint directory, checkpoint root (LATEST) or FILE.pt
   std::string predictions_out;  // HDF5 file with every sample's logits and label; empty: none
   std::int64_t top_k = 5;       // top-k accuracy is reported when there are more classes than this
+  std::vector<std::string> unused_options;  // training options given to eval: noted, not used
 };
 
 struct ExportConfig {

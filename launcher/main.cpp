@@ -108,6 +108,11 @@ int inspect(const launcher::InspectConfig& config, int rank) {
 int evaluate(const trainer::TrainConfig& config, const launcher::EvalConfig& eval, int rank) {
   launcher::release_stop_signals();
   if (rank != 0) return 0;
+  if (!eval.unused_options.empty()) {
+    std::cout << "note: eval does not use";
+    for (const auto& option : eval.unused_options) std::cout << " " << option;
+    std::cout << " (training options)" << std::endl;
+  }
   const launcher::DeviceChoice choice =
       launcher::choose_device(config.device, 0, 1, usable_gpus(launcher::parse_gpu_order(config.gpu_order)));
   trainer::run_evaluation(config, eval.checkpoint, eval.predictions_out, torch::Device(choice.device), std::cout,

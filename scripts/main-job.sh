@@ -8,11 +8,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh -DTRAINER_BUILD_TESTS=OFF -DCMAKE_UNITY_BUILD=ON
 run_dir=${RUN_DIR:-runs/lenet}
-mkdir -p "$run_dir"
 source scripts/mpi-env.sh
 # --oversubscribe: machines with fewer cores than ranks still run; one intra-op thread per rank.
+# The run directory holds config.ini, checkpoints/, metrics.jsonl and weights.h5.
 mpirun -np "${RANKS:-2}" --oversubscribe --bind-to none build/bin/trainer train --model lenet \
-  --dataset fashion-mnist --epochs "${EPOCHS:-3}" --metrics-file "$run_dir/metrics.jsonl" \
-  --checkpoint-dir "$run_dir/checkpoints" --save-weights "$run_dir/weights.h5"
-build/bin/trainer inspect "$run_dir/checkpoints" --verify | tail -1
-echo "metrics: $run_dir/metrics.jsonl, checkpoints: $run_dir/checkpoints, final weights: $run_dir/weights.h5"
+  --dataset fashion-mnist --epochs "${EPOCHS:-3}" --run-dir "$run_dir"
+build/bin/trainer inspect "$run_dir" --verify | tail -1

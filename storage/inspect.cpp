@@ -58,9 +58,9 @@ void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::os
 }
 
 void inspect_weights_file(const std::string& path, bool verify, std::ostream& out) {
-  const Attributes attributes = root_attributes(path);
+  const Attributes attributes = weights_file_attributes(path);
   out << "weights file " << path << " (--save-weights)\n";
-  if (attributes.count("model")) {
+  {
     const RunRecord run = RunRecord::from_attributes(attributes, path);
     out << "  model " << run.model << (run.model_sha256.empty() ? "" : " (TorchScript file, sha256 " + run.model_sha256 + ")")
         << ", " << run.num_classes << " classes; written with LibTorch " << run.torch_version << " at " << run.created
@@ -72,7 +72,6 @@ void inspect_weights_file(const std::string& path, bool verify, std::ostream& ou
     }
   }
   const StoredTensors tensors = stored_tensors(path, "/model");
-  if (tensors.empty()) throw StorageError(path + ": no tensors under /model (not a --save-weights file)");
   out << "  tensors (shape):\n";
   for (const auto& t : tensors) {
     out << "    " << std::left << std::setw(48) << t.name << " " << shape_text(t.shape) << "\n";

@@ -1,8 +1,11 @@
 #include "storage/tensor_file.h"
 
+#include "common/error.h"
 #include "storage/fs.h"
 #include "storage/h5.h"
 #include "storage/tensor_types.h"
+
+#include <sys/stat.h>
 
 namespace trainer::storage {
 
@@ -20,7 +23,11 @@ void write_tensors(const std::string& path, const std::string& group, const Name
   });
 }
 
-bool is_hdf5_file(const std::string& path) { return H5Fis_hdf5(path.c_str()) > 0; }
+// Regular files only: HDF5 would open a FIFO and wait for a writer forever.
+bool is_hdf5_file(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && H5Fis_hdf5(path.c_str()) > 0;
+}
 
 StoredTensors stored_tensors(const std::string& path, const std::string& group) {
   const File file = File::open_read(path);
@@ -34,6 +41,15 @@ StoredTensors stored_tensors(const std::string& path, const std::string& group) 
 }
 
 Attributes root_attributes(const std::string& path) { return File::open_read(path).attributes("/"); }
+
+Attributes weights_file_attributes(const std::string& path) {
+  Attributes attributes = root_attributes(path);
+  if (attributes.count("format"))
+    throw CheckpointError(path + ": a checkpoint's index file; name the checkpoint's directory instead");
+  if (!attributes.count("model") || !File::open_read(path).has("/model"))
+    throw CheckpointError(path + ": an HDF5 file that is not a --save-weights file (no /model with the trainer's run record)");
+  return attributes;
+}
 
 bool has_tensor(const std::string& path, const std::string& dataset) { return File::open_read(path).has(dataset); }
 

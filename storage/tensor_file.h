@@ -39,6 +39,11 @@ bool is_hdf5_file(const std::string& path);
 StoredTensors stored_tensors(const std::string& path, const std::string& group);
 Attributes root_attributes(const std::string& path);
 
+// The root attributes of a --save-weights file (the run record, `completed_epochs`). Throws
+// CheckpointError naming the file when it is another HDF5 file: one without the trainer's record,
+// or a checkpoint's index.h5 (whose directory is the thing to name).
+Attributes weights_file_attributes(const std::string& path);
+
 // Whether the file has this dataset.
 bool has_tensor(const std::string& path, const std::string& dataset);
 

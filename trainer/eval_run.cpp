@@ -1,5 +1,6 @@
 #include "trainer/eval_run.h"
 
+#include "common/as_written.h"
 #include "common/error.h"
 #include "data/registry.h"
 #include "models/state_dict.h"
@@ -86,19 +87,6 @@ void print_report(const EvalResult& r, const std::vector<std::string>& names, st
   log << std::flush;
 }
 
-template <typename T>
-std::string option_text(const T& value) {
-  std::ostringstream text;
-  text << value;
-  return text.str();
-}
-template <typename T>
-std::string option_text(const std::vector<T>& values) {
-  std::string text;
-  for (const auto& value : values) text += (text.empty() ? "" : ",") + option_text(value);
-  return text;
-}
-
 // The recorded value of one data option: taken where the option is not given; where it is given
 // and differs, a transform is refused (the model would be measured on inputs unlike its
 // training's) and anything else is noted.
@@ -116,11 +104,11 @@ void remember(const nlohmann::json& recorded, const char* key, const std::string
     field = value;
   } else if (!(field == value)) {
     if (transform)
-      throw CheckpointError("eval --" + option + " " + option_text(field) + ": " + where + " was trained with --" +
-                            option + " " + option_text(value) +
+      throw CheckpointError("eval --" + option + " " + as_written(field) + ": " + where + " was trained with --" +
+                            option + " " + as_written(value) +
                             "; its accuracy on inputs made otherwise would not be the model's (leave --" + option +
                             " out: the recorded value is used)");
-    notes.push_back("--" + option + " " + option_text(field) + " (trained with " + option_text(value) + ")");
+    notes.push_back("--" + option + " " + as_written(field) + " (trained with " + as_written(value) + ")");
   }
 }
 
@@ -161,7 +149,7 @@ TrainConfig with_training_data(const TrainConfig& given, const WeightSource& sou
     if (!given.explicitly("normalize")) d.normalize = normalize;
     else if (d.normalize != normalize)
       throw CheckpointError("eval --normalize: " + where + " was trained with " +
-                            (normalize ? "--normalize " + option_text(normalize->first) + "," + option_text(normalize->second)
+                            (normalize ? "--normalize " + as_written(normalize->first) + "," + as_written(normalize->second)
                                        : std::string("the data set's default normalization")) +
                             "; its accuracy on inputs made otherwise would not be the model's (leave --normalize out)");
   }

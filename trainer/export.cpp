@@ -106,9 +106,7 @@ ExportReport export_to_pt(const std::string& checkpoint, const std::string& mode
     // A --save-weights file: its weights and the run record on its root.
     if (with_optimizer)
       throw CheckpointError("export --with-optimizer: " + checkpoint + " is a weights file, without optimizer state");
-    const Attributes attributes = storage::root_attributes(checkpoint);
-    if (!attributes.count("model"))
-      throw CheckpointError(checkpoint + ": an HDF5 file without the trainer's run record (not a --save-weights file)");
+    const Attributes attributes = storage::weights_file_attributes(checkpoint);
     const PtValue state_dict = state_dict_value(in_module_order(storage::stored_tensors(checkpoint, "/model"),
                                                                 storage::RunRecord::from_attributes(attributes, checkpoint),
                                                                 checkpoint, model),

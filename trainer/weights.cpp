@@ -32,15 +32,12 @@ void normalize_names(WeightSource& source) {
 
 namespace {
 
-// A --save-weights file: the tensors under /model, and the run record on its root when the trainer
-// wrote it (files of other tools may hold /model alone).
+// A --save-weights file: the tensors under /model, and the run record on its root.
 void read_weights_file(const std::string& path, WeightSource& source) {
   source.path = path;
   source.kind = "weights file";
+  const Attributes attributes = storage::weights_file_attributes(path);
   source.tensors = storage::stored_tensors(path, "/model");
-  if (source.tensors.empty()) throw CheckpointError(path + ": an HDF5 file without /model (not a --save-weights file)");
-  const Attributes attributes = storage::root_attributes(path);
-  if (!attributes.count("model")) return;
   const storage::RunRecord run = storage::RunRecord::from_attributes(attributes, path);
   source.model = {run.model, run.model_sha256};
   source.num_classes = run.num_classes;

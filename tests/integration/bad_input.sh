@@ -40,8 +40,10 @@ expect_bad_input "no such file" --dataset hdf5 --data "$WORK/absent.h5"
 expect_bad_input "--classes: class 12 is not in the data set" --classes 3,12 --limit-train 10
 expect_bad_input "lenet expects images of 1x32x32, got 1x28x28" --dataset synthetic \
   --synthetic-shape 1,28,28 --synthetic-size 8
-expect_bad_input "--metrics-file $WORK/no/dir/m.jsonl: cannot create" --limit-train 10 \
-  --metrics-file "$WORK/no/dir/m.jsonl"
+# An output's missing folder is created; one that cannot be (a file is in the way) is named.
+: >"$WORK/a-file"
+expect_bad_input "--metrics-file $WORK/a-file/dir/m.jsonl: cannot create its folder" --limit-train 10 \
+  --metrics-file "$WORK/a-file/dir/m.jsonl"
 
 # --help and --version are not errors.
 grep -q -- "--limit-train" <<<"$("$TRAINER" --help)" || fail "--help lacks --limit-train"

@@ -4,9 +4,9 @@
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 tools="$PYTHON $(dirname "$0")/checkpoint_tools.py"
-run=(--limit-train 640 --limit-test 100 --progress-seconds 0 --keep-last 0 --checkpoint-dir checkpoints)
+run=(--limit-train 640 --limit-test 100 --progress-seconds 0 --keep-last 0)
 
-run_mpi 2 "$TRAINER" "${run[@]}" --epochs 3 >/dev/null
+run_mpi 2 "$TRAINER" "${run[@]}" --epochs 3 --checkpoint-dir checkpoints >/dev/null
 cp -r checkpoints pristine
 
 # A flipped byte inside a shard: named with its shard and tensor, by inspect --verify and on resume.
@@ -16,7 +16,7 @@ status=0
 [ "$status" -eq 2 ] || fail "inspect --verify of a corrupt checkpoint exited $status"
 grep -q "tensor /model/classifier.0.weight in shard-0000[01]-of-00002.h5" verify.err || fail "$(cat verify.err)"
 expect_bad_input "tensor /model/classifier.0.weight in shard-" "${run[@]}" --epochs 4 --resume checkpoints/epoch-0003
-run_mpi 2 "$TRAINER" "${run[@]}" --epochs 4 >fallback.log
+run_mpi 2 "$TRAINER" "${run[@]}" --epochs 4 --checkpoint-dir checkpoints >fallback.log
 grep -q "warning: checkpoint checkpoints/epoch-0003 is unusable (rank [01]: checkpoint " fallback.log ||
   fail "no warning naming the rank that read the damaged shard: $(cat fallback.log)"
 grep -q "resumed from checkpoints/epoch-0002" fallback.log || fail "did not fall back to epoch-0002"
@@ -26,7 +26,7 @@ grep -q "epoch 4/4 train loss" fallback.log || fail "training did not continue"
 rm -rf checkpoints && cp -r pristine checkpoints
 rm checkpoints/epoch-0003/shard-00001-of-00002.h5
 expect_bad_input "shard shard-00001-of-00002.h5 is missing (the index records" inspect checkpoints
-"$TRAINER" "${run[@]}" --epochs 4 >missing.log
+"$TRAINER" "${run[@]}" --epochs 4 --checkpoint-dir checkpoints >missing.log
 grep -q "resumed from checkpoints/epoch-0002" missing.log || fail "no fallback past a missing shard"
 cp -r pristine broken && rm broken/*/shard-00000-of-00002.h5
 expect_bad_input "--resume auto: no usable checkpoint in broken" "${run[@]}" --epochs 4 --checkpoint-dir broken

@@ -20,6 +20,7 @@ pristine=$(fingerprint ck)
 # Bad files, each made once.
 cp -r ck truncated && truncate -s 5000 truncated/epoch-0002/shard-00000-of-00001.h5
 cp -r ck foreign && cp weights.h5 foreign/epoch-0002/index.h5
+cp ck/epoch-0002/shard-00000-of-00001.h5 lone-shard.h5
 echo "plain text" >notes.txt
 mkdir fmnist-truncated && cp "$fmnist"/*.gz fmnist-truncated/
 head -c 100000 "$fmnist/train-images-idx3-ubyte.gz" >fmnist-truncated/train-images-idx3-ubyte.gz
@@ -46,7 +47,7 @@ table=(
   "train-images-idx3-ubyte.gz|--data-dir fmnist-truncated --checkpoint-dir ck --epochs 3"
   "/nonexistent/dir/x.pt: cannot write|export ck --to /nonexistent/dir/x.pt"
   "inspect: name a checkpoint|inspect"
-  "weights.h5: no checkpoint here|inspect weights.h5"
+  "lone-shard.h5: an HDF5 file that is not a --save-weights file|inspect lone-shard.h5"
 )
 if [ -n "$as_nobody" ]; then
   table+=(

@@ -145,8 +145,10 @@ expect_bad_input "broken/train/trouser/000.png: a corrupt or truncated PNG" "${b
 cp folder/train/trouser/000.png broken/train/trouser/000.png
 echo "hello" >broken/train/trouser/001.png
 expect_bad_input "broken/train/trouser/001.png: not a JPEG or PNG image" "${bad[@]}" --data-dir broken
-expect_bad_input "is smaller than the crop 64 (--resize to scale it)" eval --checkpoint init --dataset image-folder \
-  --data-dir folder --image-size 64 --resize 0
+expect_bad_input "is smaller than the crop 64 (--resize to scale it)" --dataset image-folder --model lenet \
+  --checkpoint-dir none --epochs 1 --data-dir folder --image-size 64 --resize 0
+# eval takes the transforms the checkpoint was trained with; another one is refused, not measured.
+expect_bad_input "init/epoch-0001 was trained with --image-size 32" eval --checkpoint init --image-size 64 --resize 0
 mkdir -p extra/train/a extra/val/a extra/val/z && cp folder/train/trouser/000.png extra/train/a/ &&
   cp folder/train/trouser/000.png extra/val/a/ && cp folder/train/trouser/000.png extra/val/z/
 expect_bad_input "extra/val/z: a class the training folder does not have" "${bad[@]}" --data-dir extra

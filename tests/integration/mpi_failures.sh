@@ -30,12 +30,13 @@ echo "mpirun ended with status $status, $elapsed s after kill -9 of one rank"
 #    first collective: MPI_Abort ends both, and the message names the rank.
 start=$(date +%s)
 status=0
-run_mpi 2 "$TRAINER" --checkpoint-dir none --limit-train 256 --epochs 1 --metrics-file "$WORK/missing/dir/m.jsonl" \
+: >"$WORK/a-file"  # in the way of the folder the metrics file needs
+run_mpi 2 "$TRAINER" --checkpoint-dir none --limit-train 256 --epochs 1 --metrics-file "$WORK/a-file/dir/m.jsonl" \
   >"$WORK/abort.log" 2>&1 || status=$?
 elapsed=$(($(date +%s) - start))
 cat "$WORK/abort.log"
 [ "$status" -ne 0 ] || fail "mpirun exited 0"
-grep -q "trainer: error: rank 0/2: --metrics-file $WORK/missing/dir/m.jsonl: cannot create" "$WORK/abort.log" ||
+grep -q "trainer: error: rank 0/2: --metrics-file $WORK/a-file/dir/m.jsonl: cannot create" "$WORK/abort.log" ||
   fail "no error line naming rank 0"
 [ "$elapsed" -le 30 ] || fail "the failing job took $elapsed s to end"
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # A user's first week, with the trainer installed by `cmake --install` into a prefix of its own and
 # run as an unprivileged user (nobody, when the test runs as root), from PATH:
+#   install     the installed trainer starts and trains an epoch (its RPATH finds its libraries).
 #   quickstart  README's quick start, the blocks marked for it, run verbatim: Fashion-MNIST under
 #               mpirun -np 4, continued, evaluated (the run's own accuracy) and exported; ResNet-18
 #               fine-tuned on an image folder with --train-only fc and evaluated without data options
@@ -143,4 +144,10 @@ runs() {
   diff "$repo/docs/options.md" "$WORK/options.md" >options.diff || fail "docs/options.md is stale: $(head -5 options.diff)"
 }
 
-run_scenarios quickstart runs -- "$@"
+install() {
+  as_user trainer --epochs 1 --limit-train 256 --limit-test 64 --progress-seconds 0 >install_run.log ||
+    fail "the installed trainer could not train: $(tail -3 install_run.log)"
+  grep -q "run directory runs/version_0 (new)" install_run.log || fail "no run directory: $(head -3 install_run.log)"
+}
+
+run_scenarios install quickstart runs -- "$@"

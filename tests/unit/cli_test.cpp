@@ -146,7 +146,7 @@ TEST(Cli, EveryBadInputIsAConfigErrorNamingTheOption) {
       {{"--name", "a", "--run-dir", "b"}, "--run-dir and --name exclude each other"},
       {{"--train-only", ""}, "--train-only needs a non-empty prefix"},
       {{"eval", "a", "b"}, "unexpected positional argument 'b'"},
-      {{"eval", "a", "--lr", "0.1"}, "unrecognised option '--lr'"},
+      {{"eval", "a", "--lrr", "0.1"}, "unrecognised option '--lrr'"},
   };
   for (const auto& [args, expected] : table) {
     const std::string message = error_of(args);
@@ -200,6 +200,9 @@ TEST(Cli, EvalTakesThePathAsInspectAndExportDo) {
   EXPECT_EQ(parse({"eval", "runs/a", "--top-k", "3"}).eval.top_k, 3);
   EXPECT_EQ(parse({"inspect", "--checkpoint", "runs/a"}).inspect.path, "runs/a");
   EXPECT_EQ(parse({"export", "runs/a", "--to", "a.pt"}).exporting.path, "runs/a");
+  const auto with_training_options = parse({"eval", "runs/a", "--lr", "0.1", "--epochs", "3"});
+  EXPECT_EQ(with_training_options.eval.unused_options, (std::vector<std::string>{"--epochs", "--lr"}));
+  EXPECT_EQ(with_training_options.train.explicit_options.count("lr"), 0u);
   const std::string help = parse({"eval", "--help"}).help_text;
   EXPECT_NE(help.find("--image-size"), std::string::npos);
   for (const char* training_only : {"--lr ", "--epochs", "--crop-scale", "--checkpoint-every", "--freeze"})
