@@ -145,7 +145,7 @@ std::string choose_run_directory(TrainConfig& config, std::ostream& log) {
   if (dir.empty()) {
     if (config.overwrite)
       throw ConfigError("--overwrite needs the directory it clears: --run-dir DIR or --name NAME");
-    if (config.resume == "auto") dir = matching_run(config, ours);
+    if (config.resume == "auto" || config.resume == "best") dir = matching_run(config, ours);
     if (!dir.empty())
       log << "run directory " << dir << ": continuing it (its config.ini matches this run's options)" << std::endl;
     else {

@@ -51,6 +51,11 @@ void read_weights_file(const std::string& path, WeightSource& source) {
 }  // namespace
 
 WeightSource read_weights(const std::string& path) {
+  // A run directory without checkpoints (--checkpoint-dir none, or all removed): its final weights.
+  const std::string run_weights = storage::fs::join(path, "weights.h5");
+  if (storage::fs::is_directory(path) && !storage::fs::is_directory(storage::fs::join(path, "checkpoints")) &&
+      !storage::fs::exists(storage::fs::join(path, "LATEST")) && storage::is_hdf5_file(run_weights))
+    return read_weights(run_weights);
   WeightSource source;
   if (storage::fs::exists(path) && !storage::fs::is_directory(path)) storage::fs::require_regular_file(path);
   if (!storage::fs::is_directory(path) && storage::looks_like_pt_file(path)) {
