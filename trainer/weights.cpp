@@ -53,8 +53,10 @@ void read_weights_file(const std::string& path, WeightSource& source) {
 WeightSource read_weights(const std::string& path) {
   // A run directory without checkpoints (--checkpoint-dir none, or all removed): its final weights.
   const std::string run_weights = storage::fs::join(path, "weights.h5");
-  if (storage::fs::is_directory(path) && !storage::fs::is_directory(storage::fs::join(path, "checkpoints")) &&
-      !storage::fs::exists(storage::fs::join(path, "LATEST")) && storage::is_hdf5_file(run_weights))
+  // (weights.h5 first: the probe of a regular file never throws, so an unreadable directory is
+  // reported by the checkpoint reader as before.)
+  if (storage::is_hdf5_file(run_weights) && !storage::fs::is_directory(storage::fs::join(path, "checkpoints")) &&
+      !storage::fs::exists(storage::fs::join(path, "LATEST")))
     return read_weights(run_weights);
   WeightSource source;
   if (storage::fs::exists(path) && !storage::fs::is_directory(path)) storage::fs::require_regular_file(path);
