@@ -156,6 +156,9 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
 
 // A checkpoint, on the timeline and in TensorBoard.
 void TrainingLoop::save(const TrainingProgress& progress, bool wait) {
+  // The scalars of the steps this checkpoint covers reach the disk before it can commit: a kill
+  // right after the commit must not lose them (the resumed run logs only the steps after it).
+  if (tensorboard_) tensorboard_->flush();
   TimePoint mark = timeline_now();
   const auto start = Clock::now();
   saver_->save(progress, wait);
