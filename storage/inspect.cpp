@@ -7,6 +7,17 @@
 #include <iomanip>
 
 namespace trainer::storage {
+namespace {
+
+// "  class names: 0:boot 1:trouser", when the training data named its classes.
+void print_class_names(const RunRecord& run, std::ostream& out) {
+  if (run.class_names.empty()) return;
+  out << "  class names:";
+  for (std::size_t i = 0; i < run.class_names.size(); ++i) out << " " << i << ":" << run.class_names[i];
+  out << "\n";
+}
+
+}  // namespace
 
 void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::ostream& out) {
   const IndexRecord& index = checkpoint.index();
@@ -21,11 +32,7 @@ void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::os
       << (run.in_channels > 0 ? std::to_string(run.in_channels) : "?") << " input channel(s); written by "
       << index.world_size << " rank(s) with LibTorch " << known(run.torch_version) << " at " << known(run.created)
       << "\n";
-  if (!run.class_names.empty()) {
-    out << "  class names:";
-    for (std::size_t i = 0; i < run.class_names.size(); ++i) out << " " << i << ":" << run.class_names[i];
-    out << "\n";
-  }
+  print_class_names(run, out);
   out << "  progress: " << progress.completed_epochs << " epoch(s) done, global step " << progress.global_step << ", "
       << progress.samples_seen << " samples seen";
   if (progress.step_in_epoch > 0) out << ", " << progress.step_in_epoch << " step(s) into the next epoch";
@@ -65,11 +72,7 @@ void inspect_weights_file(const std::string& path, bool verify, std::ostream& ou
     out << "  model " << run.model << (run.model_sha256.empty() ? "" : " (TorchScript file, sha256 " + run.model_sha256 + ")")
         << ", " << run.num_classes << " classes; written with LibTorch " << run.torch_version << " at " << run.created
         << "\n";
-    if (!run.class_names.empty()) {
-      out << "  class names:";
-      for (std::size_t i = 0; i < run.class_names.size(); ++i) out << " " << i << ":" << run.class_names[i];
-      out << "\n";
-    }
+    print_class_names(run, out);
   }
   const StoredTensors tensors = stored_tensors(path, "/model");
   out << "  tensors (shape):\n";

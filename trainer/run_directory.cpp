@@ -37,6 +37,8 @@ std::string trim(const std::string& text) {
   return text.substr(begin, text.find_last_not_of(" \t\r") - begin + 1);
 }
 
+RunIdentity identity_in(const std::string& ini) { return run_identity(storage::fs::read_text(ini, 1 << 20)); }
+
 bool has_checkpoints(const std::string& root) {
   return storage::fs::is_directory(root) && !storage::list_checkpoints(root).empty();
 }
@@ -61,7 +63,7 @@ std::string matching_run(const TrainConfig& config, const RunIdentity& ours) {
     const std::string ini = storage::fs::join(dir, kConfigFile);
     if (!storage::fs::exists(ini) || storage::fs::is_directory(ini)) continue;
     try {
-      if (!identity_difference(ours, run_identity(storage::fs::read_text(ini, 1 << 20)), ini).empty()) continue;
+      if (!identity_difference(ours, identity_in(ini), ini).empty()) continue;
     } catch (const StorageError&) {
       continue;  // unreadable: not a run this one can be
     }
@@ -120,7 +122,7 @@ void check_directory_is_ours(TrainConfig& config, const std::string& run_dir, co
   const bool checkpoints = config.checkpointing() && has_checkpoints(config.checkpoint_dir);
   const std::string where = run_dir.empty() ? "--checkpoint-dir " + config.checkpoint_dir : "run directory " + run_dir;
   if (!ini.empty() && storage::fs::exists(ini) && (checkpoints || storage::fs::exists(config.metrics_file))) {
-    const std::string difference = identity_difference(ours, run_identity(storage::fs::read_text(ini, 1 << 20)), ini);
+    const std::string difference = identity_difference(ours, identity_in(ini), ini);
     if (!difference.empty())
       throw CheckpointError(where + " holds another run (" + difference + "); " + way_out(config));
   }
