@@ -119,7 +119,13 @@ torch::Tensor ImageFolderDataset::sample(std::int64_t index, std::int64_t epoch)
   const RgbImage image = decode_image(file.path);
   if (!augment_) return eval_transform(image, pipeline_, file.path);
   SampleRandom random(seed_, epoch, index);
-  return train_transform(image, pipeline_, random);
+  return train_transform(image, pipeline_, draw_augmentation(image.height, image.width, pipeline_, random));
+}
+
+TrainDraw ImageFolderDataset::augmentation(std::int64_t index, std::int64_t epoch) const {
+  const ImageSize size = read_image_size(path(index));
+  SampleRandom random(seed_, epoch, index);
+  return draw_augmentation(size.height, size.width, pipeline_, random);
 }
 
 Batch ImageFolderDataset::batch(torch::IntArrayRef indices, std::int64_t epoch) const {

@@ -6,6 +6,7 @@
 
 #include "data/config.h"
 #include "data/dataset.h"
+#include "data/image_transforms.h"
 
 #include <memory>
 #include <string>
@@ -46,6 +47,11 @@ class ImageFolderDataset : public Dataset {
 
   std::vector<std::string> class_names() const override { return classes_; }
   std::vector<std::string> notes() const override;
+
+  // What the training pipeline draws for sample `index` in `epoch` (the crop and the flip), and
+  // the file it reads: for comparing our augmentation with torchvision's on the same draws.
+  TrainDraw augmentation(std::int64_t index, std::int64_t epoch) const;
+  const std::string& path(std::int64_t index) const { return files_[static_cast<std::size_t>(index)].path; }
 
  private:
   torch::Tensor sample(std::int64_t index, std::int64_t epoch) const;

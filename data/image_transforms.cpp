@@ -1,15 +1,13 @@
 #include "data/image_transforms.h"
 
 #include "common/error.h"
-
-#include <torch/nn/functional/upsampling.h>
+#include "data/pil_resize.h"
 
 #include <cmath>
+#include <tuple>
 
 namespace trainer::data {
 namespace {
-
-namespace F = torch::nn::functional;
 
 std::uint64_t splitmix64(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
@@ -21,19 +19,11 @@ std::uint64_t splitmix64(std::uint64_t& state) {
 // Python's round(): halves to even, as torchvision's crop arithmetic does.
 std::int64_t python_round(double value) { return static_cast<std::int64_t>(std::nearbyint(value)); }
 
-// Pixels [top, top + height) x [left, left + width) of `image` as 1 x 3 x height x width float.
-torch::Tensor crop(const RgbImage& image, const CropBox& box) {
+// An RGB image as a 1 x 3 x H x W float tensor of 0..255 values (a copy: the image may go).
+torch::Tensor to_float(const RgbImage& image) {
   const torch::Tensor hwc = torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()),
                                              {image.height, image.width, 3}, torch::kUInt8);
-  return hwc.narrow(0, box.top, box.height).narrow(1, box.left, box.width).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
-}
-
-torch::Tensor resize(const torch::Tensor& image, std::int64_t height, std::int64_t width) {
-  if (image.size(2) == height && image.size(3) == width) return image;
-  const torch::Tensor resized = F::interpolate(
-      image, F::InterpolateFuncOptions().size(std::vector<std::int64_t>{height, width}).mode(torch::kBilinear)
-                 .align_corners(false).antialias(true));
-  return resized.round_().clamp_(0, 255);  // PIL's resize gives 8-bit pixels
+  return hwc.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
 }
 
 // ToTensor + Normalize: 3 x H x W.
@@ -88,26 +78,37 @@ std::pair<std::int64_t, std::int64_t> resized_size(std::int64_t height, std::int
   return {shorter, shorter * width / height};
 }
 
-torch::Tensor train_transform(const RgbImage& image, const ImagePipeline& pipeline, SampleRandom& random) {
-  const CropBox box = random_resized_crop_box(image.height, image.width, pipeline, random);
-  torch::Tensor out = resize(crop(image, box), pipeline.image_size, pipeline.image_size);
-  if (random.uniform() < pipeline.hflip) out = out.flip({3});
+TrainDraw draw_augmentation(std::int64_t height, std::int64_t width, const ImagePipeline& pipeline,
+                            SampleRandom& random) {
+  TrainDraw draw;
+  draw.box = random_resized_crop_box(height, width, pipeline, random);
+  draw.flip = random.uniform() < pipeline.hflip;
+  return draw;
+}
+
+torch::Tensor train_transform(const RgbImage& image, const ImagePipeline& pipeline, const TrainDraw& draw) {
+  const CropBox& box = draw.box;
+  torch::Tensor out = to_float(pil_resize(image, box.top, box.left, box.height, box.width, pipeline.image_size,
+                                          pipeline.image_size));
+  if (draw.flip) out = out.flip({3});
   return to_normalized(out, pipeline);
 }
 
 torch::Tensor eval_transform(const RgbImage& image, const ImagePipeline& pipeline, const std::string& name) {
-  torch::Tensor out = crop(image, {0, 0, image.height, image.width});
+  std::int64_t height = image.height, width = image.width;
+  RgbImage resized;
   if (pipeline.resize > 0) {
-    const auto [h, w] = resized_size(image.height, image.width, pipeline.resize);
-    out = resize(out, h, w);
+    std::tie(height, width) = resized_size(image.height, image.width, pipeline.resize);
+    resized = pil_resize(image, 0, 0, image.height, image.width, height, width);
   }
-  const std::int64_t height = out.size(2), width = out.size(3), size = pipeline.image_size;
+  const std::int64_t size = pipeline.image_size;
   if (height < size || width < size)
     throw DataError(name + ": " + std::to_string(width) + "x" + std::to_string(height) +
                     (pipeline.resize > 0 ? " after the resize" : "") + " is smaller than the crop " +
                     std::to_string(size) + "x" + std::to_string(size));
   const std::int64_t top = python_round(static_cast<double>(height - size) / 2.0);
   const std::int64_t left = python_round(static_cast<double>(width - size) / 2.0);
+  const torch::Tensor out = to_float(pipeline.resize > 0 ? resized : image);
   return to_normalized(out.narrow(2, top, size).narrow(3, left, size), pipeline);
 }
 

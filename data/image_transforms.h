@@ -1,8 +1,8 @@
 #pragma once
 // torchvision's image transforms with its parameters and semantics, on decoded RGB images:
 // RandomResizedCrop, RandomHorizontalFlip, Resize (shorter side), CenterCrop, ToTensor, Normalize.
-// Resampling is bilinear with antialiasing (PIL's and torchvision's default), computed in float
-// and rounded to 8 bits as PIL's resize is. Random draws come from a SampleRandom seeded by
+// Resampling is PIL's bilinear resize to the bit (data/pil_resize.h), as torchvision applies it to
+// the PIL images ImageFolder loads. Random draws come from a SampleRandom seeded by
 // (seed, epoch, index), so a sample's augmentation does not depend on who computes it or when.
 
 #include "data/config.h"
@@ -39,8 +39,16 @@ CropBox random_resized_crop_box(std::int64_t height, std::int64_t width, const I
 // int(shorter * long / short). Returns {height, width}.
 std::pair<std::int64_t, std::int64_t> resized_size(std::int64_t height, std::int64_t width, std::int64_t shorter);
 
-// The training pipeline: a float32 tensor 3 x image_size x image_size, normalized.
-torch::Tensor train_transform(const RgbImage& image, const ImagePipeline& pipeline, SampleRandom& random);
+// One sample's random augmentation, drawn in torchvision's order: the crop, then the flip.
+struct TrainDraw {
+  CropBox box;
+  bool flip = false;
+};
+TrainDraw draw_augmentation(std::int64_t height, std::int64_t width, const ImagePipeline& pipeline,
+                            SampleRandom& random);
+
+// The training pipeline with given draws: a float32 tensor 3 x image_size x image_size, normalized.
+torch::Tensor train_transform(const RgbImage& image, const ImagePipeline& pipeline, const TrainDraw& draw);
 
 // The evaluation pipeline. Throws DataError naming `name` for an image smaller than the crop.
 torch::Tensor eval_transform(const RgbImage& image, const ImagePipeline& pipeline, const std::string& name);

@@ -4,6 +4,7 @@
 #include "data/image_decode.h"
 #include "data/image_transforms.h"
 #include "data/loader.h"
+#include "data/pil_resize.h"
 #include "data/tensor_dataset.h"
 
 #include <gtest/gtest.h>
@@ -88,6 +89,29 @@ TEST(Resize, ShorterSideLikeTorchvision) {
   EXPECT_EQ(resized_size(375, 500, 256), std::make_pair(std::int64_t{256}, std::int64_t{341}));
   EXPECT_EQ(resized_size(500, 375, 256), std::make_pair(std::int64_t{341}, std::int64_t{256}));
   EXPECT_EQ(resized_size(40, 40, 32), std::make_pair(std::int64_t{32}, std::int64_t{32}));
+}
+
+// Expected pixels from Pillow 9.4 (Debian 12's python3-pil): Image.fromarray(a, "RGB") of the 5x7
+// image below, .resize((3, 4), Image.BILINEAR) and .crop((1, 1, 6, 4)).resize((9, 5), Image.BILINEAR).
+TEST(PilResize, PillowsPixelsShrinkingAndEnlargingACrop) {
+  RgbImage image;
+  image.height = 5;
+  image.width = 7;
+  for (int i = 0; i < 5 * 7 * 3; ++i) image.pixels.push_back(static_cast<std::uint8_t>(i * 37 % 256));
+  const std::vector<std::uint8_t> shrunk{97,  79,  116, 139, 116, 93,  116, 153, 135, 108, 90,  127,
+                                         150, 127, 104, 127, 164, 146, 118, 100, 137, 160, 137, 114,
+                                         137, 174, 156, 88,  111, 148, 126, 103, 125, 148, 144, 98};
+  EXPECT_EQ(pil_resize(image, 0, 0, 5, 7, 4, 3).pixels, shrunk);
+  const RgbImage enlarged = pil_resize(image, 1, 1, 3, 5, 5, 9);
+  ASSERT_EQ(enlarged.pixels.size(), 5u * 9 * 3);
+  const std::vector<std::uint8_t> first_row{120, 157, 194, 157, 109, 146, 219, 28,  65,  167, 61,  98,  86, 123,
+                                            160, 148, 185, 79,  181, 218, 27,  100, 137, 89,  52,  89,  126};
+  EXPECT_EQ(std::vector<std::uint8_t>(enlarged.pixels.begin(), enlarged.pixels.begin() + 27), first_row);
+  EXPECT_EQ(enlarged.pixels.back(), 144);
+  // Nothing to resample: the region itself.
+  const RgbImage same = pil_resize(image, 1, 2, 2, 3, 2, 3);
+  EXPECT_EQ(same.pixels[0], image.pixels[(1 * 7 + 2) * 3]);
+  EXPECT_THROW(pil_resize(image, 4, 0, 2, 7, 4, 4), std::invalid_argument);
 }
 
 TEST(EvalTransform, CentreCropNormalizedAndTooSmallImagesNamed) {
