@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """What users would run instead, measured on the same machine by bench/run.sh (Debian's python3-torch).
 
-  torchrun --nproc_per_node=N --redirects 1 --tee 1 bench/python_baseline.py ddp LIMIT BATCH
-      LeNet on the real Fashion-MNIST (the same padding and normalization as trainer), SGD with
-      momentum, DistributedDataParallel over gloo, one intra-op thread per process; prints the
-      training samples/s of one epoch over LIMIT samples, all ranks together.
+  torchrun --nproc_per_node=N --redirects 1 --tee 1 bench/python_baseline.py ddp LIMIT BATCH [MODEL [WORKERS]]
+      LeNet on the real Fashion-MNIST (the same padding and normalization as trainer), or with
+      MODEL resnet18 torchvision's ResNet-18 on LIMIT random 3x32x32 images (trainer's synthetic
+      data), SGD with momentum, DistributedDataParallel over gloo, one intra-op thread per process,
+      a DataLoader with WORKERS worker processes (default 0); prints the training samples/s of the
+      second epoch over LIMIT samples, all ranks together.
   python3 bench/python_baseline.py save DIR
       torch.save / torch.load of ResNet-18 + Adam state (what a checkpoint holds) with fsync, as a
       PyTorch user's checkpoint dict; prints seconds and MB.
@@ -32,7 +34,7 @@ def idx(name):
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def ddp(limit, batch):
+def ddp(limit, batch, model_name="lenet", workers=0):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
     from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
@@ -40,14 +42,22 @@ def ddp(limit, batch):
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    images = torch.from_numpy(idx("train-images-idx3-ubyte")[:limit].copy()).float().div(255)
-    images = nn.functional.pad(images, (2, 2, 2, 2)).sub(0.2860).div(0.3530).unsqueeze(1)
-    labels = torch.from_numpy(idx("train-labels-idx1-ubyte")[:limit].astype(np.int64))
+    torch.manual_seed(0)
+    if model_name == "resnet18":
+        import torchvision
+
+        images, labels = torch.randn(limit, 3, 32, 32), torch.randint(0, 10, (limit,))
+        network = torchvision.models.resnet18(num_classes=10)
+    else:
+        images = torch.from_numpy(idx("train-images-idx3-ubyte")[:limit].copy()).float().div(255)
+        images = nn.functional.pad(images, (2, 2, 2, 2)).sub(0.2860).div(0.3530).unsqueeze(1)
+        labels = torch.from_numpy(idx("train-labels-idx1-ubyte")[:limit].astype(np.int64))
+        network = LeNet()
     data = TensorDataset(images, labels)
     sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=0)
-    loader = DataLoader(data, batch_size=batch, sampler=sampler)
-    torch.manual_seed(0)
-    model = DistributedDataParallel(LeNet())
+    loader = DataLoader(data, batch_size=batch, sampler=sampler, num_workers=workers,
+                        persistent_workers=workers > 0)
+    model = DistributedDataParallel(network)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
     for epoch in range(2):  # the first epoch warms up; the second is measured
         sampler.set_epoch(epoch)
@@ -96,7 +106,7 @@ def save(directory):
 
 if __name__ == "__main__":
     if sys.argv[1] == "ddp":
-        ddp(int(sys.argv[2]), int(sys.argv[3]))
+        ddp(int(sys.argv[2]), int(sys.argv[3]), *(sys.argv[4:5]), *[int(w) for w in sys.argv[5:6]])
     elif sys.argv[1] == "save":
         save(sys.argv[2])
     else:

@@ -1,5 +1,6 @@
 #include "comm/mpi_communicator.h"
 
+#include "comm/backoff.h"
 #include "comm/mpi_environment.h"
 #include "common/error.h"
 
@@ -139,13 +140,49 @@ void MpiCommunicator::check_reducible(const torch::Tensor& tensor, ReduceOp op) 
     throw CommError("allreduce: averaging needs a floating-point tensor");
 }
 
+void MpiCommunicator::await(MPI_Request& request, const char* collective, std::int64_t bytes) const {
+  const auto watching = watch(collective, bytes);
+  int done = 0;
+  int status = MPI_SUCCESS;
+  wait_with_backoff([&] {
+    status = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    return done != 0 || status != MPI_SUCCESS;
+  });
+  check(status, std::string("MPI_Test(") + collective + ")");
+}
+
+void MpiCommunicator::await_peers() const {
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
+  await(request, "MPI_Ibarrier", 0);
+}
+
+void MpiCommunicator::await_peers_once() const {
+  if (peers_met_) return;
+  peers_met_ = true;
+  await_peers();
+}
+
+// Small tensors (the step agreement, metrics): one non-blocking allreduce, awaited with backoff.
+// Large ones: the ranks meet first, then MPI's blocking allreduce (its tuned algorithms, which
+// progress the transfer without our polling) runs with every rank present.
 void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const AllreduceOptions& options) {
   if (size_ == 1) return;  // a collective over one rank is the identity, whatever the device
+  constexpr std::int64_t kSmall = 64 * 1024;
+  bool met = false;
   for (auto& tensor : tensors) {
     check_reducible(tensor, options.op);
     const MPI_Datatype type = mpi_type(tensor.scalar_type());
     in_slices(tensor, [&](void* data, int count) {
-      const auto watching = watch("MPI_Allreduce", std::int64_t{count} * tensor.element_size());
+      const std::int64_t bytes = std::int64_t{count} * tensor.element_size();
+      if (bytes <= kSmall) {
+        MPI_Request request = MPI_REQUEST_NULL;
+        check(MPI_Iallreduce(MPI_IN_PLACE, data, count, type, mpi_op(options.op), comm_, &request), "MPI_Iallreduce");
+        return await(request, "MPI_Iallreduce", bytes);
+      }
+      if (!met) await_peers();
+      met = true;
+      const auto watching = watch("MPI_Allreduce", bytes);
       check(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_op(options.op), comm_), "MPI_Allreduce");
     });
     if (options.op == ReduceOp::kAverage) tensor.div_(size_);
@@ -168,8 +205,11 @@ class MpiWork : public Work {
     finish(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test(MPI_Iallreduce)");
     return done != 0;
   }
+  // The ranks meet first (with backoff, once a step); then MPI_Wait, whose polling moves the
+  // bytes as fast as MPI can, waits for the transfer alone.
   void wait() override {
-    if (request_ == MPI_REQUEST_NULL) return;
+    comm_.await_peers_once();
+    if (test()) return;
     const auto watching = comm_.watch("MPI_Iallreduce", bytes_);
     finish(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait(MPI_Iallreduce)");
   }
@@ -193,6 +233,7 @@ std::unique_ptr<Work> MpiCommunicator::allreduce_async(torch::Tensor tensor, con
   check_reducible(tensor, options.op);
   const std::int64_t bytes = tensor.numel() * static_cast<std::int64_t>(tensor.element_size());
   auto work = std::make_unique<MpiWork>(*this, tensor, options.op, bytes);
+  peers_met_ = false;
   check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
                        mpi_type(tensor.scalar_type()), mpi_op(options.op), comm_, work->request()),
         "MPI_Iallreduce");
@@ -275,15 +316,13 @@ void MpiCommunicator::broadcast_from_each(std::vector<std::vector<torch::Tensor>
   check(status, "MPI_Ibcast");
 }
 
-void MpiCommunicator::barrier() {
-  const auto watching = watch("MPI_Barrier", 0);
-  check(MPI_Barrier(comm_), "MPI_Barrier");
-}
+void MpiCommunicator::barrier() { await_peers(); }
 
 std::vector<std::int64_t> MpiCommunicator::allgather(std::int64_t value) {
   std::vector<std::int64_t> values(static_cast<std::size_t>(size_));
-  const auto watching = watch("MPI_Allgather", sizeof value);
-  check(MPI_Allgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, comm_), "MPI_Allgather");
+  MPI_Request request = MPI_REQUEST_NULL;
+  check(MPI_Iallgather(&value, 1, MPI_INT64_T, values.data(), 1, MPI_INT64_T, comm_, &request), "MPI_Iallgather");
+  await(request, "MPI_Iallgather", sizeof value);
   return values;
 }
 

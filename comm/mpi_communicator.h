@@ -49,6 +49,14 @@ class MpiCommunicator : public Communicator {
   // For this backend's Work objects: turns an MPI status into CommError; watches a wait.
   void check(int status, const std::string& what) const;
   CollectiveWatchdog::Scope watch(const char* collective, std::int64_t bytes) const;
+  // Completes `request` polling with backoff (comm/backoff.h) instead of spinning in MPI_Wait.
+  void await(MPI_Request& request, const char* collective, std::int64_t bytes) const;
+  // Returns once every rank has called it (MPI_Ibarrier, awaited): before a large transfer, so
+  // that the wait for a late rank sleeps and only the transfer itself runs at MPI's full speed.
+  void await_peers() const;
+  // await_peers at the first wait for an allreduce_async since the last one was started: once a
+  // step, and the same calls on every rank whichever of their transfers happen to have completed.
+  void await_peers_once() const;
 
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
@@ -61,6 +69,7 @@ class MpiCommunicator : public Communicator {
   int size_ = 1;
   int local_rank_ = 0;
   int local_size_ = 1;
+  mutable bool peers_met_ = true;  // since the last allreduce_async (await_peers_once)
   // Without a timeout it watches nothing (and runs no thread); set_timeout replaces it.
   std::unique_ptr<Heartbeat> heartbeat_;  // declared before the watchdog, whose handler reads it
   std::unique_ptr<CollectiveWatchdog> watchdog_ =

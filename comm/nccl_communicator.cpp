@@ -1,5 +1,6 @@
 #include "comm/nccl_communicator.h"
 
+#include "comm/backoff.h"
 #include "comm/mpi_environment.h"
 #include "common/error.h"
 #include "streams/cuda_streams.h"
@@ -153,6 +154,7 @@ void NcclCommunicator::check_async_error(const char* collective) {
 
 void NcclCommunicator::wait(const char* collective) {
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  Backoff backoff;  // a spinning host thread would take a core from the loader's workers
   for (;;) {
     cudaError_t status = cudaStreamQuery(state_->streams->side_handle());
     if (status == cudaSuccess) return;
@@ -165,7 +167,7 @@ void NcclCommunicator::wait(const char* collective) {
                       std::to_string(timeout_.count() / 1000) + " s on " + where() +
                       ": another rank is dead or stuck");
     }
-    std::this_thread::yield();
+    backoff.pause();
   }
 }
 
