@@ -34,7 +34,7 @@ for line in sys.stdin:
         figures.setdefault((m[1], m[2], float(m[3]), m[4] + m[5]), []).append(float(m[6]))
 for (name, op, bound, unit), values in figures.items():
     median = statistics.median(values)
-    met = median <= bound if op == "<=" else median >= bound
+    verdict = "met" if (median <= bound if op == "<=" else median >= bound) else "MISSED"
     print(f"  {name} {op} {bound:g}{unit}: median {median:.3f} ({min(values):.3f}-{max(values):.3f}, "
-          f"{len(values)} rounds), {\"met\" if met else \"MISSED\"}")
+          f"{len(values)} rounds), {verdict}")
 '
