@@ -151,16 +151,16 @@ void MpiCommunicator::await(MPI_Request& request, const char* collective, std::i
   check(status, std::string("MPI_Test(") + collective + ")");
 }
 
-void MpiCommunicator::await_peers() const {
+void MpiCommunicator::await_peers(const char* before, std::int64_t bytes) const {
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
-  await(request, "MPI_Ibarrier", 0);
+  await(request, before, bytes);
 }
 
-void MpiCommunicator::await_peers_once() const {
+void MpiCommunicator::await_peers_once(std::int64_t bytes) const {
   if (peers_met_) return;
   peers_met_ = true;
-  await_peers();
+  await_peers("MPI_Iallreduce", bytes);
 }
 
 // Small tensors (the step agreement, metrics): one non-blocking allreduce, awaited with backoff.
@@ -180,7 +180,7 @@ void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const Allre
         check(MPI_Iallreduce(MPI_IN_PLACE, data, count, type, mpi_op(options.op), comm_, &request), "MPI_Iallreduce");
         return await(request, "MPI_Iallreduce", bytes);
       }
-      if (!met) await_peers();
+      if (!met) await_peers("MPI_Allreduce", bytes);
       met = true;
       const auto watching = watch("MPI_Allreduce", bytes);
       check(MPI_Allreduce(MPI_IN_PLACE, data, count, type, mpi_op(options.op), comm_), "MPI_Allreduce");
@@ -208,7 +208,7 @@ class MpiWork : public Work {
   // The ranks meet first (with backoff, once a step); then MPI_Wait, whose polling moves the
   // bytes as fast as MPI can, waits for the transfer alone.
   void wait() override {
-    comm_.await_peers_once();
+    comm_.await_peers_once(bytes_);
     if (test()) return;
     const auto watching = comm_.watch("MPI_Iallreduce", bytes_);
     finish(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait(MPI_Iallreduce)");
@@ -316,7 +316,7 @@ void MpiCommunicator::broadcast_from_each(std::vector<std::vector<torch::Tensor>
   check(status, "MPI_Ibcast");
 }
 
-void MpiCommunicator::barrier() { await_peers(); }
+void MpiCommunicator::barrier() { await_peers("MPI_Barrier", 0); }
 
 std::vector<std::int64_t> MpiCommunicator::allgather(std::int64_t value) {
   std::vector<std::int64_t> values(static_cast<std::size_t>(size_));

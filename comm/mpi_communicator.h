@@ -53,10 +53,11 @@ class MpiCommunicator : public Communicator {
   void await(MPI_Request& request, const char* collective, std::int64_t bytes) const;
   // Returns once every rank has called it (MPI_Ibarrier, awaited): before a large transfer, so
   // that the wait for a late rank sleeps and only the transfer itself runs at MPI's full speed.
-  void await_peers() const;
+  // A timeout names the collective it precedes (`before`, `bytes`), which is what users know.
+  void await_peers(const char* before, std::int64_t bytes) const;
   // await_peers at the first wait for an allreduce_async since the last one was started: once a
   // step, and the same calls on every rank whichever of their transfers happen to have completed.
-  void await_peers_once() const;
+  void await_peers_once(std::int64_t bytes) const;
 
  private:
   void check_tensor(const torch::Tensor& tensor, const char* collective) const;
