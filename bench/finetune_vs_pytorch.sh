@@ -15,7 +15,8 @@
 # The samples and steps themselves are equal given the same draws (tests/integration/pipeline_parity.sh);
 # what differs is only the random streams: the order, the crops and flips. START_PT=FILE starts
 # from that file instead of pretraining (and keeps a pretraining's START there when it is absent),
-# so that one pretraining at 64 pixels serves a run at 224.
+# so that one pretraining at 64 pixels serves a run at 224. FIRST_SEED=K runs seeds K..K+SEEDS-1, to add
+# seeds to an earlier run (each seed is its own draw on both sides; the statistics are over one run).
 #   bash bench/finetune_vs_pytorch.sh [build/bin/trainer] [SEEDS] [EPOCHS] [SIZE] [RESIZE] [ARMS] [PRETRAIN]
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -98,7 +99,7 @@ pytorch_run() {  # seed arm -> last validation accuracy
 echo "# fine-tuning: $seeds seeds, $epochs epochs, crops $size of $resize, $(date -u +%F)"
 for arm in $arms; do
   ours=() theirs=()
-  for seed in $(seq 1 "$seeds"); do  # interleaved: a slow minute of the machine touches both sides
+  for seed in $(seq "${FIRST_SEED:-1}" $((${FIRST_SEED:-1} + seeds - 1))); do  # interleaved: a slow minute of the machine touches both sides
     ours+=("$(trainer_run "$seed" "$arm")")
     theirs+=("$(pytorch_run "$seed" "$arm")")
   done
