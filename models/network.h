@@ -26,6 +26,13 @@ class Network : public torch::nn::Module {
   virtual void check_input_shape(std::int64_t channels, std::int64_t height,
                                  std::int64_t width) const = 0;
 
+  // Throws ConfigError when one training step at `batch` images of C x H x W would fail or give
+  // what training cannot use (a model file's training-mode forward, its gradients' layout). Leaves
+  // no trace: buffers, gradients and the random generator are as they were. Built-in networks
+  // are known to pass.
+  virtual void check_training_step(std::int64_t /*batch*/, std::int64_t /*channels*/, std::int64_t /*height*/,
+                                   std::int64_t /*width*/) {}
+
   // The SHA-256 of the file the network was loaded from (hex); empty for built-in networks.
   virtual std::string file_sha256() const { return {}; }
 };

@@ -2,8 +2,11 @@
 
 #include "common/error.h"
 #include "models/registry.h"
+#include "storage/pt_file.h"
+#include "storage/torchscript_archive.h"
 
 #include <openssl/evp.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/nn/module.h>
 
 #include <algorithm>
@@ -46,6 +49,12 @@ torch::jit::Module load_archive(const std::string& path) {
     throw ConfigError("--model " + path + ": neither a built-in model (" + model_list() + ") nor a file");
   if (!std::filesystem::is_regular_file(path, error))  // a FIFO would block in open()
     throw ConfigError("--model " + path + ": not a regular file");
+  // LibTorch's loader trusts the sizes an archive declares; ours are checked first.
+  if (storage::describe_file(path) == "a TorchScript archive (torch.jit.save)") try {
+      storage::check_torchscript_archive(path);
+    } catch (const StorageError& e) {
+      throw ConfigError(std::string("--model ") + e.what());
+    }
   try {
     return torch::jit::load(path, torch::kCPU);
   } catch (const c10::Error& e) {
@@ -54,7 +63,24 @@ torch::jit::Module load_archive(const std::string& path) {
       throw ConfigError("--model " + path + ": a torch.save file, not a TorchScript archive; save the model with "
                         "torch.jit.script(model).save(path) (or torch.jit.trace)");
     throw ConfigError("--model " + path + ": not a TorchScript archive (" + first_line(what) + ")");
+  } catch (const std::exception& e) {  // the archive's own parsers (code, pickles) throw other types
+    throw ConfigError("--model " + path + ": a damaged TorchScript archive (" + first_line(e.what()) + ")");
   }
+}
+
+// The line of an error that says what went wrong: for the TorchScript interpreter's reports, which
+// begin with "The following operation failed..." and a traceback, the last one.
+std::string error_line(const std::string& what) {
+  if (what.find("The following operation failed in the TorchScript interpreter") == std::string::npos)
+    return first_line(what);
+  std::string last, line;
+  for (std::size_t start = 0; start < what.size();) {
+    const std::size_t end = std::min(what.find('\n', start), what.size());
+    line = what.substr(start, end - start);
+    if (line.find_first_not_of(" \t") != std::string::npos) last = line.substr(line.find_first_not_of(" \t"));
+    start = end + 1;
+  }
+  return last;
 }
 
 void check_forward_signature(const torch::jit::Module& module, const std::string& path) {
@@ -93,6 +119,18 @@ ScriptedNetwork::ScriptedNetwork(const std::string& path, const ModelOptions& op
   bool trainable = false;
   for (const auto& parameter : parameters()) trainable = trainable || parameter.requires_grad();
   if (!trainable) throw ConfigError("--model " + path + ": the module has no trainable parameters");
+  // What a save, a restore, the allreduce's buckets and the optimizers take: float32, dense.
+  for (const auto& named : module_.named_parameters())
+    if (named.value.scalar_type() != torch::kFloat32 || named.value.layout() != torch::kStrided)
+      throw ConfigError("--model " + path + ": parameter " + named.name + " is " +
+                        std::string(c10::toString(named.value.scalar_type())) +
+                        (named.value.layout() != torch::kStrided ? " " + c10::str(named.value.layout()) : "") +
+                        "; trainer trains float32 parameters (mixed precision: --precision bf16|fp16; save the "
+                        "model in float32)");
+  for (const auto& named : module_.named_buffers())
+    if (named.value.is_floating_point() && named.value.scalar_type() != torch::kFloat32)
+      throw ConfigError("--model " + path + ": buffer " + named.name + " is " +
+                        std::string(c10::toString(named.value.scalar_type())) + "; floating buffers must be float32");
   module_.train(is_training());
 }
 
@@ -110,7 +148,7 @@ void ScriptedNetwork::check_input_shape(std::int64_t channels, std::int64_t heig
   try {
     logits = module_.forward({torch::zeros({2, channels, height, width}, torch::TensorOptions(device))}).toTensor();
   } catch (const std::exception& e) {
-    failure = first_line(e.what());
+    failure = error_line(e.what());
   }
   module_.train(was_training);
   if (failure)
@@ -122,6 +160,44 @@ void ScriptedNetwork::check_input_shape(std::int64_t channels, std::int64_t heig
     throw ConfigError("--model " + path_ + ": for 2 images forward returns logits of " + shape + ", expected 2 x " +
                       std::to_string(num_classes_) + " (the data set's classes)");
   }
+}
+
+void ScriptedNetwork::check_training_step(std::int64_t batch, std::int64_t channels, std::int64_t height,
+                                          std::int64_t width) {
+  const std::string at = "--model " + path_ + ": in training mode at batch " + std::to_string(batch) + ", ";
+  std::vector<torch::Tensor> buffers;
+  for (const auto& buffer : module_.buffers()) buffers.push_back(buffer.detach().clone());
+  auto generator = at::detail::getDefaultCPUGenerator();
+  const torch::Tensor random_state = generator.get_state();
+  const bool was_training = module_.is_training();
+  std::optional<std::string> failure;
+  try {
+    module_.train(true);
+    const auto options = torch::TensorOptions(parameters().front().device());
+    const torch::Tensor logits = module_.forward({torch::zeros({batch, channels, height, width}, options)}).toTensor();
+    if (logits.dim() != 2 || logits.size(0) != batch || logits.size(1) != num_classes_)
+      failure = "forward returns logits of " + c10::str(logits.sizes()) + ", expected [" + std::to_string(batch) + ", " +
+                std::to_string(num_classes_) + "]";
+    else
+      logits.sum().backward();
+  } catch (const std::exception& e) {
+    failure = error_line(e.what());
+  }
+  for (const auto& named : module_.named_parameters()) {
+    torch::Tensor& grad = named.value.mutable_grad();
+    if (!failure && grad.defined() && grad.layout() != torch::kStrided)
+      failure = "parameter " + named.name + " gets " + c10::str(grad.layout()) +
+                " gradients (nn.Embedding(sparse=True)?): the allreduce and the optimizers take dense gradients";
+    grad = torch::Tensor();
+  }
+  {
+    torch::NoGradGuard no_grad;
+    std::size_t i = 0;
+    for (auto buffer : module_.buffers()) buffer.copy_(buffers[i++]);
+  }
+  generator.set_state(random_state);
+  module_.train(was_training);
+  if (failure) throw ConfigError(at + "one step fails: " + *failure);
 }
 
 void ScriptedNetwork::train(bool on) {

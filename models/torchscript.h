@@ -26,6 +26,8 @@ class ScriptedNetwork : public Network {
   // Runs one batch of two zero images in eval mode without gradients (no buffer changes, no
   // random draws) and checks that logits come out as 2 x num_classes.
   void check_input_shape(std::int64_t channels, std::int64_t height, std::int64_t width) const override;
+  // A forward and backward in training mode at the real batch size, on zeros.
+  void check_training_step(std::int64_t batch, std::int64_t channels, std::int64_t height, std::int64_t width) override;
   void train(bool on = true) override;
   std::string file_sha256() const override { return sha256_; }
 

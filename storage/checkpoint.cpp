@@ -5,6 +5,7 @@
 #include "storage/checkpoint_dir.h"
 #include "storage/fs.h"
 #include "storage/h5.h"
+#include "storage/index_checksum.h"
 #include "storage/ownership.h"
 #include "storage/tensor_types.h"
 
@@ -13,6 +14,8 @@
 
 namespace trainer::storage {
 namespace {
+
+constexpr int kMaxDepth = 8;  // the schema's deepest path has 4 levels
 
 std::map<std::string, Attributes> group_attributes(const CheckpointContents& c) {
   std::map<std::string, Attributes> groups;
@@ -36,6 +39,7 @@ void write_index(const std::string& path, const NamedTensors& tensors, const std
   const AttributeValue complete = root.at("complete");
   root.erase("complete");
   for (const auto& [name, value] : root) index.set_attribute(schema::kRoot, name, value);
+  index.set_attribute(schema::kRoot, kMetadataChecksum, index_metadata_checksum(index, kMaxDepth));
   index.set_attribute(schema::kRoot, "complete", complete);
   index.close();
 }
@@ -213,10 +217,23 @@ SaveReport save_checkpoint(const std::string& root, const std::string& name, con
 
 namespace {
 
-constexpr int kMaxDepth = 8;  // the schema's deepest path has 4 levels
 // Room behind a tensor read from storage for the 4-byte checksum a raw chunk read places there.
 constexpr std::uint64_t kChecksumSlack = 4;
 constexpr std::size_t kMaxTensors = 1u << 20;
+
+// The index's attributes and links against the checksum written with them (format 1 had none).
+void verify_metadata(const File& index, const IndexRecord& record, const std::string& index_path) {
+  if (!index.has_attribute(schema::kRoot, kMetadataChecksum)) {
+    if (record.format_version < 2) return;
+    throw StorageError(index_path + ": the metadata checksum is missing (format version " +
+                       std::to_string(record.format_version) + " always writes one): the index is damaged");
+  }
+  const AttributeValue stored = index.attribute(schema::kRoot, kMetadataChecksum);
+  const std::string* text = std::get_if<std::string>(&stored);
+  if (text == nullptr || *text != index_metadata_checksum(index, kMaxDepth))
+    throw StorageError(index_path + ": its metadata (attributes and links) does not match the checksum written with "
+                       "it: the index is damaged");
+}
 
 bool is_shard_name(const std::string& name) {  // shard-NNNNN-of-NNNNN.h5
   const std::string shape = "shard-#####-of-#####.h5";
@@ -368,6 +385,7 @@ CheckpointReader::CheckpointReader(const std::string& directory) : directory_(di
     index->shard_sizes[name] = actual;
     index->total_bytes += actual;
   }
+  verify_metadata(*index->file, record, index_path);
   index_ = std::move(index);
 }
 

@@ -143,39 +143,117 @@ std::vector<std::string> remove_checkpoints(const std::string& root) {
   return removed;
 }
 
-std::unique_ptr<DirectoryLock> DirectoryLock::acquire(const std::string& root) {
-  fs::make_directories(root);
-  fs::list_directory(root);  // a directory the job cannot list is reported as such
-  const std::string path = fs::join(root, kLockFile);
+namespace {
+
+// The holder's note, read for the message of a job that finds the directory locked.
+std::string read_holder(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return "";
+  struct stat info {};
+  char holder[256] = {};
+  const ssize_t got = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) ? ::pread(fd, holder, sizeof holder - 1, 0) : -1;
+  ::close(fd);
+  std::string who = got > 0 ? std::string(holder, static_cast<std::size_t>(got)) : "";
+  while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+  return who;
+}
+
+[[noreturn]] void throw_in_use(const std::string& root) {
+  const std::string who = read_holder(fs::join(root, kLockFile));
+  throw CheckpointError("--checkpoint-dir " + root + " is in use by another training job" +
+                        (who.empty() ? std::string() : " (" + who + ")") +
+                        "; one directory holds one run: choose another --checkpoint-dir or wait for that job to end");
+}
+
+int open_lock_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw StorageError(path + ": cannot open the lock file: " + std::string(std::strerror(errno)));
+  if (fd < 0) throw StorageError(path + ": cannot open the lock file: " + std::string(std::strerror(errno)));
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
     throw StorageError(path + ": the lock file is not a regular file");
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    char holder[256] = {};
-    const ssize_t got = ::pread(fd, holder, sizeof holder - 1, 0);
-    ::close(fd);
-    if (error != EWOULDBLOCK) throw StorageError(path + ": cannot lock: " + std::string(std::strerror(error)));
-    std::string who = got > 0 ? std::string(holder, static_cast<std::size_t>(got)) : "";
-    while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
-    throw CheckpointError("--checkpoint-dir " + root + " is in use by another training job" +
-                          (who.empty() ? std::string() : " (" + who + ")") +
-                          "; one directory holds one run: choose another --checkpoint-dir or wait for that job to end");
-  }
-  char host[256] = "?";
-  ::gethostname(host, sizeof host - 1);
-  const std::string who = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, who.data(), who.size(), 0) < 0) {
-    // The lock holds without the note; a second job is refused all the same.
-  }
-  return std::unique_ptr<DirectoryLock>(new DirectoryLock(fd));
+  return fd;
 }
 
-DirectoryLock::~DirectoryLock() { ::close(fd_); }
+// Who holds the lock, for the next job's message (a courtesy: the lock itself is the flock).
+void write_holder_note(const std::string& root) {
+  try {
+    const int fd = open_lock_file(fs::join(root, kLockFile));
+    char host[256] = "?";
+    ::gethostname(host, sizeof host - 1);
+    const std::string who = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, who.data(), who.size(), 0) < 0) {
+      // The lock holds without the note; a second job is refused all the same.
+    }
+    ::close(fd);
+  } catch (const StorageError&) {
+  }
+}
+
+bool same_file(int fd, const std::string& path) {
+  struct stat held {}, named {};
+  return ::fstat(fd, &held) == 0 && ::stat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev &&
+         held.st_ino == named.st_ino;
+}
+
+}  // namespace
+
+std::unique_ptr<DirectoryLock> DirectoryLock::acquire(const std::string& root) {
+  fs::make_directories(root);
+  fs::list_directory(root);  // a directory the job cannot list is reported as such
+  // The lock is held on the directory itself, which a user's `rm` of a file cannot take away.
+  const int directory = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory < 0) throw StorageError(root + ": cannot open the checkpoint directory: " + std::strerror(errno));
+  int locked = directory;
+  if (::flock(directory, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    if (error == EWOULDBLOCK) {
+      ::close(directory);
+      throw_in_use(root);
+    }
+    // File systems that cannot lock a directory (NFS emulates flock with byte-range locks, which
+    // need a file open for writing): the note file is locked instead, and re-checked before commits.
+    locked = open_lock_file(fs::join(root, kLockFile));
+    if (::flock(locked, LOCK_EX | LOCK_NB) != 0) {
+      const int file_error = errno;
+      ::close(locked);
+      ::close(directory);
+      if (file_error == EWOULDBLOCK) throw_in_use(root);
+      throw StorageError(root + ": cannot lock the checkpoint directory: " + std::strerror(file_error));
+    }
+  }
+  write_holder_note(root);
+  return std::unique_ptr<DirectoryLock>(new DirectoryLock(root, directory, locked));
+}
+
+void DirectoryLock::verify() {
+  if (!same_file(directory_, root_))
+    throw CheckpointError("--checkpoint-dir " + root_ +
+                          " was removed or replaced while this job ran; not committing a checkpoint into a directory "
+                          "this job does not hold");
+  if (locked_ == directory_) {
+    // The note may have been deleted; the lock has not. Put the note back for the next job's message.
+    if (!fs::exists(fs::join(root_, kLockFile))) write_holder_note(root_);
+    return;
+  }
+  if (same_file(locked_, fs::join(root_, kLockFile))) return;
+  // The locked file was deleted: take the lock again on the new one, unless another job has it.
+  const int fd = open_lock_file(fs::join(root_, kLockFile));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw CheckpointError("--checkpoint-dir " + root_ +
+                          ": the lock file was deleted while this job ran and another job now holds the directory; "
+                          "not committing into it");
+  }
+  ::close(locked_);
+  locked_ = fd;
+  write_holder_note(root_);
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (locked_ != directory_) ::close(locked_);
+  ::close(directory_);
+}
 
 }  // namespace trainer::storage

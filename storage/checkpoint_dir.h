@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include <utility>
 
 namespace trainer::storage {
 
@@ -45,20 +46,27 @@ std::vector<std::string> apply_retention(const std::string& root, std::int64_t k
 // explicit fresh start: --overwrite). A user's own files stay. Returns the checkpoint names removed.
 std::vector<std::string> remove_checkpoints(const std::string& root);
 
-// The exclusive lock of a training job on its checkpoint root (flock on <root>/.trainer.lock,
-// released by the kernel when the process ends, however it ends). The file says who holds it.
+// The exclusive lock of a training job on its checkpoint root: flock on the root directory itself
+// (where the file system cannot lock a directory, on <root>/.trainer.lock), released by the
+// kernel when the process ends, however it ends. Deleting .trainer.lock, which only says who holds
+// the lock, does not release it.
 class DirectoryLock {
  public:
   // Creates `root` if need be. Throws CheckpointError naming the root and the holder (host, pid)
   // when another job holds it.
   static std::unique_ptr<DirectoryLock> acquire(const std::string& root);
+  // Before each commit: throws CheckpointError when `root` is no longer the directory locked
+  // (removed or replaced under the job) or the lock was lost to another job.
+  void verify();
   ~DirectoryLock();
   DirectoryLock(const DirectoryLock&) = delete;
   DirectoryLock& operator=(const DirectoryLock&) = delete;
 
  private:
-  explicit DirectoryLock(int fd) : fd_(fd) {}
-  int fd_;
+  DirectoryLock(std::string root, int directory, int locked) : root_(std::move(root)), directory_(directory), locked_(locked) {}
+  std::string root_;
+  int directory_;  // the root, open
+  int locked_;     // what the flock is on: directory_, or the lock file's descriptor
 };
 
 }  // namespace trainer::storage

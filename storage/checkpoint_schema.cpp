@@ -144,8 +144,12 @@ IndexRecord IndexRecord::from_attributes(const Attributes& a, const std::string&
   r.world_size = int_or(a, "world_size", 0, where);
   r.complete = int_or(a, "complete", 0, where) == 1;
   if (!r.complete) return r;  // the rest is only read from a complete checkpoint
+  if (r.format_version < 1) throw StorageError(where + ": format_version " + std::to_string(r.format_version) + " is not a version");
   r.shard_files = required_strings(a, "shard_files", where);
   for (const auto& size : required_strings(a, "shard_sizes", where)) r.shard_sizes.push_back(parse_size(size, where));
+  if (r.world_size < 1 || static_cast<std::size_t>(r.world_size) != r.shard_files.size())
+    throw StorageError(where + ": world_size " + std::to_string(r.world_size) + " does not match its " +
+                       std::to_string(r.shard_files.size()) + " shard file(s)");
   return r;
 }
 

@@ -18,7 +18,7 @@
 namespace trainer::storage {
 
 inline constexpr const char* kFormatName = "trainer-checkpoint";
-inline constexpr std::int64_t kFormatVersion = 1;
+inline constexpr std::int64_t kFormatVersion = 2;  // 2: the index carries a metadata checksum
 
 namespace schema {
 

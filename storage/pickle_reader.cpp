@@ -29,8 +29,8 @@ bool allowed_global(const std::string& global) {
 
 class Unpickler {
  public:
-  Unpickler(const std::uint8_t* data, std::size_t size, const std::string& name, Pickle& out)
-      : data_(data), size_(size), name_(name), out_(out) {}
+  Unpickler(const std::uint8_t* data, std::size_t size, const std::string& name, Pickle& out, bool any_object)
+      : data_(data), size_(size), name_(name), out_(out), any_object_(any_object) {}
 
   PyPtr run() {
     for (;;) {
@@ -74,6 +74,9 @@ class Unpickler {
         case 'Q': persistent_id(); break;                             // BINPERSID
         case 'R': reduce(); break;                                    // REDUCE
         case 'b': build(); break;                                     // BUILD
+        case 0x81: new_object(); break;                               // NEWOBJ
+        case 'B': push_string(le(4)); break;                          // BINBYTES
+        case 'C': push_string(le(1)); break;                          // SHORT_BINBYTES
         default: {
           char hex[8];
           std::snprintf(hex, sizeof hex, "0x%02x", op);
@@ -175,7 +178,7 @@ class Unpickler {
   }
   void global(const std::string& module, const std::string& name) {
     const std::string full = module + "." + name;
-    if (!allowed_global(full))
+    if (!allowed_global(full) && !any_object_)
       fail("refusing to load " + full + ": a state dict holds only tensors, containers, numbers and strings, "
            "and trainer never runs code from a file" +
            (module.rfind("torch", 0) == 0 || module == "collections"
@@ -303,9 +306,18 @@ class Unpickler {
     } else if (callable->text == "torch._utils._rebuild_parameter") {
       if (args->items.empty() || args->items[0]->kind != PyValue::Kind::kTensor) fail("malformed parameter");
       push(const_cast<PyValue*>(args->items[0]));
+    } else if (any_object_) {
+      push(make(PyValue::Kind::kNone));  // an object of a TorchScript archive: only its tensors matter here
     } else {
       fail("cannot call " + callable->text);
     }
+  }
+  void new_object() {
+    PyValue* args = pop();
+    PyValue* type = pop();
+    if (!any_object_ || type->kind != PyValue::Kind::kGlobal || args->kind != PyValue::Kind::kTuple)
+      fail("NEWOBJ is outside what a state dict uses");
+    push(make(PyValue::Kind::kDict));
   }
   // Every element the view can address must lie inside its storage.
   void check_bounds(const TensorRef& t) {
@@ -340,6 +352,7 @@ class Unpickler {
   std::size_t at_ = 0;
   const std::string& name_;
   Pickle& out_;
+  bool any_object_;
   std::vector<PyValue*> stack_;
   std::vector<std::size_t> marks_;
   std::vector<PyValue*> memo_;
@@ -364,9 +377,9 @@ const char* PyValue::kind_name() const {
   return "?";
 }
 
-Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name) {
+Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name, bool any_object) {
   Pickle pickle;
-  Unpickler unpickler(data, size, name, pickle);
+  Unpickler unpickler(data, size, name, pickle, any_object);
   pickle.root = unpickler.run();
   pickle.consumed = unpickler.position();
   return pickle;

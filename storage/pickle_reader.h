@@ -63,7 +63,9 @@ class PickleTruncated : public StorageError {
 
 // Unpickles `data` (protocol 2 to 5 opcodes that state dicts use). `name` is for error messages.
 // Throws StorageError on anything malformed, truncated or outside the allowed subset.
-Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name);
+// `any_object`: a TorchScript archive's data.pkl, read only for its storages and tensor views
+// (objects of any class become empty dicts, other calls None; nothing is ever run).
+Pickle unpickle(const std::uint8_t* data, std::size_t size, const std::string& name, bool any_object = false);
 
 // The value of a dict under a string key, or null (also when `dict` is not a dict).
 PyPtr dict_get(PyPtr dict, const std::string& key);

@@ -331,8 +331,12 @@ PtStateDict state_dict_of(const std::shared_ptr<const PtFile>& file) {
         break;
       }
     }
-    if (PyPtr epoch = dict_get(file->root(), "epoch"); epoch != nullptr && epoch->kind == PyValue::Kind::kInt)
-      result.epoch = epoch->integer;
+    if (PyPtr epoch = dict_get(file->root(), "epoch"); epoch != nullptr) {
+      if (epoch->kind == PyValue::Kind::kInt)
+        result.epoch = epoch->integer;
+      else
+        result.epoch_kind = epoch->kind_name();
+    }
   }
   if (weights == nullptr)
     throw StorageError(file->path() + ": holds a " + file->root()->kind_name() +

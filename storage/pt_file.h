@@ -47,6 +47,7 @@ struct PtStateDict {
   StoredTensors tensors;       // keys as stored (not yet normalized), read on demand
   std::string location;        // "" for a plain state dict, else the checkpoint-dict key used
   std::optional<std::int64_t> epoch;
+  std::string epoch_kind;      // the Python type of 'epoch' when it is there but not an int ("float", "bool", ...)
 };
 
 // The model weights inside a .pt file. Throws StorageError when there are none.

@@ -167,7 +167,7 @@ ZipReader::ZipReader(std::shared_ptr<const Source> source, std::string name)
     const std::uint64_t data = header.at() + local_name + local_extra;
     if (data > file_size || file_size - data < compressed)
       throw StorageError(name_ + ": entry " + entry_name + " runs past the end of the file (truncated?)");
-    entries_[entry_name] = Entry{data, method == 0 ? size : compressed, static_cast<int>(method)};
+    entries_[entry_name] = Entry{data, method == 0 ? size : compressed, static_cast<int>(method), size};
   }
 }
 
@@ -181,6 +181,12 @@ const ZipReader::Entry& ZipReader::find(const std::string& entry) const {
 }
 
 std::uint64_t ZipReader::size(const std::string& entry) const { return find(entry).size; }
+
+ZipReader::Declared ZipReader::declared(const std::string& entry) const {
+  const auto it = entries_.find(entry);
+  if (it == entries_.end()) throw StorageError(name_ + ": has no entry " + entry);
+  return {it->second.size, it->second.declared, it->second.method};
+}
 
 std::vector<std::uint8_t> ZipReader::read(const std::string& entry, std::uint64_t max_bytes) const {
   const Entry& e = find(entry);

@@ -27,6 +27,13 @@ class ZipReader {
   void read(const std::string& entry, std::uint64_t offset, std::uint64_t bytes, void* out) const;
   std::vector<std::string> names() const;
   const std::string& name() const { return name_; }
+  // What the directory declares of an entry, compressed ones included (never read here).
+  struct Declared {
+    std::uint64_t stored_bytes = 0;  // in the archive
+    std::uint64_t bytes = 0;         // once uncompressed
+    int method = 0;                  // 0: stored; 8: deflated
+  };
+  Declared declared(const std::string& entry) const;
 
   // Where the archive's bytes come from.
   class Source {
@@ -42,6 +49,7 @@ class ZipReader {
     std::uint64_t offset = 0;  // of the data
     std::uint64_t size = 0;
     int method = 0;            // 0: stored; anything else is listed, never read
+    std::uint64_t declared = 0;  // uncompressed size, as the directory says
   };
   const Entry& find(const std::string& entry) const;
 

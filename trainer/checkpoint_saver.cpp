@@ -61,6 +61,7 @@ void CheckpointSaver::commit_pending() {
   const double write_seconds = pending->write.get();  // rethrows the thread's error, on the main thread
   const auto commit_start = Clock::now();
   Committed committed;
+  if (lock_) lock_->verify();
   committed.report = pending->save->commit(control_);
   // What a synchronous save would have taken: the write plus the commit, not the training between.
   committed.report.seconds = write_seconds + seconds_since(commit_start);
@@ -72,9 +73,13 @@ void CheckpointSaver::save(const TrainingProgress& progress, bool wait) {
   const auto start = Clock::now();
   commit_pending();  // one save at a time: the next waits for the previous
   const std::string name = checkpoint_name(progress);
+  if (lock_) lock_->verify();  // before writing too: a replaced directory belongs to another job
   if (!policy_.asynchronous || wait) {
     Committed committed;
-    committed.report = storage::save_checkpoint(policy_.root, name, capture_(progress), control_);
+    storage::CheckpointSave save(policy_.root, name, capture_(progress), control_, /*snapshot=*/nullptr);
+    save.write_shard();
+    if (lock_) lock_->verify();
+    committed.report = save.commit(control_);
     committed.stall_seconds = seconds_since(start);
     after_commit(committed, /*background=*/false);
     return;

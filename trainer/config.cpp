@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace trainer {
 namespace {
@@ -160,7 +161,9 @@ void validate_optimizer(const TrainConfig& c) {
       {"eps", {"adam", "adamw", "rmsprop"}}, {"alpha", {"rmsprop"}}, {"centered", {"rmsprop"}}};
   require_owned(c, owners, "--optimizer", o.name);
   require(std::isfinite(c.optimizer.lr) && c.optimizer.lr > 0, "--lr must be a positive number");
-  require(c.optimizer.lr <= 1000, "--lr " + std::to_string(c.optimizer.lr) + ": more than 1000 is not a learning rate");
+  char lr[32];
+  std::snprintf(lr, sizeof lr, "%g", c.optimizer.lr);
+  require(c.optimizer.lr <= 1000, "--lr " + std::string(lr) + ": more than 1000 is not a learning rate");
   require(o.momentum >= 0 && o.momentum < 1, "--momentum must be in [0, 1)");
   require(!o.nesterov || o.momentum > 0, "--nesterov needs a --momentum above 0");
   require(o.weight_decay >= 0, "--weight-decay must not be negative");

@@ -5,6 +5,7 @@
 #include "optim/registry.h"
 #include "storage/checkpoint.h"
 #include "storage/fs.h"
+#include "storage/output_path.h"
 #include "storage/tensor_file.h"
 #include "storage/pt_writer.h"
 #include "trainer/saved_model.h"
@@ -100,6 +101,8 @@ PtValue optimizer_state_dict(const storage::CheckpointReader& reader) {
 
 ExportReport export_to_pt(const std::string& checkpoint, const std::string& model, const std::string& to,
                           const std::string& add_prefix, bool with_optimizer) {
+  // Resolved against the checkpoint read too: `export ck --to ck/LATEST` would replace what it reads.
+  storage::check_output_path("to", to, storage::OutputKind::kFile, {storage::fs::is_directory(checkpoint) ? checkpoint : ""});
   ExportReport report;
   std::optional<PtValue> root;
   if (!storage::fs::is_directory(checkpoint) && storage::fs::exists(checkpoint) && storage::is_hdf5_file(checkpoint)) {

@@ -75,6 +75,11 @@ namespace {
 std::FILE* open_for_lines(const std::string& path, bool append) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_NONBLOCK | O_CLOEXEC, 0644);
   if (fd < 0) return nullptr;
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !(S_ISREG(info.st_mode) || path == "/dev/null")) {
+    ::close(fd);
+    throw ConfigError("--metrics-file " + path + ": not a regular file");
+  }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::FILE* file = ::fdopen(fd, append ? "a" : "w");
   if (file == nullptr) ::close(fd);

@@ -8,6 +8,7 @@
 #include "storage/pt_file.h"
 #include "trainer/weights.h"
 
+#include <cmath>
 #include <map>
 
 namespace trainer {
@@ -25,6 +26,7 @@ Attributes python_options(PyPtr group) {
     if (value->kind == PyValue::Kind::kFloat) options[name] = value->number;
     else if (value->kind == PyValue::Kind::kInt) options[name] = static_cast<double>(value->integer);
     else if (value->kind == PyValue::Kind::kBool) options[name] = std::int64_t{value->boolean ? 1 : 0};
+    else if (value->kind == PyValue::Kind::kString) options[name] = value->text;  // refused where a number is due
     else if (name == "betas" && value->kind == PyValue::Kind::kTuple && value->items.size() == 2)
       for (int i = 0; i < 2; ++i) {
         const PyPtr beta = value->items[static_cast<std::size_t>(i)];
@@ -83,7 +85,12 @@ std::vector<std::string> adopt_options(const Attributes& file, const TrainConfig
   for (auto& [key, value] : record) {
     const std::string file_key = key == "lr" && file.count("initial_lr") ? "initial_lr" : key;
     const auto it = file.find(file_key);
-    if (it == file.end() || optim::number(record, key, 0) == optim::number(file, file_key, 0)) continue;
+    if (it == file.end()) continue;
+    const auto* real = std::get_if<double>(&it->second);
+    if ((real == nullptr && !std::holds_alternative<std::int64_t>(it->second)) || (real && !std::isfinite(*real)))
+      throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + file_key + " " +
+                            storage::attribute_text(it->second) + ", not a finite number");
+    if (optim::number(record, key, 0) == optim::number(file, file_key, 0)) continue;
     const auto option = option_of_setting().find(key);
     const bool given = option != option_of_setting().end() &&
                        (config.explicitly(option->second) || (key == "lr" && !config.lr_groups.empty()));
@@ -179,6 +186,9 @@ TrainingProgress resume_from_python(const std::string& path, const TrainConfig& 
 
   // The epoch is taken as the number of epochs done, what `trainer export --with-optimizer` writes.
   TrainingProgress progress;
+  if (!checkpoint.weights.epoch_kind.empty())  // 2.5, nan, "2" or True would silently be epoch 0
+    throw CheckpointError(where + ": 'epoch' is a " + checkpoint.weights.epoch_kind +
+                          ", not a whole number of epochs done (save it as int(epoch))");
   progress.completed_epochs = checkpoint.weights.epoch.value_or(0);
   if (progress.completed_epochs < 0 || progress.completed_epochs > (std::int64_t{1} << 31))
     throw CheckpointError(where + ": epoch " + std::to_string(progress.completed_epochs) + " is not a number of epochs");

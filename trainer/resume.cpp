@@ -7,7 +7,9 @@
 #include "trainer/python_checkpoint.h"
 
 #include <cstdio>
+#include <iostream>
 #include <sstream>
+#include <vector>
 
 namespace trainer {
 namespace {
@@ -39,29 +41,43 @@ TrainingProgress load(const std::string& directory, const TrainConfig& config, T
 std::string choose_automatically(const TrainConfig& config, TrainingState& state, comm::Communicator& comm,
                                  std::ostream& log, TrainingProgress& loaded) {
   const std::string root = config.checkpoint_dir;
+  // Warnings go to standard error, once (rank 0: every rank meets the same unusable checkpoints),
+  // when a checkpoint was found; otherwise the error says it all in one line.
+  std::vector<std::string> warnings;
   std::string listing;
   if (comm.rank() == 0) {
     const std::vector<std::string> candidates = storage::list_checkpoints(root);
-    const std::string latest = storage::latest_checkpoint(root);
+    std::string latest;
+    try {
+      latest = storage::latest_checkpoint(root);
+    } catch (const StorageError& e) {  // a damaged LATEST: the newest checkpoint that loads is as good
+      warnings.push_back(std::string(e.what()) + "; trying the checkpoints by their names, newest first");
+    }
     if (!latest.empty()) listing += latest + "\n";
     for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
       if (*it != latest) listing += *it + "\n";
   }
   listing = comm::broadcast_string(listing, comm);
   std::istringstream order(listing);
-  bool any = false;
+  std::string newest_failure;
+  int tried = 0;
   for (std::string name; std::getline(order, name);) {
-    any = true;
+    ++tried;
     const std::string directory = storage::fs::join(root, name);
     try {
       loaded = load(directory, config, state, comm, log);
+      for (const auto& warning : warnings) std::cerr << "trainer: warning: " << warning << std::endl;
       return directory;
     } catch (const StorageError& e) {
-      log << "warning: checkpoint " << directory << " is unusable (" << e.what() << "); trying the previous one"
-          << std::endl;
+      if (newest_failure.empty()) newest_failure = name + ": " + e.what();
+      if (comm.rank() == 0)
+        warnings.push_back("checkpoint " + directory + " is unusable (" + e.what() + "); trying the previous one");
     }
   }
-  if (any) throw StorageError("--resume auto: no usable checkpoint in " + root);
+  if (tried > 0)
+    throw StorageError("--resume auto: no usable checkpoint in " + root + " (" + std::to_string(tried) +
+                       " tried; the newest, " + newest_failure + ")");
+  for (const auto& warning : warnings) std::cerr << "trainer: warning: " << warning << std::endl;
   return "";
 }
 

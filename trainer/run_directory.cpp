@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "storage/checkpoint_dir.h"
+#include "storage/output_path.h"
 #include "storage/fs.h"
 
 #include <sys/stat.h>
@@ -215,6 +216,11 @@ std::string identity_difference(const RunIdentity& ours, const RunIdentity& thei
 }
 
 void create_output_folders(const TrainConfig& config) {
+  const std::vector<std::string> roots = {config.checkpointing() ? config.checkpoint_dir : std::string()};
+  storage::check_output_path("metrics-file", config.metrics_file, storage::OutputKind::kFile, roots);
+  storage::check_output_path("timeline", config.timeline_file, storage::OutputKind::kFile, roots);
+  storage::check_output_path("save-weights", config.save_weights, storage::OutputKind::kFile, roots);
+  storage::check_output_path("tensorboard", config.tensorboard_dir, storage::OutputKind::kDirectory, roots);
   create_folder_for("metrics-file", config.metrics_file, false);
   create_folder_for("timeline", config.timeline_file, false);
   create_folder_for("save-weights", config.save_weights, false);

@@ -119,6 +119,7 @@ void TrainingLoop::set_up_model() {
   state_.identity.model_sha256 = model_->file_sha256();
   const std::vector<std::int64_t> shape = train_->sample_shape();
   model_->check_input_shape(shape[0], shape[1], shape[2]);
+  model_->check_training_step(config_.batch_size, shape[0], shape[1], shape[2]);
   model_->to(context_.device);
   state_.model = models::state_dict(*model_);
   if (!config_.init_from.empty() && context_.control.rank() == 0) initialize_from(config_, state_.model, log_);

@@ -122,6 +122,9 @@ WeightsReport load_weights(const models::StateDict& state, const WeightSource& s
     const torch::Tensor value = stored->read();
     if (value.sizes() != tensor.sizes())
       throw StorageError(source.path + ": tensor " + stored->name + " does not have the shape its file announced");
+    // Here, not at the first step, where it would read as a learning rate that diverged.
+    if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>())
+      throw CheckpointError(source.path + ": tensor " + stored->name + " holds NaN or infinite values");
     tensor.copy_(value);
     ++report.loaded;
   }

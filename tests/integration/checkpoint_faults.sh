@@ -16,9 +16,10 @@ status=0
 [ "$status" -eq 2 ] || fail "inspect --verify of a corrupt checkpoint exited $status"
 grep -q "tensor /model/classifier.0.weight in shard-0000[01]-of-00002.h5" verify.err || fail "$(cat verify.err)"
 expect_bad_input "tensor /model/classifier.0.weight in shard-" "${run[@]}" --epochs 4 --resume checkpoints/epoch-0003
-run_mpi 2 "$TRAINER" "${run[@]}" --epochs 4 --checkpoint-dir checkpoints >fallback.log
-grep -q "warning: checkpoint checkpoints/epoch-0003 is unusable (rank [01]: checkpoint " fallback.log ||
-  fail "no warning naming the rank that read the damaged shard: $(cat fallback.log)"
+run_mpi 2 "$TRAINER" "${run[@]}" --epochs 4 --checkpoint-dir checkpoints >fallback.log 2>fallback.err
+grep -q "trainer: warning: checkpoint checkpoints/epoch-0003 is unusable (rank [01]: checkpoint " fallback.err &&
+  ! grep -q "warning" fallback.log ||
+  fail "no warning on standard error naming the rank that read the damaged shard: $(cat fallback.err fallback.log)"
 grep -q "resumed from checkpoints/epoch-0002" fallback.log || fail "did not fall back to epoch-0002"
 grep -q "epoch 4/4 train loss" fallback.log || fail "training did not continue"
 

@@ -59,10 +59,11 @@ def attributes(directory):
 
 
 def same_all(a_dir, b_dir, *config_keys):
-    """Tensors bitwise (as same) and every attribute equal; `created` and `config`'s KEYs differ by design."""
+    """Tensors bitwise (as same) and every attribute equal; `created` and `config`'s KEYs differ by design,
+    and so does the metadata checksum over them."""
     a, b = attributes(a_dir), attributes(b_dir)
     for attrs in (a, b):
-        for key in [k for k in attrs if k.endswith("@created")]:
+        for key in [k for k in attrs if k.endswith("@created") or k.endswith("@metadata_checksum")]:
             del attrs[key]
         for key in [k for k in attrs if k.endswith("@config")]:
             config = json.loads(attrs[key])

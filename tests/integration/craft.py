@@ -8,7 +8,9 @@ the trainer. Test-only (h5py, numpy, Python's torch).
   craft.py h5-bomb OUT.h5                  /images announcing 25 GB in a file of a few KB (gzip)
   craft.py h5-values OUT.h5 KIND           64 images of 1x32x32: clean (labels 0, 1 and one 9), or holding
                                            a nan (nan), 3e38 everywhere (huge), a label of 10^6 (label)
-  craft.py set-attr CKPT GROUP NAME VALUE  an attribute of index.h5 replaced (VALUE: int, float or 'text')
+  craft.py set-attr CKPT GROUP NAME VALUE  an attribute of index.h5 replaced (VALUE: int, float or 'text'), and
+                                           the metadata checksum written again (a hostile, not a damaged, file)
+  craft.py flip-attr CKPT GROUP NAME       one bit of an int or float attribute flipped, the checksum left
   craft.py cycle CKPT                      a hard link /model/nest/loop -> /model/nest inside index.h5
   craft.py link-outside CKPT FILE          /model/features.0.bias linked to a file outside the checkpoint
   craft.py replace-tensor CKPT PATH KIND   a tensor in its shard replaced (KIND: int64|shape|huge)
@@ -17,6 +19,7 @@ import collections
 import io
 import os
 import pickle
+import struct
 import sys
 import zipfile
 
@@ -95,6 +98,52 @@ def parse(value):
 def set_attr(ckpt, group, name, value):
     with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
         f[group].attrs[name] = parse(value)
+    resign(ckpt)
+
+
+def flip_attr(ckpt, group, name):
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
+        value = f[group].attrs[name]
+        flipped = np.frombuffer(value.tobytes(), dtype=np.uint8).copy()
+        flipped[0] ^= 1
+        f[group].attrs[name] = np.frombuffer(flipped.tobytes(), dtype=value.dtype)[0]
+
+
+# The trainer's metadata checksum (storage/index_checksum.h), computed the same way.
+def encode(value):
+    if isinstance(value, bytes) or isinstance(value, str):
+        text = value.encode() if isinstance(value, str) else value
+        return b"s" + struct.pack("<Q", len(text)) + text
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OSU":
+        return b"l" + struct.pack("<Q", len(value)) + b"".join(encode(item) for item in value)
+    if isinstance(value, (np.integer, int)):
+        return b"i" + struct.pack("<q", int(value))
+    return b"d" + struct.pack("<d", float(value))
+
+
+def canonical(f, group, out, depth=0):
+    assert depth <= 8, "nested too deep"
+    out += b"G" + group.encode() + b"\0"
+    for name in sorted(f[group].attrs.keys()):
+        if group == "/" and name in ("metadata_checksum", "complete"):
+            continue
+        out += name.encode() + b"\0" + encode(f[group].attrs[name])
+    for name in sorted(f[group].keys()):
+        path = ("" if group == "/" else group) + "/" + name
+        link = f[group].get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            out += b"L" + b"".join(part.encode() + b"\0" for part in (path, link.filename, link.path))
+        else:
+            canonical(f, path, out, depth + 1)
+    return out
+
+
+def resign(ckpt):
+    with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
+        h = 0xCBF29CE484222325
+        for byte in bytes(canonical(f, "/", bytearray())):
+            h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+        f.attrs["metadata_checksum"] = f"fnv1a64:{h:016x}"
 
 
 def cycle(ckpt):
@@ -107,6 +156,7 @@ def link_outside(ckpt, target):
     with h5py.File(os.path.join(ckpt, "index.h5"), "r+") as f:
         del f["model/features.0.bias"]
         f["model/features.0.bias"] = h5py.ExternalLink(target, "/model/features.0.bias")
+    resign(ckpt)
 
 
 def replace_tensor(ckpt, path, kind):
@@ -128,6 +178,7 @@ def replace_tensor(ckpt, path, kind):
         sizes = [x.decode() if isinstance(x, bytes) else x for x in f.attrs["shard_sizes"]]
         sizes[files.index(shard)] = str(size)
         f.attrs["shard_sizes"] = np.array(sizes, dtype=h5py.string_dtype())
+    resign(ckpt)
 
 
 if __name__ == "__main__":
@@ -137,5 +188,5 @@ if __name__ == "__main__":
     elif command == "pt-wrapping":
         fake_pt(args[0], [1 << 62, 8], [8, 1], 16)
     else:
-        {"pt-with-junk": pt_with_junk, "h5-bomb": h5_bomb, "h5-values": h5_values, "set-attr": set_attr,
+        {"pt-with-junk": pt_with_junk, "h5-bomb": h5_bomb, "h5-values": h5_values, "set-attr": set_attr, "flip-attr": flip_attr,
          "cycle": cycle, "link-outside": link_outside, "replace-tensor": replace_tensor}[command](*args)

@@ -71,7 +71,7 @@ row 2 "--comm-timeout must be a number of seconds" --comm-timeout 1e10
 row 2 "--lr" --lr 1e300
 row 2 "--weight-decay must be a finite number" --weight-decay inf
 row 2 "--config $WORK/ck: not a regular file" --config "$WORK/ck"
-row 2 "--metrics-file /dev/full: cannot write: No space left on device" "${small[@]}" --epochs 1 --checkpoint-dir none \
+row 2 "--metrics-file /dev/full: not a regular file" "${small[@]}" --epochs 1 --checkpoint-dir none \
   --metrics-file /dev/full
 
 # --- files that would block: FIFOs everywhere a file is read ---

@@ -142,6 +142,24 @@ TEST(CheckpointRoot, OneJobAtATimeHoldsTheLock) {
   EXPECT_NE(DirectoryLock::acquire(root), nullptr);
 }
 
+TEST(CheckpointRoot, TheLockSurvivesTheDeletionOfItsNoteAndNoticesAReplacedDirectory) {
+  const std::string root = storage_temp("lock-held");
+  fs::remove_tree(root);
+  auto first = DirectoryLock::acquire(root);
+  fs::remove_tree(fs::join(root, ".trainer.lock"));  // a user's rm of the note
+  EXPECT_THROW(DirectoryLock::acquire(root), trainer::CheckpointError);
+  first->verify();  // still the directory it locked: fine, and the note is back
+  EXPECT_TRUE(fs::exists(fs::join(root, ".trainer.lock")));
+  fs::remove_tree(root);  // rm -rf of the whole directory, and a new one in its place
+  fs::make_directories(root);
+  try {
+    first->verify();
+    FAIL() << "a replaced directory passed the check before a commit";
+  } catch (const trainer::CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("was removed or replaced while this job ran"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CheckpointReader, RejectsWhatIsNotACompleteCheckpoint) {
   const std::string dir = storage_temp("reader");
   fs::remove_tree(dir);
