@@ -5,8 +5,8 @@
 #include <spng.h>
 #include <turbojpeg.h>
 
-#include <cstdint>
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -41,12 +41,47 @@ RgbImage decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& 
   };
   if (tjDecompressHeader3(handle.get(), bytes.data(), bytes.size(), &width, &height, &subsampling, &colorspace) != 0)
     throw fail("an unreadable");
-  check_size(height, width, max_pixels, name);
+  if (height <= 0 || width <= 0) throw DataError(name + ": an unreadable image (its header gives no size)");
+  // Past the limit, the largest DCT scaling that fits it (libjpeg-turbo decodes 1/2, 1/4, 1/8 directly).
+  if (std::int64_t{height} * width > max_pixels) {
+    int factors = 0;
+    const tjscalingfactor* scaling = tjGetScalingFactors(&factors);
+    int best_width = 0, best_height = 0;
+    for (int i = 0; scaling != nullptr && i < factors; ++i) {
+      if (scaling[i].num >= scaling[i].denom) continue;
+      const int w = TJSCALED(width, scaling[i]), h = TJSCALED(height, scaling[i]);
+      if (std::int64_t{w} * h <= max_pixels && std::int64_t{w} * h > std::int64_t{best_width} * best_height) {
+        best_width = w;
+        best_height = h;
+      }
+    }
+    check_size(best_height > 0 ? best_height : height, best_width > 0 ? best_width : width, max_pixels, name);
+    width = best_width;
+    height = best_height;
+  }
   RgbImage image{height, width, std::vector<std::uint8_t>(static_cast<std::size_t>(height) * width * 3)};
+  const int flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING;
   // Warnings (a truncated file, corrupt data) are errors: a half-grey image would train silently.
-  if (tjDecompress2(handle.get(), bytes.data(), bytes.size(), image.pixels.data(), width, 0, height, TJPF_RGB,
-                    TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING) != 0)
+  if (colorspace != TJCS_CMYK && colorspace != TJCS_YCCK) {
+    if (tjDecompress2(handle.get(), bytes.data(), bytes.size(), image.pixels.data(), width, 0, height, TJPF_RGB, flags) != 0)
+      throw fail("a corrupt or truncated");
+    return image;
+  }
+  // CMYK (print workflows): decoded as stored, then PIL's conversion. PIL takes a CMYK JPEG's
+  // values as Adobe's inverted ones ("CMYK;I"), and convert("RGB") gives (255 - K) - C (255 - K) / 255
+  // with its rounding (MULDIV255); on the stored values s: sK - (255 - sC) sK / 255.
+  std::vector<std::uint8_t> cmyk(static_cast<std::size_t>(height) * width * 4);
+  if (tjDecompress2(handle.get(), bytes.data(), bytes.size(), cmyk.data(), width, 0, height, TJPF_CMYK, flags) != 0)
     throw fail("a corrupt or truncated");
+  const auto muldiv255 = [](int a, int b) {
+    const int product = a * b + 128;
+    return ((product >> 8) + product) >> 8;
+  };
+  for (std::size_t p = 0, pixels = static_cast<std::size_t>(height) * width; p < pixels; ++p) {
+    const int nk = cmyk[4 * p + 3];
+    for (int c = 0; c < 3; ++c)
+      image.pixels[3 * p + c] = static_cast<std::uint8_t>(std::clamp(nk - muldiv255(255 - cmyk[4 * p + c], nk), 0, 255));
+  }
   return image;
 }
 
@@ -63,6 +98,11 @@ RgbImage decode_png(const std::vector<std::uint8_t>& bytes, const std::string& n
   spng_ihdr header{};
   check(spng_get_ihdr(context.get(), &header), "an unreadable");
   check_size(header.height, header.width, max_pixels, name);
+  // Deflate packs at most 1032 bytes into one: a header claiming more pixels than that lies.
+  const double least_bytes = static_cast<double>(header.height) * header.width * (header.bit_depth < 8 ? 0.125 : 1);
+  if (least_bytes > 1032.0 * static_cast<double>(bytes.size()))
+    throw DataError(name + ": a PNG of " + std::to_string(header.width) + "x" + std::to_string(header.height) +
+                    " pixels cannot fit in its " + std::to_string(bytes.size()) + " bytes (a truncated or crafted file)");
   std::size_t size = 0;
   check(spng_decoded_image_size(context.get(), SPNG_FMT_RGB8, &size), "an unsupported");
   RgbImage image{header.height, header.width, std::vector<std::uint8_t>(size)};

@@ -4,8 +4,11 @@
 #include "data/image_decode.h"
 #include "data/image_transforms.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <filesystem>
 
 namespace trainer::data {
@@ -20,14 +23,41 @@ bool is_image_name(const fs::path& path) {
   return extension == ".jpg" || extension == ".jpeg" || extension == ".png";
 }
 
-// Every regular file under `folder`, sorted by path (os.walk with sorted names, as ImageFolder).
+// Every regular file under `folder`, sorted by path (os.walk with sorted names, as ImageFolder),
+// following links to directories, but never into a directory already on the way down (a link
+// loop, which would recurse until the path is too long).
 std::vector<fs::path> files_under(const fs::path& folder) {
   std::vector<fs::path> files;
   std::error_code error;
-  for (fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, error), end;
-       !error && it != end; it.increment(error))
-    if (it->is_regular_file()) files.push_back(it->path());
-  if (error) throw DataError(folder.string() + ": cannot list the folder (" + error.message() + ")");
+  const auto cannot = [&](const fs::path& where, const std::error_code& why) {
+    return DataError(where.string() + ": cannot list the folder (" + why.message() + ")");
+  };
+  std::vector<std::pair<fs::path, struct stat>> path_down;  // the directories from `folder` to the current one
+  auto identity = [&](const fs::path& directory, struct stat& out) {
+    if (::stat(directory.c_str(), &out) != 0) throw cannot(directory, std::error_code(errno, std::generic_category()));
+  };
+  struct stat top {};
+  identity(folder, top);
+  path_down.emplace_back(folder, top);
+  fs::recursive_directory_iterator it(folder, fs::directory_options::follow_directory_symlink, error), end;
+  for (; !error && it != end; it.increment(error)) {
+    while (static_cast<int>(path_down.size()) > it.depth() + 1) path_down.pop_back();
+    const fs::file_status status = it->status(error);
+    if (error) {  // a dangling or looping link to nothing readable: not an image
+      error.clear();
+      continue;
+    }
+    if (fs::is_regular_file(status)) files.push_back(it->path());
+    if (!fs::is_directory(status)) continue;
+    struct stat here {};
+    identity(it->path(), here);
+    for (const auto& [above, seen] : path_down)
+      if (seen.st_dev == here.st_dev && seen.st_ino == here.st_ino)
+        throw DataError(it->path().string() + ": a link back to " + above.string() +
+                        " (a loop: the image folder would never end)");
+    path_down.emplace_back(it->path(), here);
+  }
+  if (error) throw cannot(folder, error);
   std::sort(files.begin(), files.end());
   return files;
 }
@@ -38,8 +68,10 @@ ImageFolderListing list_image_folder(const std::string& root, const std::vector<
   std::error_code error;
   if (!fs::is_directory(root, error)) throw DataError(root + ": no such image folder");
   ImageFolderListing listing;
-  for (const auto& entry : fs::directory_iterator(root, error))
-    if (entry.is_directory()) listing.classes.push_back(entry.path().filename().string());
+  for (fs::directory_iterator it(root, error), end; !error && it != end; it.increment(error)) {
+    std::error_code status_error;  // a dangling link is not a class
+    if (it->is_directory(status_error)) listing.classes.push_back(it->path().filename().string());
+  }
   if (error) throw DataError(root + ": cannot list the folder (" + error.message() + ")");
   std::sort(listing.classes.begin(), listing.classes.end());
   if (listing.classes.empty()) throw DataError(root + ": no class folders (expected " + root + "/<class>/<image>)");

@@ -99,6 +99,10 @@ torch::Tensor eval_transform(const RgbImage& image, const ImagePipeline& pipelin
   RgbImage resized;
   if (pipeline.resize > 0) {
     std::tie(height, width) = resized_size(image.height, image.width, pipeline.resize);
+    if (height * width > kMaxImagePixels)  // a long, thin image resized by its shorter side
+      throw DataError(name + ": " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                      " resized to --resize " + std::to_string(pipeline.resize) + " is " + std::to_string(width) + "x" +
+                      std::to_string(height) + ", more than " + std::to_string(kMaxImagePixels) + " pixels");
     resized = pil_resize(image, 0, 0, image.height, image.width, height, width);
   }
   const std::int64_t size = pipeline.image_size;
@@ -108,8 +112,12 @@ torch::Tensor eval_transform(const RgbImage& image, const ImagePipeline& pipelin
                     std::to_string(size) + "x" + std::to_string(size));
   const std::int64_t top = python_round(static_cast<double>(height - size) / 2.0);
   const std::int64_t left = python_round(static_cast<double>(width - size) / 2.0);
-  const torch::Tensor out = to_float(pipeline.resize > 0 ? resized : image);
-  return to_normalized(out.narrow(2, top, size).narrow(3, left, size), pipeline);
+  // Cropped before the conversion to float: only the crop's pixels become floats.
+  const RgbImage& source = pipeline.resize > 0 ? resized : image;
+  const torch::Tensor hwc = torch::from_blob(const_cast<std::uint8_t*>(source.pixels.data()), {height, width, 3},
+                                             torch::kUInt8);
+  const torch::Tensor crop = hwc.narrow(0, top, size).narrow(1, left, size);
+  return to_normalized(crop.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32), pipeline);
 }
 
 }  // namespace trainer::data

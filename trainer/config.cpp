@@ -186,6 +186,20 @@ void validate_optimization(const TrainConfig& c) {
   require_range(c.accumulate_steps, 1, 1 << 16, "--accumulate-steps");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
   require_range(c.test_batch_size, 1, kMostBatch, "--test-batch-size");
+  if (c.data.dataset == "image-folder") {  // batches of 3 x size x size floats, made before any model sees them
+    constexpr double kMostBatchBytes = 2.0 * (1 << 30);
+    const double image = 3.0 * c.data.images.image_size * c.data.images.image_size * 4;
+    for (const auto& [option, batch] : {std::pair<const char*, std::int64_t>{"--batch-size", c.batch_size},
+                                        {"--test-batch-size", c.test_batch_size}}) {
+      char text[200];
+      std::snprintf(text, sizeof text,
+                    "%s %lld with --image-size %lld: a batch of %.3g GB of float images, more than the 2 GiB "
+                    "allowed (a smaller batch, or --accumulate-steps)",
+                    option, static_cast<long long>(batch), static_cast<long long>(c.data.images.image_size),
+                    batch * image / 1e9);
+      require(batch * image <= kMostBatchBytes, text);
+    }
+  }
   validate_optimizer(c);
   require(std::isfinite(c.clip_grad_norm) && c.clip_grad_norm >= 0,
           "--clip-grad-norm must be a finite number, at least 0");

@@ -89,7 +89,9 @@ std::vector<std::string> adopt_options(const Attributes& file, const TrainConfig
     const auto* real = std::get_if<double>(&it->second);
     if ((real == nullptr && !std::holds_alternative<std::int64_t>(it->second)) || (real && !std::isfinite(*real)))
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + file_key + " " +
-                            storage::attribute_text(it->second) + ", not a finite number");
+                            (real ? storage::attribute_text(it->second)
+                                  : "'" + storage::attribute_text(it->second) + "' (a string)") +
+                            ", not a finite number");
     if (optim::number(record, key, 0) == optim::number(file, file_key, 0)) continue;
     const auto option = option_of_setting().find(key);
     const bool given = option != option_of_setting().end() &&

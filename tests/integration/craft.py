@@ -11,6 +11,17 @@ the trainer. Test-only (h5py, numpy, Python's torch).
   craft.py set-attr CKPT GROUP NAME VALUE  an attribute of index.h5 replaced (VALUE: int, float or 'text'), and
                                            the metadata checksum written again (a hostile, not a damaged, file)
   craft.py flip-attr CKPT GROUP NAME       one bit of an int or float attribute flipped, the checksum left
+  craft.py pt-resume IN.pt OUT.pt KIND     an exported checkpoint dict changed: its epoch a float, nan, str or
+                                           bool (epoch-float|epoch-nan|epoch-str|epoch-bool), its lr nan or a
+                                           string (lr-nan|lr-str), or a weight NaN (nan-weight)
+  craft.py torchscript OUT.pt KIND         a scripted model taking 1x32x32 images to 10 logits: fine (good),
+                                           fp16 parameters (half), sparse gradients (sparse), other logits in
+                                           training mode (train-mode) or past batch 2 (batch2), a tensor record
+                                           shorter than its storage (short), a code record that inflates to
+                                           300 MB (inflate-bomb), the archive cut short (truncated)
+  craft.py image OUT KIND                  png-bomb: a 16000x16000 1-bit PNG (a few KB); png-header: a PNG
+                                           header claiming 9000x9000 and no data; jpeg-large: a 12000x12000
+                                           grayscale JPEG (past PIL's pixel limit; decoded at 1/2)
   craft.py cycle CKPT                      a hard link /model/nest/loop -> /model/nest inside index.h5
   craft.py link-outside CKPT FILE          /model/features.0.bias linked to a file outside the checkpoint
   craft.py replace-tensor CKPT PATH KIND   a tensor in its shard replaced (KIND: int64|shape|huge)
@@ -60,6 +71,96 @@ def pt_with_junk(out, megabytes):
     state = LeNet().state_dict()
     state["junk"] = torch.zeros(int(megabytes) * (1 << 20) // 4)
     torch.save(state, out)
+
+
+def pt_resume(source, out, kind):
+    import torch
+    state = torch.load(source)
+    if kind.startswith("epoch-"):
+        state["epoch"] = {"epoch-float": 2.5, "epoch-nan": float("nan"), "epoch-str": "2", "epoch-bool": True}[kind]
+    elif kind.startswith("lr-"):
+        for group in state["optimizer_state_dict"]["param_groups"]:
+            group["lr"] = float("nan") if kind == "lr-nan" else "0.1"
+    elif kind == "nan-weight":
+        weight = state["model_state_dict"]["features.0.weight"]
+        weight.view(-1)[3] = float("nan")
+    torch.save(state, out)
+
+
+def torchscript(out, kind):
+    import torch
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 5)
+            self.fc = torch.nn.Linear(4 * 28 * 28, 10)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+    class Half(Net):
+        def __init__(self):
+            super().__init__()
+            self.fc = self.fc.half()
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1).half()).float()
+
+    class Sparse(Net):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(256, 10, sparse=True)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1)) + self.embedding((x[:, 0, 0, :10] * 10).long().clamp(0, 255)).sum(1)
+
+    class TrainMode(Net):
+        def forward(self, x):
+            y = self.fc(torch.relu(self.conv(x)).flatten(1))
+            return y[:, :5] if self.training else y
+
+    class Batch2(Net):
+        def forward(self, x):
+            y = self.fc(torch.relu(self.conv(x)).flatten(1))
+            return y[:2] if x.size(0) > 2 else y
+
+    classes = {"half": Half, "sparse": Sparse, "train-mode": TrainMode, "batch2": Batch2}
+    torch.manual_seed(0)
+    torch.jit.script(classes.get(kind, Net)()).save(out)
+    if kind not in ("short", "inflate-bomb", "truncated"):
+        return
+    with open(out, "rb") as f:
+        original = f.read()
+    if kind == "truncated":
+        with open(out, "wb") as f:
+            f.write(original[: len(original) // 2])
+        return
+    source = zipfile.ZipFile(io.BytesIO(original))
+    with zipfile.ZipFile(out, "w") as z:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if kind == "short" and info.filename.endswith("/data/2"):  # the fc weight's record, cut to 64 bytes
+                data = data[:64]
+            if kind == "inflate-bomb" and info.filename.endswith(".py"):
+                data += b" " * (300 << 20)
+                info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
+
+
+def image(out, kind):
+    from PIL import Image
+    if kind == "png-bomb":
+        Image.new("1", (16000, 16000)).save(out)
+    elif kind == "png-header":
+        import struct as st, zlib
+        header = st.pack(">IIBBBBB", 9000, 9000, 8, 2, 0, 0, 0)
+        chunk = b"IHDR" + header
+        with open(out, "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + st.pack(">I", len(header)) + chunk + st.pack(">I", zlib.crc32(chunk)))
+            f.write(b"\0" * 1000)
+    elif kind == "jpeg-large":
+        Image.new("L", (12000, 12000), 128).save(out, quality=90)
 
 
 def h5_bomb(out):
@@ -189,4 +290,4 @@ if __name__ == "__main__":
         fake_pt(args[0], [1 << 62, 8], [8, 1], 16)
     else:
         {"pt-with-junk": pt_with_junk, "h5-bomb": h5_bomb, "h5-values": h5_values, "set-attr": set_attr, "flip-attr": flip_attr,
-         "cycle": cycle, "link-outside": link_outside, "replace-tensor": replace_tensor}[command](*args)
+         "cycle": cycle, "pt-resume": pt_resume, "torchscript": torchscript, "image": image, "link-outside": link_outside, "replace-tensor": replace_tensor}[command](*args)

@@ -68,7 +68,10 @@ row 2 "--keep-last 4294967297: must be between 0 and 1000000" "${small[@]}" --ch
 row 2 "--batch-size 4611686018427387904: must be between" --batch-size 4611686018427387904 --accumulate-steps 4
 row 2 "--accumulate-steps 65537: must be between 1 and 65536" --batch-size 16777216 --accumulate-steps 65537
 row 2 "--comm-timeout must be a number of seconds" --comm-timeout 1e10
-row 2 "--lr" --lr 1e300
+row 2 "--lr 1e+300: more than 1000 is not a learning rate" --lr 1e300
+row 2 "--checkpoint-dir is empty" "${small[@]}" --checkpoint-dir ""
+row 2 "--batch-size 64 with --image-size 8192: a batch of 51.5 GB of float images" --dataset image-folder \
+  --data-dir "$WORK" --image-size 8192 --batch-size 64
 row 2 "--weight-decay must be a finite number" --weight-decay inf
 row 2 "--config $WORK/ck: not a regular file" --config "$WORK/ck"
 row 2 "--metrics-file /dev/full: not a regular file" "${small[@]}" --epochs 1 --checkpoint-dir none \
@@ -89,6 +92,22 @@ row 2 "shard-00000-of-00001.h5" inspect fifo-shard --verify
 mkdir fmnist-fifo && cp /usr/share/datasets/fashion-mnist/*.gz fmnist-fifo/ && rm fmnist-fifo/train-labels-idx1-ubyte.gz &&
   mkfifo fmnist-fifo/train-labels-idx1-ubyte.gz
 row 2 "train-labels-idx1-ubyte.gz: not a regular file" "${small[@]}" --checkpoint-dir none --data-dir fmnist-fifo
+
+row 2 "--timeline fifo: not a regular file" "${small[@]}" --epochs 1 --checkpoint-dir none --timeline fifo
+
+# --- outputs that would overwrite a committed checkpoint: refused, whatever the checkpoint option ---
+row 2 "--timeline ck/LATEST: lies inside the checkpoint directory $WORK/ck," "${small[@]}" --epochs 1 --checkpoint-dir none \
+  --timeline ck/LATEST
+row 2 "--save-weights ck/epoch-0002/index.h5: lies inside the checkpoint directory" "${small[@]}" --epochs 3 \
+  --checkpoint-dir ck --save-weights ck/epoch-0002/index.h5
+row 2 "--metrics-file ck/epoch-0002/shard-00000-of-00001.h5: lies inside" "${small[@]}" --epochs 1 --checkpoint-dir none \
+  --metrics-file ck/epoch-0002/shard-00000-of-00001.h5
+row 2 "--tensorboard ck/tb: lies inside the checkpoint directory" "${small[@]}" --epochs 1 --checkpoint-dir none --tensorboard ck/tb
+ln -s ck/LATEST latest-link
+row 2 "--timeline latest-link: lies inside the checkpoint directory" "${small[@]}" --epochs 1 --checkpoint-dir none \
+  --timeline latest-link
+row 2 "--to ck/LATEST: lies inside the checkpoint directory" export ck --to ck/LATEST
+row 2 "--predictions-out ck/epoch-0002/p.h5: lies inside" eval --checkpoint ck --limit-test 10 --predictions-out ck/epoch-0002/p.h5
 
 # --- files that lie about their sizes: refused before the memory is taken ---
 $craft pt-expanded expanded.pt
@@ -122,10 +141,34 @@ cp -r ck opt-shape && $craft replace-tensor opt-shape/epoch-0002 /optimizer/stat
 row 2 "has shape [3, 3], the parameter [6, 1, 5, 5]" "${small[@]}" --epochs 3 --checkpoint-dir none --resume opt-shape/epoch-0002
 cp -r ck rng && $craft replace-tensor rng/epoch-0002 /epoch/rng_state shape
 row 2 "is not a CPU generator state of this LibTorch" "${small[@]}" --epochs 3 --checkpoint-dir none --resume rng/epoch-0002
+# One flipped bit in the metadata (here completed_epochs, 2 -> 3) is found, not resumed from.
+cp -r ck flipped && $craft flip-attr flipped/epoch-0002 /epoch completed_epochs
+row 2 "index.h5: its metadata (attributes and links) does not match the checksum" inspect flipped --verify
+row 2 "does not match the checksum written with it" "${small[@]}" --epochs 3 --checkpoint-dir none --resume flipped/epoch-0002
+cp -r ck world && $craft set-attr world/epoch-0002 / world_size -1
+row 2 "world_size -1 does not match its 1 shard file(s)" inspect world
+cp -r ck version && $craft set-attr version/epoch-0002 / format_version -1
+row 2 "format_version -1 is not a version" eval --checkpoint version --limit-test 10
 printf 'epoch-0002%.0s' $(seq 1000000) >big-latest && cp -r ck long-latest && cp big-latest long-latest/LATEST
 row 2 "LATEST: longer than the 256 bytes expected" inspect long-latest
 # Names with a newline or an escape sequence reach the terminal escaped.
 row 2 'name\nwith\x1b[31mcolour.pt: no such file or directory' eval --checkpoint $'name\nwith\e[31mcolour.pt'
+
+# --- Python checkpoints whose fields are not what they must be ---
+"$TRAINER" export ck --to exported.pt --with-optimizer >/dev/null
+for kind in epoch-float epoch-nan epoch-str epoch-bool; do
+  $craft pt-resume exported.pt "$kind.pt" "$kind"
+  row 2 "$kind.pt: 'epoch' is a $(case $kind in epoch-str) echo str ;; epoch-bool) echo bool ;; *) echo float ;; esac)," \
+    "${small[@]}" --epochs 3 --checkpoint-dir none --resume "$kind.pt"
+done
+$craft pt-resume exported.pt lr-nan.pt lr-nan
+row 2 "lr-nan.pt: parameter group 0 has lr nan, not a finite number" "${small[@]}" --epochs 3 --checkpoint-dir none --resume lr-nan.pt
+$craft pt-resume exported.pt lr-str.pt lr-str
+row 2 "lr-str.pt: parameter group 0 has lr '0.1' (a string), not a finite number" "${small[@]}" --epochs 3 --checkpoint-dir none \
+  --resume lr-str.pt
+$craft pt-resume exported.pt nan-weight.pt nan-weight
+row 2 "nan-weight.pt: tensor features.0.weight holds NaN or infinite values" "${small[@]}" --checkpoint-dir none \
+  --init-from nan-weight.pt
 
 # --- data that would train to nan, or make no sense ---
 $craft h5-values nan.h5 nan
@@ -155,9 +198,38 @@ echo "$rows rows: the documented status, one line, nothing touched; peak memory 
 around() {
 # --- what --resume auto does with a damaged checkpoint: it says so and takes the previous one ---
 cp -r ck fallback && $craft set-attr fallback/epoch-0002 / shard_sizes "'lots'"
-"$TRAINER" "${small[@]}" --epochs 3 --checkpoint-dir fallback >fallback.log 2>&1 || fail "no fallback: $(cat fallback.log)"
-grep -q "warning: checkpoint fallback/epoch-0002 is unusable (.*shard_sizes: 'lots' is not a byte count)" fallback.log &&
-  grep -q "resumed from fallback/epoch-0001" fallback.log || fail "no fallback past shard_sizes 'lots': $(cat fallback.log)"
+"$TRAINER" "${small[@]}" --epochs 3 --checkpoint-dir fallback >fallback.log 2>fallback.err ||
+  fail "no fallback: $(cat fallback.err)"
+# ... saying so on standard error, not in the log
+grep -q "^trainer: warning: checkpoint fallback/epoch-0002 is unusable (.*shard_sizes: 'lots' is not a byte count)" fallback.err &&
+  grep -q "resumed from fallback/epoch-0001" fallback.log || fail "no fallback past shard_sizes 'lots': $(cat fallback.err fallback.log)"
+! grep -q "warning" fallback.log || fail "a warning went to standard output: $(cat fallback.log)"
+# ... and past a LATEST that names nothing
+cp -r ck bad-latest && printf 'epoch-00\x01\n' >bad-latest/LATEST
+"$TRAINER" "${small[@]}" --epochs 3 --checkpoint-dir bad-latest >bad-latest.log 2>bad-latest.err ||
+  fail "a damaged LATEST stopped --resume auto: $(cat bad-latest.err)"
+grep -q "^trainer: warning: bad-latest/LATEST: does not name a checkpoint" bad-latest.err &&
+  grep -q "resumed from bad-latest/epoch-0002" bad-latest.log || fail "no fallback past LATEST: $(cat bad-latest.err bad-latest.log)"
+
+# --- the lock: deleting .trainer.lock does not let a second job in; replacing the directory stops the first ---
+long=(--limit-train 4000 --limit-test 100 --progress-seconds 0 --epochs 20 --batch-size 16 --checkpoint-dir locked
+  --checkpoint-every-steps 20)
+"$TRAINER" "${long[@]}" >locked.log 2>&1 &
+job=$!
+while [ ! -e locked/LATEST ] && kill -0 "$job" 2>/dev/null; do sleep 0.05; done
+rm -f locked/.trainer.lock
+status=0
+"$TRAINER" "${long[@]}" >second.log 2>&1 || status=$?  # the same run: only the lock stands in its way
+[ "$status" = 2 ] && grep -q "is in use by another training job" second.log ||
+  fail "a second job after rm .trainer.lock: exit $status: $(cat second.log)"
+mv locked locked-moved && mkdir locked && echo "another job's" >locked/notes.txt
+status=0
+wait "$job" || status=$?
+[ "$status" = 2 ] && grep -q "was removed or replaced while this job ran" locked.log ||
+  fail "the first job went on writing into a replaced directory: exit $status: $(tail -2 locked.log)"
+[ "$(ls -A locked)" = notes.txt ] || fail "the first job wrote into the directory that replaced its own: $(ls -A locked)"
+echo "lock: held on the directory (rm of its note changes nothing); a replaced directory is never written"
+
 # inspect --verify says how many tensors a checksum covered (scalars have none).
 "$TRAINER" inspect ck --verify >verify.out
 grep -q "^verify: 21 tensors read, 21 of them through their Fletcher-32 checksums: OK$" verify.out ||
@@ -220,4 +292,59 @@ wait "$job" || fail "the racing job failed: $(tail -3 racing.log)"
 echo "readers: $reads inspect --verify and eval while retention removed checkpoints under them, all fine"
 }
 
-run_scenarios table around -- "$@"
+# Model and image files that lie, crash LibTorch's loader, or hold what training cannot take: each
+# refused with status 2 and one line before the first step, at bounded memory.
+files() {
+for kind in half sparse train-mode batch2 short inflate-bomb truncated; do $craft torchscript "$kind.pt" "$kind"; done
+$craft torchscript good.pt good
+row 0 "run summary" "${small[@]}" --epochs 1 --checkpoint-dir none --model good.pt
+row 2 "--model half.pt: parameter fc.weight is Half; trainer trains float32 parameters" "${small[@]}" --model half.pt
+row 2 "--model sparse.pt: in training mode at batch 64, one step fails: parameter embedding.weight gets Sparse gradients" \
+  "${small[@]}" --model sparse.pt
+row 2 "--model train-mode.pt: in training mode at batch 64, one step fails: forward returns logits of [64, 5]" \
+  "${small[@]}" --model train-mode.pt
+row 2 "--model batch2.pt: in training mode at batch 64, one step fails: forward returns logits of [2, 10]" \
+  "${small[@]}" --model batch2.pt
+row 2 "--model short.pt: record short/data/2 holds 64 bytes, its storage declares 31360 x 4 = 125440" "${small[@]}" --model short.pt
+row 2 "code/__torch__.py claims 314573" "${small[@]}" --model inflate-bomb.pt
+row 2 "--model truncated.pt: not a TorchScript archive" "${small[@]}" --model truncated.pt
+
+# Images: a folder of small PNGs, then one hostile file at a time, read by 2 workers.
+"$PYTHON" - <<'PY'
+import os
+import numpy as np
+from PIL import Image
+rng = np.random.default_rng(0)
+for split in ("train", "val"):
+    for label in "ab":
+        os.makedirs(f"images/{split}/{label}", exist_ok=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(f"images/{split}/{label}/{i}.png")
+PY
+images=(--dataset image-folder --data-dir images --model lenet --image-size 32 --resize 36 --workers 2 --epochs 1
+  --batch-size 4 --checkpoint-dir none --progress-seconds 0)
+limit=$((1024 * 1024))  # KiB: 1 GiB, the issue's bound for any image file at --workers 2
+image_row() {  # STATUS EXPECTED FILE KIND
+  $craft image "images/train/a/$3" "$4"
+  local peak
+  peak=$(peak_kb timeout 60 "$TRAINER" "${images[@]}")
+  [ "$(cat status)" = "$1" ] || fail "$3: exited $(cat status), expected $1: $(cat err)"
+  grep -qF -- "$2" err out || fail "$3: '$(cat err)' does not say '$2'"
+  [ "$1" = 0 ] || [ "$(wc -l <err)" -eq 1 ] || fail "$3: not one line: $(cat err)"
+  [ "$peak" -le "$limit" ] || fail "$3: peak memory $peak KiB, more than 1 GiB"
+  echo "$3: exit $1, peak memory $((peak / 1024)) MiB"
+  rm "images/train/a/$3"
+}
+image_row 2 "bomb.png: an image of 16000x16000 pixels is beyond what is decoded (89478485 pixels at most)" bomb.png png-bomb
+image_row 2 "header.png: a PNG of 9000x9000 pixels cannot fit in its 1033 bytes" header.png png-header
+image_row 0 "run summary" large.jpg jpeg-large
+ln -s .. images/train/a/loop
+status=0
+"$TRAINER" "${images[@]}" >out 2>err || status=$?
+[ "$status" = 2 ] && [ "$(wc -l <err)" = 1 ] && grep -q "images/train/a/loop/a: a link back to images/train/a (a loop" err ||
+  fail "a link loop in an image folder: exit $status: $(cat err)"
+rm images/train/a/loop
+echo "files: model files refused before the first step, image bombs within 1 GiB at --workers 2, link loops named"
+}
+
+run_scenarios table around files -- "$@"

@@ -2,7 +2,7 @@
 # The comparison a user of PyTorch's transfer-learning tutorial makes, one thing at a time:
 #   1. augmentation: the trainer's training samples (RandomResizedCrop + RandomHorizontalFlip +
 #      ToTensor + Normalize) against torchvision's transforms on PIL's images given the same crop
-#      boxes and flips, two epochs of a folder of PNG and JPEG files of several sizes: bit-identical
+#      boxes and flips, two epochs of a folder of PNG, JPEG and CMYK JPEG files of several sizes: bit-identical
 #      (data/pil_resize.h is PIL's resize; LibTorch's antialiased resize, used before, left 12 % of
 #      the values a level of 255 apart);
 #   2. steps: an epoch (three steps of 4 images) of ResNet-18 with SGD (lr 0.001, momentum 0.9)
@@ -40,7 +40,9 @@ for i in range(len(labels)):
     os.makedirs(folder, exist_ok=True)
     gray = Image.fromarray(images[i]).resize(sizes[n], Image.BILINEAR)
     rgb = Image.merge("RGB", (gray, gray.point(lambda v: 255 - v), gray))
-    if n % 2:
+    if n == 5:  # a CMYK JPEG, as print workflows write them: PIL converts it to RGB its own way
+        rgb.convert("CMYK").save(f"{folder}/{n:03d}.jpg", quality=90)
+    elif n % 2:
         rgb.save(f"{folder}/{n:03d}.jpg", quality=90)
     else:
         rgb.save(f"{folder}/{n:03d}.png")
