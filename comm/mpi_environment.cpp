@@ -19,6 +19,10 @@ MpiEnvironment::MpiEnvironment(int* argc, char*** argv) {
   int already = 0;
   MPI_Initialized(&already);
   if (already) return;
+  // A failing rank prints one line naming the problem and ends the job with MPI_Abort; Open MPI
+  // would add a ten-line banner about MPI_ABORT from this process. Quiet unless the user says
+  // otherwise (OMPI_MCA_orte_execute_quiet=0 brings Open MPI's help messages back).
+  ::setenv("OMPI_MCA_orte_execute_quiet", "1", /*overwrite=*/0);
   int provided = MPI_THREAD_SINGLE;
   if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
     throw CommError("MPI_Init_thread failed");

@@ -2,7 +2,8 @@
 // exceptions into messages and exit statuses:
 //   0  success
 //   1  internal failure (a bug, a library error, a failed collective)
-//   2  bad input: option, value, data file; one line on stderr names it
+//   2  bad input: option, value, data or model file, a path that cannot be used, a size that does
+//      not fit in memory; one line on stderr names it
 //  75  stopped by a stop signal after saving a checkpoint (resume with --resume auto)
 // In a job of several ranks a failing rank ends the whole job with MPI_Abort, so that no rank is
 // left waiting in a collective; MPI_Finalize is called on the success path only.
@@ -35,9 +36,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <new>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -176,6 +179,11 @@ std::string printable(const std::string& message) {
   return text;
 }
 
+// What the sizes a user chose ask of the machine, not a bug: exit 2 like any other bad input.
+constexpr const char* kOutOfMemory =
+    "out of memory: the batch, the model or the loader's queue does not fit (a smaller --batch-size, --workers or "
+    "--prefetch)";
+
 // Prints the one line and, in a job of several ranks, ends the job.
 int fail(int status, const std::string& message, int rank, int size, bool input_error) {
   if (size > 1 && rank != 0 && input_error) {
@@ -193,8 +201,15 @@ int fail(int status, const std::string& message, int rank, int size, bool input_
 
 }  // namespace
 
+// The executable's .preinit_array runs before any shared library's constructors (LibTorch's,
+// Open MPI's: about half a second on a cold start): from here on a stop signal waits for the
+// handlers. What remains before it is the dynamic linker mapping and relocating the libraries.
+extern "C" void trainer_hold_signals_early(int, char**, char**) { launcher::hold_stop_signals(); }
+__attribute__((section(".preinit_array"), used)) void (*const trainer_preinit)(int, char**, char**) =
+    trainer_hold_signals_early;
+
 int main(int argc, char** argv) {
-  launcher::hold_stop_signals();  // first: a stop signal during start-up waits for its handler
+  launcher::hold_stop_signals();  // again (see trainer_preinit): harmless, and clear to the reader
   const int launcher = static_cast<int>(getppid());
   const std::vector<std::string> args(argv, argv + argc);
   std::unique_ptr<comm::MpiEnvironment> mpi;
@@ -216,8 +231,15 @@ int main(int argc, char** argv) {
     return fail(kExitBadInput, e.what(), rank, size, true);
   } catch (const trainer::Error& e) {
     return fail(kExitInternal, e.what(), rank, size, false);
+  } catch (const std::filesystem::filesystem_error& e) {  // a path the user named that cannot be used
+    return fail(kExitBadInput, e.path1().string() + ": " + e.code().message(), rank, size, true);
+  } catch (const std::bad_alloc&) {
+    return fail(kExitBadInput, kOutOfMemory, rank, size, true);
   } catch (const c10::Error& e) {
-    return fail(kExitInternal, trainer::first_line(e.what_without_backtrace()), rank, size, false);
+    const std::string what = trainer::first_line(e.what_without_backtrace());
+    if (what.find("can't allocate memory") != std::string::npos || what.find("out of memory") != std::string::npos)
+      return fail(kExitBadInput, std::string(kOutOfMemory) + " (" + what + ")", rank, size, true);
+    return fail(kExitInternal, what, rank, size, false);
   } catch (const std::exception& e) {
     return fail(kExitInternal, e.what(), rank, size, false);
   }

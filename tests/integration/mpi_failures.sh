@@ -40,11 +40,13 @@ grep -q "trainer: error: rank 0/2: --metrics-file $WORK/a-file/dir/m.jsonl: cann
   fail "no error line naming rank 0"
 [ "$elapsed" -le 30 ] || fail "the failing job took $elapsed s to end"
 
-# 3. Bad input on every rank: one error line (rank 0's), not one per rank.
+# 3. Bad input on every rank: one error line (rank 0's), not one per rank, and not followed by
+#    Open MPI's banner about MPI_ABORT: standard error is that line alone, the status 2.
 status=0
-run_mpi 2 "$TRAINER" --checkpoint-dir none --epochs 0 >"$WORK/input.log" 2>&1 || status=$?
-[ "$status" -ne 0 ] || fail "bad input under mpirun exited 0"
+run_mpi 2 "$TRAINER" --checkpoint-dir none --epochs 0 >"$WORK/input.out" 2>"$WORK/input.log" || status=$?
+[ "$status" -eq 2 ] || fail "bad input under mpirun exited $status"
 [ "$(grep -c '^trainer: error:' "$WORK/input.log")" -eq 1 ] || fail "expected one error line: $(cat "$WORK/input.log")"
+[ "$(wc -l <"$WORK/input.log")" -eq 1 ] || fail "more than the error line on standard error: $(cat "$WORK/input.log")"
 grep -q "rank 0/2: --epochs must be at least 1" "$WORK/input.log" || fail "error line does not name the problem"
 
 # 4. A stuck rank (SIGSTOP: alive, silent) would leave the other waiting in a collective forever;
