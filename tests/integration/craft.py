@@ -15,8 +15,9 @@ the trainer. Test-only (h5py, numpy, Python's torch).
                                            bool (epoch-float|epoch-nan|epoch-str|epoch-bool), its lr nan or a
                                            string (lr-nan|lr-str), or a weight NaN (nan-weight)
   craft.py torchscript OUT.pt KIND         a scripted model taking 1x32x32 images to 10 logits: fine (good),
-                                           fp16 parameters (half), sparse gradients (sparse), other logits in
-                                           training mode (train-mode) or past batch 2 (batch2), a tensor record
+                                           fp16 parameters (half), a complex one (complex), sparse gradients
+                                           (sparse), other logits in training mode (train-mode) or past
+                                           batch 2 (batch2), a tensor record
                                            shorter than its storage (short), a code record that inflates to
                                            300 MB (inflate-bomb), the archive cut short (truncated)
   craft.py image OUT KIND                  png-bomb: a 16000x16000 1-bit PNG (a few KB); png-header: a PNG
@@ -125,7 +126,15 @@ def torchscript(out, kind):
             y = self.fc(torch.relu(self.conv(x)).flatten(1))
             return y[:2] if x.size(0) > 2 else y
 
-    classes = {"half": Half, "sparse": Sparse, "train-mode": TrainMode, "batch2": Batch2}
+    class Complex(Net):
+        def __init__(self):
+            super().__init__()
+            self.phase = torch.nn.Parameter(torch.zeros(3, dtype=torch.complex64))
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.conv(x)).flatten(1)) + self.phase.real.sum()
+
+    classes = {"half": Half, "sparse": Sparse, "train-mode": TrainMode, "batch2": Batch2, "complex": Complex}
     torch.manual_seed(0)
     torch.jit.script(classes.get(kind, Net)()).save(out)
     if kind not in ("short", "inflate-bomb", "truncated"):

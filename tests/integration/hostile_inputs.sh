@@ -295,10 +295,11 @@ echo "readers: $reads inspect --verify and eval while retention removed checkpoi
 # Model and image files that lie, crash LibTorch's loader, or hold what training cannot take: each
 # refused with status 2 and one line before the first step, at bounded memory.
 files() {
-for kind in half sparse train-mode batch2 short inflate-bomb truncated; do $craft torchscript "$kind.pt" "$kind"; done
+for kind in half complex sparse train-mode batch2 short inflate-bomb truncated; do $craft torchscript "$kind.pt" "$kind"; done
 $craft torchscript good.pt good
 row 0 "run summary" "${small[@]}" --epochs 1 --checkpoint-dir none --model good.pt
 row 2 "--model half.pt: parameter fc.weight is Half; trainer trains float32 parameters" "${small[@]}" --model half.pt
+row 2 "--model complex.pt:complex/data.pkl: unknown storage type torch.ComplexFloatStorage" "${small[@]}" --model complex.pt
 row 2 "--model sparse.pt: in training mode at batch 64, one step fails: parameter embedding.weight gets Sparse gradients" \
   "${small[@]}" --model sparse.pt
 row 2 "--model train-mode.pt: in training mode at batch 64, one step fails: forward returns logits of [64, 5]" \
