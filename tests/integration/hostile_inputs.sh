@@ -354,7 +354,8 @@ echo "files: model files refused before the first step, image bombs within 1 GiB
 # ends it (143), with nothing written. README states the window; here it must stay under 1 s.
 startup() {
 local first
-first=$(LD_DEBUG=files "$TRAINER" --version 2>&1 | grep -m1 "calling" | sed 's/.*calling //')
+LD_DEBUG=files "$TRAINER" --version >loader.log 2>&1 || fail "trainer --version: $(tail -1 loader.log)"
+first=$(grep -m1 "calling" loader.log | sed 's/.*calling //')
 [ "$first" = "preinit: $TRAINER" ] || fail "the first code to run is not the trainer's .preinit_array but $first"
 local window=none step delay status stopped=0
 for step in $(seq 0 40); do
