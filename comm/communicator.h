@@ -61,11 +61,23 @@ class Communicator {
   // the Work returned is finished, so callers need not care whether a backend overlaps.
   virtual std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {});
 
+  // ZeRO's collectives (c10d's reduce_scatter_tensor and all_gather_into_tensor), asynchronous like
+  // allreduce_async. reduce_scatter: `input` holds size() equal chunks in rank order; rank r
+  // receives into `output` (one chunk) the reduction of every rank's chunk r. allgather: every
+  // rank's `input` (one chunk) into `output` (size() chunks, in rank order). Tensors contiguous, of
+  // one dtype and device; neither may be touched before the Work has completed. By default a world
+  // of one copies (every backend's result there) and larger worlds are unsupported.
+  virtual std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                                     const AllreduceOptions& options = {});
+  virtual std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output);
+
   // "rank 1/4 on node17": for error messages.
   std::string where() const;
 
  protected:
   [[noreturn]] void unsupported(const std::string& collective) const;
+  // Throws CommError unless `whole` holds size() chunks of `chunk`'s size, dtype and device.
+  void check_chunks(const torch::Tensor& whole, const torch::Tensor& chunk, const char* collective) const;
 };
 
 // `root`'s string to every rank (a collective: its length, then its bytes as CPU tensors; the

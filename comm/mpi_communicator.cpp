@@ -191,10 +191,14 @@ void MpiCommunicator::allreduce(std::vector<torch::Tensor>& tensors, const Allre
 
 namespace {
 
+// A non-blocking collective in flight: `tensors` stay alive until it completes; `result` is divided
+// by the world size at the end for an average (MPI has no averaging op).
 class MpiWork : public Work {
  public:
-  MpiWork(const MpiCommunicator& comm, torch::Tensor tensor, ReduceOp op, std::int64_t bytes)
-      : comm_(comm), tensor_(std::move(tensor)), op_(op), bytes_(bytes) {}
+  MpiWork(const MpiCommunicator& comm, const char* collective, std::vector<torch::Tensor> tensors, torch::Tensor result,
+          ReduceOp op, std::int64_t bytes)
+      : comm_(comm), collective_(collective), tensors_(std::move(tensors)), result_(std::move(result)), op_(op),
+        bytes_(bytes) {}
   ~MpiWork() override {
     if (request_ != MPI_REQUEST_NULL) MPI_Wait(&request_, MPI_STATUS_IGNORE);  // never free a buffer in use
   }
@@ -202,7 +206,7 @@ class MpiWork : public Work {
   bool test() override {
     if (request_ == MPI_REQUEST_NULL) return true;
     int done = 0;
-    finish(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test(MPI_Iallreduce)");
+    finish(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
     return done != 0;
   }
   // The ranks meet first (with backoff, once a step); then MPI_Wait, whose polling moves the
@@ -210,17 +214,19 @@ class MpiWork : public Work {
   void wait() override {
     comm_.await_peers_once(bytes_);
     if (test()) return;
-    const auto watching = comm_.watch("MPI_Iallreduce", bytes_);
-    finish(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait(MPI_Iallreduce)");
+    const auto watching = comm_.watch(collective_, bytes_);
+    finish(MPI_Wait(&request_, MPI_STATUS_IGNORE), "MPI_Wait");
   }
 
  private:
   void finish(int status, const char* what) {
-    comm_.check(status, what);
-    if (request_ == MPI_REQUEST_NULL && op_ == ReduceOp::kAverage) tensor_.div_(comm_.size());
+    comm_.check(status, std::string(what) + "(" + collective_ + ")");
+    if (request_ == MPI_REQUEST_NULL && op_ == ReduceOp::kAverage) result_.div_(comm_.size());
   }
   const MpiCommunicator& comm_;
-  torch::Tensor tensor_;
+  const char* collective_;
+  std::vector<torch::Tensor> tensors_;
+  torch::Tensor result_;
   ReduceOp op_;
   std::int64_t bytes_;
   MPI_Request request_ = MPI_REQUEST_NULL;
@@ -232,11 +238,43 @@ std::unique_ptr<Work> MpiCommunicator::allreduce_async(torch::Tensor tensor, con
   if (size_ == 1 || tensor.numel() > INT_MAX) return Communicator::allreduce_async(std::move(tensor), options);
   check_reducible(tensor, options.op);
   const std::int64_t bytes = tensor.numel() * static_cast<std::int64_t>(tensor.element_size());
-  auto work = std::make_unique<MpiWork>(*this, tensor, options.op, bytes);
+  auto work = std::make_unique<MpiWork>(*this, "MPI_Iallreduce", std::vector<torch::Tensor>{tensor}, tensor, options.op, bytes);
   peers_met_ = false;
   check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
                        mpi_type(tensor.scalar_type()), mpi_op(options.op), comm_, work->request()),
         "MPI_Iallreduce");
+  return work;
+}
+
+std::unique_ptr<Work> MpiCommunicator::reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                                            const AllreduceOptions& options) {
+  check_chunks(input, output, "reduce_scatter");
+  if (size_ == 1) return Communicator::reduce_scatter_async(std::move(input), std::move(output), options);
+  check_reducible(input, options.op);
+  if (output.numel() > INT_MAX) unsupported("reduce_scatter of more than 2^31 elements a rank");
+  const std::int64_t bytes = static_cast<std::int64_t>(input.nbytes());
+  auto work = std::make_unique<MpiWork>(*this, "MPI_Ireduce_scatter_block", std::vector<torch::Tensor>{input, output},
+                                        output, options.op, bytes);
+  peers_met_ = false;
+  check(MPI_Ireduce_scatter_block(input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()),
+                                  mpi_type(input.scalar_type()), mpi_op(options.op), comm_, work->request()),
+        "MPI_Ireduce_scatter_block");
+  return work;
+}
+
+std::unique_ptr<Work> MpiCommunicator::allgather_async(torch::Tensor input, torch::Tensor output) {
+  check_chunks(output, input, "allgather");
+  if (size_ == 1) return Communicator::allgather_async(std::move(input), std::move(output));
+  check_tensor(input, "allgather");
+  if (input.numel() > INT_MAX) unsupported("allgather of more than 2^31 elements a rank");
+  const std::int64_t bytes = static_cast<std::int64_t>(output.nbytes());
+  auto work = std::make_unique<MpiWork>(*this, "MPI_Iallgather", std::vector<torch::Tensor>{input, output}, output,
+                                        ReduceOp::kSum, bytes);
+  peers_met_ = false;
+  const MPI_Datatype type = mpi_type(input.scalar_type());
+  const int count = static_cast<int>(input.numel());
+  check(MPI_Iallgather(input.data_ptr(), count, type, output.data_ptr(), count, type, comm_, work->request()),
+        "MPI_Iallgather");
   return work;
 }
 

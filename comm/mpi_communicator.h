@@ -34,6 +34,10 @@ class MpiCommunicator : public Communicator {
   // MPI_Iallreduce. Open MPI progresses non-blocking collectives inside MPI calls: callers call
   // test() now and then (the gradient bucketer does, from its autograd hooks).
   std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {}) override;
+  // MPI_Ireduce_scatter_block and MPI_Iallgather, awaited like allreduce_async.
+  std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                             const AllreduceOptions& options = {}) override;
+  std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output) override;
   void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
   void broadcast_from_each(std::vector<std::vector<torch::Tensor>>& tensors) override;
   void barrier() override;

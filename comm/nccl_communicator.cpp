@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -225,13 +226,41 @@ class NcclWork : public Work {
 std::unique_ptr<Work> NcclCommunicator::allreduce_async(torch::Tensor tensor, const AllreduceOptions& options) {
   if (!tensor.is_cuda() || !tensor.is_contiguous())
     throw CommError("backend nccl needs a contiguous CUDA tensor in ncclAllReduce, got " + tensor.device().str());
-  check_async_error("ncclAllReduce");
-  auto job = std::make_shared<streams::SideStreamJob>(*state_->streams, std::vector<torch::Tensor>{tensor}, [&] {
+  return start_on_side_stream("ncclAllReduce", {tensor}, [&] {
     TRAINER_NCCL_CHECK(ncclAllReduce(tensor.data_ptr(), tensor.data_ptr(), static_cast<std::size_t>(tensor.numel()),
                                      nccl_type(tensor.scalar_type()), nccl_op(options.op), state_->comm,
                                      state_->streams->side_handle()),
                        state_->comm, where() + " in ncclAllReduce");
   });
+}
+
+std::unique_ptr<Work> NcclCommunicator::reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                                             const AllreduceOptions& options) {
+  check_chunks(input, output, "ncclReduceScatter");
+  if (!input.is_cuda()) throw CommError("backend nccl needs CUDA tensors in ncclReduceScatter, got " + input.device().str());
+  return start_on_side_stream("ncclReduceScatter", {input, output}, [&] {
+    TRAINER_NCCL_CHECK(ncclReduceScatter(input.data_ptr(), output.data_ptr(), static_cast<std::size_t>(output.numel()),
+                                         nccl_type(input.scalar_type()), nccl_op(options.op), state_->comm,
+                                         state_->streams->side_handle()),
+                       state_->comm, where() + " in ncclReduceScatter");
+  });
+}
+
+std::unique_ptr<Work> NcclCommunicator::allgather_async(torch::Tensor input, torch::Tensor output) {
+  check_chunks(output, input, "ncclAllGather");
+  if (!input.is_cuda()) throw CommError("backend nccl needs CUDA tensors in ncclAllGather, got " + input.device().str());
+  return start_on_side_stream("ncclAllGather", {input, output}, [&] {
+    TRAINER_NCCL_CHECK(ncclAllGather(input.data_ptr(), output.data_ptr(), static_cast<std::size_t>(input.numel()),
+                                     nccl_type(input.scalar_type()), state_->comm, state_->streams->side_handle()),
+                       state_->comm, where() + " in ncclAllGather");
+  });
+}
+
+// A collective on the side stream, after the caller's current stream, watched for the timeout.
+std::unique_ptr<Work> NcclCommunicator::start_on_side_stream(const char* collective, std::vector<torch::Tensor> tensors,
+                                                             const std::function<void()>& enqueue) {
+  check_async_error(collective);
+  auto job = std::make_shared<streams::SideStreamJob>(*state_->streams, std::move(tensors), enqueue);
   state_->watch(job);
   if (!state_->monitor.joinable())
     state_->monitor = std::thread([state = state_.get(), timeout = timeout_, where = where()] {

@@ -40,11 +40,17 @@ class NcclCommunicator : public Communicator {
   void barrier() override;
   std::vector<std::int64_t> allgather(std::int64_t value) override;
   std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {}) override;
+  // ncclReduceScatter and ncclAllGather, stream-ordered like allreduce_async.
+  std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
+                                             const AllreduceOptions& options = {}) override;
+  std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output) override;
 
   // Throws CommError when NCCL has reported an asynchronous error (a peer failed).
   void check_async_error(const char* collective);
 
  private:
+  std::unique_ptr<Work> start_on_side_stream(const char* collective, std::vector<torch::Tensor> tensors,
+                                             const std::function<void()>& enqueue);
   struct State;  // NCCL and CUDA handles, the streams and the monitor, kept out of this header
   // Checks the tensors, waits for the device, launches one NCCL call per tensor in a group on the
   // private stream, and waits for completion or the timeout. `launch` returns an ncclResult_t.

@@ -86,6 +86,21 @@ TEST(Nccl, AllreduceAndBroadcastOnOneGpu) {
   }
 }
 
+// ZeRO's pair on one GPU: a world of one, so both are copies, but each goes through NCCL once.
+TEST(Nccl, ReduceScatterAndAllgatherOnOneGpu) {
+  SKIP_WITHOUT_GPU();
+  comm::LoopbackCommunicator bootstrap;
+  comm::NcclCommunicator nccl(bootstrap, 0, std::chrono::seconds(60));
+  const torch::Tensor whole = torch::arange(1001, torch::TensorOptions(kGpu).dtype(torch::kFloat32));
+  torch::Tensor chunk = torch::zeros_like(whole), gathered = torch::zeros_like(whole);
+  nccl.reduce_scatter_async(whole, chunk, {comm::ReduceOp::kSum})->wait();
+  nccl.allgather_async(chunk, gathered)->wait();
+  torch::cuda::synchronize();
+  EXPECT_TRUE(torch::equal(gathered, whole));
+  EXPECT_EQ(nccl_calls("ReduceScatter", 1001), 1) << "NCCL's log " << kNcclLog;
+  EXPECT_EQ(nccl_calls("AllGather", 1001), 1) << "NCCL's log " << kNcclLog;
+}
+
 torch::Tensor gradients_of(bool overlap, comm::Communicator* nccl) {
   torch::manual_seed(11);
   auto model = trainer::models::make_model("resnet18", {3, 10});

@@ -57,6 +57,32 @@ TEST_F(Mpi, BroadcastFromAnyRootAndAllgather) {
   comm.barrier();
 }
 
+// ZeRO's pair: each rank's chunk of the sum (or mean) of every rank's whole, then every rank's
+// chunk to every rank; uneven values per rank and position, so a chunk in the wrong place shows.
+TEST_F(Mpi, ReduceScatterThenAllgatherRebuildTheAllreduce) {
+  const std::int64_t chunk = 1001;
+  const torch::Tensor whole = torch::arange(chunk * comm.size(), torch::kFloat64) * (r() + 1);
+  torch::Tensor mine = torch::empty({chunk}, torch::kFloat64);
+  comm.reduce_scatter_async(whole, mine, {ReduceOp::kSum})->wait();
+  const double ranks_sum = n() * (n() + 1) / 2;
+  const torch::Tensor expected = torch::arange(chunk * comm.rank(), chunk * (comm.rank() + 1), torch::kFloat64) * ranks_sum;
+  EXPECT_TRUE(mine.equal(expected));
+
+  torch::Tensor gathered = torch::empty({chunk * comm.size()}, torch::kFloat64);
+  auto work = comm.allgather_async(mine, gathered);
+  while (!work->test()) {
+  }
+  work->wait();
+  EXPECT_TRUE(gathered.equal(torch::arange(chunk * comm.size(), torch::kFloat64) * ranks_sum));
+
+  torch::Tensor mean = torch::empty({chunk}, torch::kFloat64);
+  comm.reduce_scatter_async(whole, mean, {ReduceOp::kAverage})->wait();
+  EXPECT_TRUE(mean.allclose(expected / n(), 0, 1e-12));
+  torch::Tensor wrong = torch::empty({chunk + 1}, torch::kFloat64);
+  EXPECT_THROW(comm.reduce_scatter_async(whole, wrong), trainer::CommError);
+  EXPECT_THROW(comm.allgather_async(mine, wrong), trainer::CommError);
+}
+
 TEST_F(Mpi, RejectsWhatItCannotMove) {
   std::vector<torch::Tensor> strided{torch::zeros({4, 4}).t()};
   EXPECT_THROW(comm.allreduce(strided), trainer::CommError);

@@ -64,6 +64,23 @@ Outcome train(const TrainConfig& config, std::function<bool()> stop = {}) {
   return run;
 }
 
+// A world of one: reduce-scatter and allgather are copies, with the other backends' checks.
+TEST(LoopbackCommunicator, ReduceScatterAndAllgatherCopyAndCheckTheirTensors) {
+  trainer::comm::LoopbackCommunicator loopback;
+  const torch::Tensor whole = torch::arange(6, torch::kFloat32);
+  torch::Tensor chunk = torch::zeros({6});
+  loopback.reduce_scatter_async(whole, chunk, {trainer::comm::ReduceOp::kAverage})->wait();
+  EXPECT_TRUE(chunk.equal(whole));
+  torch::Tensor gathered = torch::zeros({6});
+  EXPECT_TRUE(loopback.allgather_async(chunk, gathered)->test());
+  EXPECT_TRUE(gathered.equal(whole));
+  EXPECT_THROW(loopback.reduce_scatter_async(whole, torch::zeros({5})), trainer::CommError);
+  EXPECT_THROW(loopback.allgather_async(chunk, torch::zeros({6}, torch::kFloat64)), trainer::CommError);
+  EXPECT_THROW(loopback.reduce_scatter_async(torch::arange(3), torch::zeros({3}, torch::kInt64),
+                                             {trainer::comm::ReduceOp::kAverage}),
+               trainer::CommError);
+}
+
 TEST(TrainingLoop, TwoEpochsWithCheckpointsAndAResumeAreBitIdentical) {
   const std::string straight = fresh_directory("straight"), resumed = fresh_directory("resumed");
   TrainConfig config = small_run(straight);
