@@ -41,24 +41,23 @@ RgbImage decode_jpeg(const std::vector<std::uint8_t>& bytes, const std::string& 
   };
   if (tjDecompressHeader3(handle.get(), bytes.data(), bytes.size(), &width, &height, &subsampling, &colorspace) != 0)
     throw fail("an unreadable");
-  if (height <= 0 || width <= 0) throw DataError(name + ": an unreadable image (its header gives no size)");
-  // Past the limit, the largest DCT scaling that fits it (libjpeg-turbo decodes 1/2, 1/4, 1/8 directly).
-  if (std::int64_t{height} * width > max_pixels) {
+  // Past the limit, the largest DCT scaling that fits it (libjpeg-turbo decodes 1/2, 1/4, 1/8
+  // directly); when none does, check_size refuses the image as it is.
+  if (height > 0 && width > 0 && std::int64_t{height} * width > max_pixels) {
     int factors = 0;
     const tjscalingfactor* scaling = tjGetScalingFactors(&factors);
-    int best_width = 0, best_height = 0;
+    const int full_width = width, full_height = height;
+    std::int64_t best = 0;
     for (int i = 0; scaling != nullptr && i < factors; ++i) {
-      if (scaling[i].num >= scaling[i].denom) continue;
-      const int w = TJSCALED(width, scaling[i]), h = TJSCALED(height, scaling[i]);
-      if (std::int64_t{w} * h <= max_pixels && std::int64_t{w} * h > std::int64_t{best_width} * best_height) {
-        best_width = w;
-        best_height = h;
+      const int w = TJSCALED(full_width, scaling[i]), h = TJSCALED(full_height, scaling[i]);
+      if (scaling[i].num < scaling[i].denom && std::int64_t{w} * h <= max_pixels && std::int64_t{w} * h > best) {
+        best = std::int64_t{w} * h;
+        width = w;
+        height = h;
       }
     }
-    check_size(best_height > 0 ? best_height : height, best_width > 0 ? best_width : width, max_pixels, name);
-    width = best_width;
-    height = best_height;
   }
+  check_size(height, width, max_pixels, name);
   RgbImage image{height, width, std::vector<std::uint8_t>(static_cast<std::size_t>(height) * width * 3)};
   const int flags = TJFLAG_ACCURATEDCT | TJFLAG_STOPONWARNING;
   // Warnings (a truncated file, corrupt data) are errors: a half-grey image would train silently.

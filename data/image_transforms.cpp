@@ -19,12 +19,15 @@ std::uint64_t splitmix64(std::uint64_t& state) {
 // Python's round(): halves to even, as torchvision's crop arithmetic does.
 std::int64_t python_round(double value) { return static_cast<std::int64_t>(std::nearbyint(value)); }
 
-// An RGB image as a 1 x 3 x H x W float tensor of 0..255 values (a copy: the image may go).
-torch::Tensor to_float(const RgbImage& image) {
+// Rows [top, top + height) and columns [left, left + width) of an RGB image as a 1 x 3 x H x W
+// float tensor of 0..255 values (a copy of those pixels only: the image may go).
+torch::Tensor to_float(const RgbImage& image, std::int64_t top, std::int64_t left, std::int64_t height,
+                       std::int64_t width) {
   const torch::Tensor hwc = torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()),
                                              {image.height, image.width, 3}, torch::kUInt8);
-  return hwc.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
+  return hwc.narrow(0, top, height).narrow(1, left, width).permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);
 }
+torch::Tensor to_float(const RgbImage& image) { return to_float(image, 0, 0, image.height, image.width); }
 
 // ToTensor + Normalize: 3 x H x W.
 torch::Tensor to_normalized(const torch::Tensor& image, const ImagePipeline& pipeline) {
@@ -113,11 +116,7 @@ torch::Tensor eval_transform(const RgbImage& image, const ImagePipeline& pipelin
   const std::int64_t top = python_round(static_cast<double>(height - size) / 2.0);
   const std::int64_t left = python_round(static_cast<double>(width - size) / 2.0);
   // Cropped before the conversion to float: only the crop's pixels become floats.
-  const RgbImage& source = pipeline.resize > 0 ? resized : image;
-  const torch::Tensor hwc = torch::from_blob(const_cast<std::uint8_t*>(source.pixels.data()), {height, width, 3},
-                                             torch::kUInt8);
-  const torch::Tensor crop = hwc.narrow(0, top, size).narrow(1, left, size);
-  return to_normalized(crop.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32), pipeline);
+  return to_normalized(to_float(pipeline.resize > 0 ? resized : image, top, left, size, size), pipeline);
 }
 
 }  // namespace trainer::data

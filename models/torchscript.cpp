@@ -50,7 +50,7 @@ torch::jit::Module load_archive(const std::string& path) {
   if (!std::filesystem::is_regular_file(path, error))  // a FIFO would block in open()
     throw ConfigError("--model " + path + ": not a regular file");
   // LibTorch's loader trusts the sizes an archive declares; ours are checked first.
-  if (storage::describe_file(path) == "a TorchScript archive (torch.jit.save)") try {
+  if (storage::is_torchscript_archive(path)) try {
       storage::check_torchscript_archive(path);
     } catch (const StorageError& e) {
       throw ConfigError(std::string("--model ") + e.what());

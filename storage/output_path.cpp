@@ -1,6 +1,7 @@
 #include "storage/output_path.h"
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "storage/checkpoint_dir.h"
 
 #include <filesystem>
@@ -32,7 +33,7 @@ bool is_checkpoint_place(const stdfs::path& directory) {
 
 void check_output_path(const std::string& option, const std::string& path, OutputKind kind,
                        const std::vector<std::string>& checkpoint_roots) {
-  if (path.empty() || (kind == OutputKind::kFile && path == "/dev/null")) return;
+  if (path.empty() || (kind == OutputKind::kFile && is_null_device(path))) return;
   const stdfs::path target = resolved(option, path);
   std::vector<stdfs::path> roots;
   for (const auto& root : checkpoint_roots)

@@ -229,16 +229,9 @@ std::unique_ptr<PtFile::Storages> open_zip(const std::string& path, Pickle& root
   for (const auto& name : zip.names())
     if (name.find("/constants.pkl") != std::string::npos)
       throw StorageError(path + ": a TorchScript archive (torch.jit.save), not a state dict that torch.save wrote");
-  std::string pickle_entry, prefix;
-  for (const auto& name : zip.names()) {
-    const auto slash = name.find('/');
-    if (slash != std::string::npos && name.substr(slash) == "/data.pkl") {
-      if (!pickle_entry.empty()) throw StorageError(path + ": more than one data.pkl in the archive");
-      pickle_entry = name;
-      prefix = name.substr(0, slash + 1);
-    }
-  }
-  if (pickle_entry.empty())
+  const std::string prefix = torch_archive_prefix(zip);
+  const std::string pickle_entry = prefix + "data.pkl";
+  if (prefix.empty())
     throw StorageError(path + ": " + describe_file(path) + ", not a torch.save file (no data.pkl in the archive)");
   if (zip.has(prefix + "byteorder")) {
     const std::vector<std::uint8_t> order = zip.read(prefix + "byteorder", 16);
@@ -294,18 +287,20 @@ torch::Tensor PtFile::tensor(const TensorRef& ref, const std::string& name) cons
   return storage.as_strided(ref.size, ref.stride, ref.offset).clone();
 }
 
+bool is_torchscript_archive(const std::string& path) {
+  try {
+    const ZipReader zip = ZipReader::open(path);
+    for (const auto& name : zip.names())
+      if (name.find("/constants.pkl") != std::string::npos || name.find("/code/") != std::string::npos) return true;
+  } catch (const StorageError&) {
+  }
+  return false;
+}
+
 std::string describe_file(const std::string& path) {
   const std::string head = first_bytes(path, 16);
-  if (head.compare(0, 4, "PK\x03\x04", 4) == 0) {
-    try {
-      const ZipReader zip = ZipReader::open(path);
-      for (const auto& name : zip.names())
-        if (name.find("/constants.pkl") != std::string::npos || name.find("/code/") != std::string::npos)
-          return "a TorchScript archive (torch.jit.save)";
-    } catch (const StorageError&) {
-    }
-    return "a zip archive";
-  }
+  if (head.compare(0, 4, "PK\x03\x04", 4) == 0)
+    return is_torchscript_archive(path) ? "a TorchScript archive (torch.jit.save)" : "a zip archive";
   if (head.compare(0, 8, "\x89HDF\r\n\x1a\n", 8) == 0) return "an HDF5 file";
   if (head.compare(0, 2, "\x1f\x8b", 2) == 0) return "a gzip file";
   if (head.compare(0, 6, "\x93NUMPY", 6) == 0) return "a NumPy .npy file";

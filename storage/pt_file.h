@@ -41,6 +41,8 @@ class PtFile {
 // What a file is, from its first bytes, for messages refusing it: "a zip archive", "an HDF5 file",
 // "a TorchScript archive (torch.jit.save)", ...
 std::string describe_file(const std::string& path);
+// Whether `path` is a zip archive with the records torch.jit.save writes (constants.pkl, code/).
+bool is_torchscript_archive(const std::string& path);
 
 
 struct PtStateDict {

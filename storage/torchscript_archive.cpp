@@ -9,16 +9,6 @@
 namespace trainer::storage {
 namespace {
 
-// The folder every record of the archive lies in ("archive/", or the file's stem).
-std::string record_prefix(const ZipReader& zip) {
-  for (const auto& name : zip.names()) {
-    const auto slash = name.find('/');
-    if (slash != std::string::npos && name.compare(slash, std::string::npos, "/data.pkl") == 0)
-      return name.substr(0, slash + 1);
-  }
-  throw StorageError(zip.name() + ": no data.pkl record: not a TorchScript archive");
-}
-
 // Every storage the pickle refers to has a record of exactly its size (the views were checked
 // against the storages' sizes as the pickle was read).
 void check_storages(const ZipReader& zip, const std::string& prefix, const std::string& pickle_name) {
@@ -29,9 +19,8 @@ void check_storages(const ZipReader& zip, const std::string& prefix, const std::
   for (const auto& value : pickle.values) {
     if (value->kind != PyValue::Kind::kStorage) continue;
     const StorageRef& storage = value->storage;
-    const std::size_t element = storage_element_size(storage.type);
+    const std::size_t element = storage_element_size(storage.type);  // known: the pickle reader refuses others
     const std::string data = prefix + "data/" + storage.key;
-    if (element == 0) throw StorageError(zip.name() + ": storage " + storage.key + " has an unknown type " + storage.type);
     if (!zip.has(data)) throw StorageError(zip.name() + ": storage " + storage.key + " has no record " + data);
     const std::uint64_t expected = static_cast<std::uint64_t>(storage.numel) * element;
     const ZipReader::Declared declared = zip.declared(data);
@@ -54,7 +43,8 @@ void check_torchscript_archive(const std::string& path) {
                          " bytes once inflated, more than a TorchScript archive's compressed records hold (" +
                          std::to_string(kMaxInflatedRecord >> 20) + " MiB)");
   }
-  const std::string prefix = record_prefix(zip);
+  const std::string prefix = torch_archive_prefix(zip);
+  if (prefix.empty()) throw StorageError(zip.name() + ": no data.pkl record: not a TorchScript archive");
   for (const char* pickle : {"data.pkl", "constants.pkl"}) check_storages(zip, prefix, pickle);
 }
 

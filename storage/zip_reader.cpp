@@ -171,21 +171,25 @@ ZipReader::ZipReader(std::shared_ptr<const Source> source, std::string name)
   }
 }
 
-const ZipReader::Entry& ZipReader::find(const std::string& entry) const {
+const ZipReader::Entry& ZipReader::listed(const std::string& entry) const {
   const auto it = entries_.find(entry);
   if (it == entries_.end()) throw StorageError(name_ + ": has no entry " + entry);
-  if (it->second.method != 0)
-    throw StorageError(name_ + ": entry " + entry + " is compressed (method " + std::to_string(it->second.method) +
-                       "); torch.save writes stored entries only");
   return it->second;
+}
+
+const ZipReader::Entry& ZipReader::find(const std::string& entry) const {
+  const Entry& e = listed(entry);
+  if (e.method != 0)
+    throw StorageError(name_ + ": entry " + entry + " is compressed (method " + std::to_string(e.method) +
+                       "); torch.save writes stored entries only");
+  return e;
 }
 
 std::uint64_t ZipReader::size(const std::string& entry) const { return find(entry).size; }
 
 ZipReader::Declared ZipReader::declared(const std::string& entry) const {
-  const auto it = entries_.find(entry);
-  if (it == entries_.end()) throw StorageError(name_ + ": has no entry " + entry);
-  return {it->second.size, it->second.declared, it->second.method};
+  const Entry& e = listed(entry);
+  return {e.size, e.declared, e.method};
 }
 
 std::vector<std::uint8_t> ZipReader::read(const std::string& entry, std::uint64_t max_bytes) const {
@@ -210,6 +214,17 @@ std::vector<std::string> ZipReader::names() const {
   std::vector<std::string> names;
   for (const auto& entry : entries_) names.push_back(entry.first);
   return names;
+}
+
+std::string torch_archive_prefix(const ZipReader& zip) {
+  std::string prefix;
+  for (const auto& name : zip.names()) {
+    const auto slash = name.find('/');
+    if (slash == std::string::npos || name.compare(slash, std::string::npos, "/data.pkl") != 0) continue;
+    if (!prefix.empty()) throw StorageError(zip.name() + ": more than one data.pkl in the archive");
+    prefix = name.substr(0, slash + 1);
+  }
+  return prefix;
 }
 
 }  // namespace trainer::storage

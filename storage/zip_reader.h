@@ -51,11 +51,16 @@ class ZipReader {
     int method = 0;            // 0: stored; anything else is listed, never read
     std::uint64_t declared = 0;  // uncompressed size, as the directory says
   };
-  const Entry& find(const std::string& entry) const;
+  const Entry& listed(const std::string& entry) const;  // any entry
+  const Entry& find(const std::string& entry) const;    // a stored one, the only kind read
 
   std::shared_ptr<const Source> source_;
   std::string name_;
   std::map<std::string, Entry> entries_;
 };
+
+// The folder holding a torch archive's data.pkl (torch.save's and torch.jit.save's layout:
+// "archive/", or the file's stem): "" when there is none; StorageError when there are several.
+std::string torch_archive_prefix(const ZipReader& zip);
 
 }  // namespace trainer::storage

@@ -1,10 +1,10 @@
 #include "telemetry/timeline.h"
 
 #include "common/error.h"
+#include "common/output_file.h"
 #include "telemetry/event_file.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,15 +48,8 @@ std::string TimelineRecorder::take() {
 }
 
 TimelineFile::TimelineFile(const std::string& path, int ranks) : path_(path) {
-  // O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of blocking the run forever.
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC, 0644);
+  fd_ = open_output_file("timeline", path, O_TRUNC);
   if (fd_ < 0) throw StorageError("--timeline " + path + ": cannot create the file: " + std::strerror(errno));
-  struct stat info {};
-  if (::fstat(fd_, &info) != 0 || !(S_ISREG(info.st_mode) || path == "/dev/null")) {
-    ::close(fd_);
-    throw ConfigError("--timeline " + path + ": not a regular file");
-  }
-  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
   // Names for the tracks: a process per rank, its threads in a fixed order.
   std::string metadata = "[\n";
   for (int rank = 0; rank < ranks; ++rank) {

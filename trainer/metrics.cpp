@@ -1,6 +1,7 @@
 #include "trainer/metrics.h"
 
 #include "common/error.h"
+#include "common/output_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -71,16 +72,9 @@ std::vector<std::string> metrics_lines_through(const std::string& path, std::int
 
 namespace {
 
-// O_NONBLOCK: a FIFO without a reader fails at once (ENXIO) instead of blocking the run forever.
 std::FILE* open_for_lines(const std::string& path, bool append) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_NONBLOCK | O_CLOEXEC, 0644);
+  const int fd = open_output_file("metrics-file", path, append ? O_APPEND : O_TRUNC);
   if (fd < 0) return nullptr;
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !(S_ISREG(info.st_mode) || path == "/dev/null")) {
-    ::close(fd);
-    throw ConfigError("--metrics-file " + path + ": not a regular file");
-  }
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   std::FILE* file = ::fdopen(fd, append ? "a" : "w");
   if (file == nullptr) ::close(fd);
   return file;

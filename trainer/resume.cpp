@@ -44,6 +44,9 @@ std::string choose_automatically(const TrainConfig& config, TrainingState& state
   // Warnings go to standard error, once (rank 0: every rank meets the same unusable checkpoints),
   // when a checkpoint was found; otherwise the error says it all in one line.
   std::vector<std::string> warnings;
+  const auto print_warnings = [&] {
+    for (const auto& warning : warnings) std::cerr << "trainer: warning: " << warning << std::endl;
+  };
   std::string listing;
   if (comm.rank() == 0) {
     const std::vector<std::string> candidates = storage::list_checkpoints(root);
@@ -66,7 +69,7 @@ std::string choose_automatically(const TrainConfig& config, TrainingState& state
     const std::string directory = storage::fs::join(root, name);
     try {
       loaded = load(directory, config, state, comm, log);
-      for (const auto& warning : warnings) std::cerr << "trainer: warning: " << warning << std::endl;
+      print_warnings();
       return directory;
     } catch (const StorageError& e) {
       if (newest_failure.empty()) newest_failure = name + ": " + e.what();
@@ -77,7 +80,7 @@ std::string choose_automatically(const TrainConfig& config, TrainingState& state
   if (tried > 0)
     throw StorageError("--resume auto: no usable checkpoint in " + root + " (" + std::to_string(tried) +
                        " tried; the newest, " + newest_failure + ")");
-  for (const auto& warning : warnings) std::cerr << "trainer: warning: " << warning << std::endl;
+  print_warnings();
   return "";
 }
 
