@@ -163,7 +163,7 @@ void CheckpointSave::write_shard() {
   }
 }
 
-SaveReport CheckpointSave::commit(comm::Communicator& comm) {
+SaveReport CheckpointSave::commit(comm::Communicator& comm, const std::function<void()>& still_ours) {
   try {
     const std::vector<std::int64_t> shard_sizes = comm.allgather(shard_size_);  // also the barrier
     SaveReport report;
@@ -184,6 +184,7 @@ SaveReport CheckpointSave::commit(comm::Communicator& comm) {
       fs::fsync_path(temporary_);
       commit_directory(temporary_, final_path_);
       fs::fsync_path(root_);
+      if (still_ours) still_ours();  // the last moment before LATEST: the root may have been replaced
       fs::replace_text_atomically(fs::join(root_, schema::kLatestFile), name_);
       report.bytes = fs::file_size(fs::join(final_path_, schema::kIndexFile));
     }

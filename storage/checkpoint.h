@@ -78,7 +78,8 @@ class CheckpointSave {
   CheckpointSave(const std::string& root, const std::string& name, const CheckpointContents& contents,
                  comm::Communicator& comm, SnapshotBuffers* snapshot);
   void write_shard();
-  SaveReport commit(comm::Communicator& comm);
+  // `still_ours` (rank 0): throws when the root is no longer this job's; asked right before LATEST.
+  SaveReport commit(comm::Communicator& comm, const std::function<void()>& still_ours = {});
   const std::string& name() const { return name_; }
 
  private:

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 
 #include <cstdio>
+#include <functional>
 #include <future>
 #include <set>
 
@@ -56,30 +57,53 @@ bool CheckpointSaver::written() const {
 
 void CheckpointSaver::commit_pending() {
   if (!pending_) return;
+  blaming_a_replaced_directory([this] { commit_pending_unchecked(); });
+}
+
+void CheckpointSaver::commit_pending_unchecked() {
   std::unique_ptr<Pending> pending = std::move(pending_);
   const auto start = Clock::now();
   const double write_seconds = pending->write.get();  // rethrows the thread's error, on the main thread
   const auto commit_start = Clock::now();
   Committed committed;
-  if (lock_) lock_->verify();
-  committed.report = pending->save->commit(control_);
+  committed.report = pending->save->commit(control_, still_ours());
   // What a synchronous save would have taken: the write plus the commit, not the training between.
   committed.report.seconds = write_seconds + seconds_since(commit_start);
   committed.stall_seconds = pending->stall_seconds + seconds_since(start);
   after_commit(committed, /*background=*/true);
 }
 
+std::function<void()> CheckpointSaver::still_ours() {
+  if (!lock_) return {};
+  return [this] { lock_->verify(); };
+}
+
+// A directory moved away or replaced mid-save makes the save fail wherever it happens to be (a
+// rename, a stat of the new index, the retention's listing); the cause is the replacement, and
+// that is what the job reports.
+void CheckpointSaver::blaming_a_replaced_directory(const std::function<void()>& step) {
+  try {
+    step();
+  } catch (...) {
+    if (lock_) lock_->verify();  // throws the cause when the directory is no longer ours
+    throw;
+  }
+}
+
 void CheckpointSaver::save(const TrainingProgress& progress, bool wait) {
   const auto start = Clock::now();
   commit_pending();  // one save at a time: the next waits for the previous
+  blaming_a_replaced_directory([&] { save_unchecked(progress, wait, start); });
+}
+
+void CheckpointSaver::save_unchecked(const TrainingProgress& progress, bool wait, Clock::time_point start) {
   const std::string name = checkpoint_name(progress);
   if (lock_) lock_->verify();  // before writing too: a replaced directory belongs to another job
   if (!policy_.asynchronous || wait) {
     Committed committed;
     storage::CheckpointSave save(policy_.root, name, capture_(progress), control_, /*snapshot=*/nullptr);
     save.write_shard();
-    if (lock_) lock_->verify();
-    committed.report = save.commit(control_);
+    committed.report = save.commit(control_, still_ours());
     committed.stall_seconds = seconds_since(start);
     after_commit(committed, /*background=*/false);
     return;

@@ -10,6 +10,7 @@
 // checkpoint stays LATEST, so a crash during a background save loses nothing already committed.
 
 #include "comm/communicator.h"
+#include "common/clock.h"
 #include "storage/checkpoint.h"
 #include "storage/checkpoint_dir.h"
 #include "trainer/checkpointing.h"
@@ -75,6 +76,10 @@ class CheckpointSaver {
     storage::SaveReport report;
     double stall_seconds = 0;  // how long training waited for this save
   };
+  void commit_pending_unchecked();
+  void save_unchecked(const TrainingProgress& progress, bool wait, Clock::time_point start);
+  std::function<void()> still_ours();
+  void blaming_a_replaced_directory(const std::function<void()>& step);
   void after_commit(const Committed& committed, bool background);
   void apply_retention();
 

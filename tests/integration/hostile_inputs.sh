@@ -213,7 +213,7 @@ grep -q "^trainer: warning: bad-latest/LATEST: does not name a checkpoint" bad-l
 
 # --- the lock: deleting .trainer.lock does not let a second job in; replacing the directory stops the first ---
 long=(--limit-train 4000 --limit-test 100 --progress-seconds 0 --epochs 20 --batch-size 16 --checkpoint-dir locked
-  --checkpoint-every-steps 20)
+  --checkpoint-every-steps 1)  # saving all the time: the replacement lands mid-save
 "$TRAINER" "${long[@]}" >locked.log 2>&1 &
 job=$!
 while [ ! -e locked/LATEST ] && kill -0 "$job" 2>/dev/null; do sleep 0.05; done
