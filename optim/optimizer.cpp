@@ -5,6 +5,11 @@
 
 namespace trainer::optim {
 
+GroupSettings group_defaults(const OptimizerConfig& config) {
+  return {config.lr,    config.momentum, config.weight_decay, config.nesterov, config.beta1,
+          config.beta2, config.eps,      config.alpha,        config.centered};
+}
+
 OptimizerSetup make_optimizer(const NamedParameters& parameters, const OptimizerConfig& config,
                               const std::vector<LrGroup>& groups) {
   OptimizerSetup setup;
@@ -21,8 +26,7 @@ OptimizerSetup make_optimizer(const NamedParameters& parameters, const Optimizer
     if (matched[g] == 0)
       throw ConfigError("--lr-group " + groups[g].prefix + "=...: no parameter name starts with '" + groups[g].prefix + "'");
 
-  const GroupSettings defaults{config.lr,    config.momentum, config.weight_decay, config.nesterov, config.beta1,
-                               config.beta2, config.eps,      config.alpha,        config.centered};
+  const GroupSettings defaults = group_defaults(config);
   std::vector<torch::optim::OptimizerParamGroup> param_groups;
   for (std::size_t g = 0; g <= groups.size(); ++g) {
     if (members[g].empty()) continue;

@@ -28,6 +28,9 @@ struct OptimizerSetup {
 // rest, in that order; parameters that do not require gradients (frozen) are left out. Throws
 // ConfigError for a prefix matching nothing, or when every parameter is frozen. The values
 // themselves were validated with the command line (trainer/config.h).
+// The options every group starts from (--lr, --momentum, ... of `config`).
+GroupSettings group_defaults(const OptimizerConfig& config);
+
 OptimizerSetup make_optimizer(const NamedParameters& parameters, const OptimizerConfig& config,
                               const std::vector<LrGroup>& groups = {});
 

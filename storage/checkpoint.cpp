@@ -114,17 +114,27 @@ NamedTensors checkpoint_tensors(const CheckpointContents& c) {
   return tensors;
 }
 
+namespace {
+std::vector<std::uint64_t> tensor_bytes(const NamedTensors& tensors) {
+  std::vector<std::uint64_t> bytes;
+  for (const auto& entry : tensors)
+    bytes.push_back(static_cast<std::uint64_t>(entry.second.numel()) * entry.second.element_size());
+  return bytes;
+}
+}  // namespace
+
+std::vector<int> checkpoint_owners(const NamedTensors& tensors, int ranks) {
+  return assign_owners(tensor_bytes(tensors), ranks);
+}
+
 CheckpointSave::CheckpointSave(const std::string& root, const std::string& name, const CheckpointContents& contents,
                                comm::Communicator& comm, SnapshotBuffers* snapshot)
     : root_(root), name_(name), tensors_(checkpoint_tensors(contents)), attributes_(group_attributes(contents)),
       rank_(comm.rank()), ranks_(comm.size()), start_(Clock::now()) {
   final_path_ = fs::join(root, name);
   temporary_ = final_path_ + ".tmp";
-  std::vector<std::uint64_t> bytes;
-  for (const auto& entry : tensors_)
-    bytes.push_back(static_cast<std::uint64_t>(entry.second.numel()) * entry.second.element_size());
-  check_same_layout(tensors_, bytes, name, comm);
-  owners_ = assign_owners(bytes, ranks_);
+  check_same_layout(tensors_, tensor_bytes(tensors_), name, comm);
+  owners_ = checkpoint_owners(tensors_, ranks_);
   // A snapshot decouples the save from training: the optimizer may change the originals while
   // the shard is written.
   if (snapshot) copies_ = take_snapshot(tensors_, owners_, rank_, *snapshot);

@@ -44,6 +44,9 @@ struct CheckpointContents {
 // The dataset paths and tensors a checkpoint of `contents` holds, sorted by path: the order in which
 // tensors are assigned to ranks.
 NamedTensors checkpoint_tensors(const CheckpointContents& contents);
+// Which rank writes each of `tensors` (checkpoint_tensors' order) in a world of `ranks`: the plan
+// every save follows, for callers that must know beforehand what they will write.
+std::vector<int> checkpoint_owners(const NamedTensors& tensors, int ranks);
 
 struct SaveReport {
   std::string path;           // the committed checkpoint directory

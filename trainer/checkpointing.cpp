@@ -227,6 +227,7 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
   const auto& groups = setup.optimizer->param_groups();
   for (std::size_t g = 0; g < groups.size(); ++g) {
     c.param_groups.push_back({setup.adapter->name(), setup.group_members[g], setup.adapter->record(groups[g].options())});
+    if (state.shards) continue;
     for (std::size_t p = 0; p < groups[g].params().size(); ++p)
       if (const auto* param_state = optim::find_state(*setup.optimizer, groups[g].params()[p]))
         for (auto& [key, tensor] : setup.adapter->state_tensors(*param_state))
@@ -244,6 +245,7 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
     c.epoch.loss_scale = state.scaler->state().scale;
     c.epoch.loss_scale_growth_tracker = state.scaler->state().growth_tracker;
   }
+  if (state.shards) c.optimizer_state = state.shards->checkpoint_state(c);  // last: it plans with the rest
   return c;
 }
 

@@ -10,6 +10,7 @@
 #include "storage/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/loss_scaler.h"
+#include "trainer/optimizer_shards.h"
 
 #include <cstdint>
 #include <memory>
@@ -37,6 +38,7 @@ struct TrainingState {
   optim::OptimizerSetup optimizer;
   std::unique_ptr<optim::LrSchedule> schedule;
   std::optional<LossScaler> scaler;  // --precision fp16
+  std::unique_ptr<OptimizerShards> shards;  // --shard-optimizer: steps instead of `optimizer`
   torch::Device device = torch::kCPU;  // where the model trains: its generator is checkpointed too
 };
 

@@ -23,6 +23,7 @@ struct TrainConfig {
   std::int64_t batch_size = 64;        // per rank
   std::int64_t accumulate_steps = 1;   // micro-batches per optimizer step (gradients reduced once)
   bool overlap = true;                 // gradient allreduces start during backward
+  bool shard_optimizer = false;        // ZeRO-1 (trainer/optimizer_shards.h)
   double clip_grad_norm = 0;           // the largest total gradient norm after averaging; 0: none
   double clip_grad_value = 0;          // the largest absolute gradient element; 0: none
   double label_smoothing = 0;          // of the training loss (cross_entropy's label_smoothing)

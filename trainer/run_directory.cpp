@@ -28,7 +28,8 @@ const std::set<std::string>& not_identity() {
       "timeline",     "save-weights",     "run-dir",        "name",             "overwrite",
       "checkpoint-dir", "checkpoint-every", "checkpoint-every-steps", "keep-last", "keep-best",
       "monitor",      "checkpoint-async", "resume",         "progress-seconds", "workers",
-      "prefetch",     "test-batch-size",  "limit-test",     "overlap"};
+      "prefetch",     "test-batch-size",  "limit-test",     "overlap",
+      "shard-optimizer"};
   return keys;
 }
 

@@ -121,16 +121,21 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     report.loss += value * static_cast<double>(size) / static_cast<double>(count);
     sums.correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
   }
-  bucketer_->average_gradients();
+  if (state_.shards) state_.shards->reduce_scatter_gradients();
+  else bucketer_->average_gradients();
   phase("waiting", mark);
   // fp16: unscaled before clipping; a step whose gradients overflowed is skipped (GradScaler.step),
-  // alike on every rank, since every rank holds the same averaged gradients.
-  const bool overflowed = state_.scaler && state_.scaler->unscale(trainable_);
+  // alike on every rank, since every rank holds the same averaged gradients (sharded: its share of
+  // them, and the ranks agree).
+  bool overflowed = false;
+  if (state_.scaler && state_.shards) overflowed = state_.shards->any_rank(state_.scaler->unscale(state_.shards->pieces()));
+  else if (state_.scaler) overflowed = state_.scaler->unscale(trainable_);
   if (overflowed) {
     ++sums.skipped_steps;
   } else {
     report.grad_norm = clip_gradients(sums);
-    state_.optimizer.optimizer->step();
+    if (state_.shards) state_.shards->step();
+    else state_.optimizer.optimizer->step();
   }
   if (state_.scaler) state_.scaler->update(overflowed);
   phase("optimizer", mark);
@@ -143,6 +148,7 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
 // backward, before optimizer.step()). The norm before clipping, when it was computed (clipping by
 // norm, or TensorBoard).
 std::optional<double> TrainingLoop::clip_gradients(EpochSums& sums) {
+  if (state_.shards) return clip_sharded_gradients(sums);
   if (config_.clip_grad_norm > 0) {
     const double norm = torch::nn::utils::clip_grad_norm_(trainable_, config_.clip_grad_norm);
     sums.grad_norm_sum += norm;
@@ -153,6 +159,25 @@ std::optional<double> TrainingLoop::clip_gradients(EpochSums& sums) {
   std::optional<double> norm;
   if (tensorboard_) norm = torch::nn::utils::clip_grad_norm_(trainable_, std::numeric_limits<double>::infinity());
   if (config_.clip_grad_value > 0) torch::nn::utils::clip_grad_value_(trainable_, config_.clip_grad_value);
+  return norm;
+}
+
+// clip_gradients on this rank's share of the averaged gradients: the norm from every rank's share,
+// the coefficient clip_grad_norm_'s (max / (norm + 1e-6), applied when below 1).
+std::optional<double> TrainingLoop::clip_sharded_gradients(EpochSums& sums) {
+  const std::vector<torch::Tensor>& share = state_.shards->pieces();
+  std::optional<double> norm;
+  if (config_.clip_grad_norm > 0 || tensorboard_) norm = state_.shards->gradient_norm();
+  if (config_.clip_grad_norm > 0) {
+    sums.grad_norm_sum += *norm;
+    ++sums.clipped_steps;
+    const double coefficient = config_.clip_grad_norm / (*norm + 1e-6);
+    torch::NoGradGuard no_grad;
+    if (coefficient < 1)
+      for (const auto& piece : share) piece.grad().mul_(coefficient);
+    return norm;
+  }
+  if (config_.clip_grad_value > 0) torch::nn::utils::clip_grad_value_(share, config_.clip_grad_value);
   return norm;
 }
 

@@ -141,7 +141,11 @@ void TrainingLoop::set_up_optimizer() {
            << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
   // Overlap needs non-blocking collectives issued from backward's threads: MPI's on CPUs, NCCL's
   // stream-ordered ones on GPUs (comm/nccl_communicator.h).
-  bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm, config_.overlap);
+  // --shard-optimizer reduce-scatters after backward instead: the bucketer then only logs its size.
+  bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm,
+                                                       config_.overlap && !config_.shard_optimizer);
+  if (config_.shard_optimizer)
+    state_.shards = std::make_unique<OptimizerShards>(state_.optimizer, config_.optimizer, context_.comm);
   state_.device = context_.device;
   if (config_.precision == "fp16") {
     // fp16 autocast is CUDA's; on CPUs bf16 has fp32's range and needs no scaler.
@@ -162,7 +166,10 @@ void TrainingLoop::log_run() const {
        << " thread(s) | " << config_.optimizer.name << " lr " << config_.optimizer.lr << ", batch " << config_.batch_size
        << " x " << comm.size() << " rank(s)";
   if (config_.accumulate_steps > 1) log_ << " x " << config_.accumulate_steps << " accumulated";
-  if (comm.size() > 1)
+  if (state_.shards)
+    log_ << " | optimizer sharded (ZeRO-1): this rank steps " << state_.shards->layout().chunk() << " of "
+         << state_.shards->layout().padded() << " parameter elements, gradients reduce-scattered after backward";
+  else if (comm.size() > 1)
     log_ << " | gradients: " << bucketer_->bytes() << " bytes in " << bucketer_->bucket_count() << " bucket(s)"
          << (bucketer_->overlapping() ? ", overlapped with backward" : "");
   log_ << std::endl;

@@ -2,6 +2,7 @@
 """Test-only helpers that read checkpoints with h5py, as a user's script would.
 
   checkpoint_tools.py same A_DIR B_DIR          every tensor of two checkpoints bitwise equal
+  checkpoint_tools.py close A_DIR B_DIR TOL     every tensor equal within TOL (largest |a - b|)
   checkpoint_tools.py same-all A_DIR B_DIR [KEY...]
                                                 and every attribute of every group and tensor too,
                                                 but `created` (the time) and the KEYs of `config`
@@ -40,6 +41,21 @@ def same(a_dir, b_dir):
     differing = [k for k in sorted(a) if not np.array_equal(a[k], b[k])]
     print(f"{len(a)} tensors compared bitwise, {len(differing)} differ {differing[:5]}")
     sys.exit(1 if differing else 0)
+
+
+def close(a_dir, b_dir, tolerance):
+    a, b = tensors(a_dir), tensors(b_dir)
+    if a.keys() != b.keys():
+        sys.exit(f"different tensors: {sorted(a.keys() ^ b.keys())}")
+    worst, where = 0.0, ""
+    for k in sorted(a):
+        if a[k].shape != b[k].shape:
+            sys.exit(f"{k}: shape {a[k].shape} against {b[k].shape}")
+        difference = float(np.max(np.abs(a[k].astype(np.float64) - b[k].astype(np.float64)))) if a[k].size else 0.0
+        if difference > worst:
+            worst, where = difference, k
+    print(f"{len(a)} tensors compared, largest difference {worst:.3g} in {where or '-'} (tolerance {float(tolerance):g})")
+    sys.exit(0 if worst <= float(tolerance) else 1)
 
 
 def attributes(directory):
@@ -106,4 +122,4 @@ def flip(directory, tensor):
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"same": same, "same-all": same_all, "weights-match": weights_match, "flip": flip}[command](*args)
+    {"same": same, "close": close, "same-all": same_all, "weights-match": weights_match, "flip": flip}[command](*args)
