@@ -47,8 +47,9 @@ OptimizerShards::OptimizerShards(const optim::OptimizerSetup& setup, const optim
   const torch::TensorOptions options = parameters_.front().options().requires_grad(false);
   chunk_ = torch::zeros({layout_.chunk()}, options);
   gradient_chunk_ = torch::zeros({layout_.chunk()}, options);
-  flat_gradients_ = torch::zeros({layout_.padded()}, options);  // the padding stays zero
-  gathered_ = torch::zeros({layout_.padded()}, options);
+  // One flat buffer serves twice a step: the gradients' reduce-scatter has completed before the
+  // parameters' allgather fills it. The gradients' padding is zeroed each step.
+  flat_ = torch::zeros({layout_.padded()}, options);
 
   std::vector<std::vector<torch::Tensor>> members(groups.size());
   for (const ShardPiece& piece : layout_pieces_) {
@@ -71,13 +72,15 @@ void OptimizerShards::refresh_chunk() {
 
 void OptimizerShards::reduce_scatter_gradients() {
   torch::NoGradGuard no_grad;
+  const std::int64_t used = layout_.start(parameters_.size() - 1) + layout_.numel(parameters_.size() - 1);
+  flat_.narrow(0, used, layout_.padded() - used).zero_();
   for (std::size_t p = 0; p < parameters_.size(); ++p) {
-    torch::Tensor slot = flat_gradients_.narrow(0, layout_.start(p), layout_.numel(p));
+    torch::Tensor slot = flat_.narrow(0, layout_.start(p), layout_.numel(p));
     const torch::Tensor& grad = parameters_[p].grad();
     if (grad.defined()) slot.copy_(grad.reshape(-1));
     else slot.zero_();
   }
-  comm_.reduce_scatter_async(flat_gradients_, gradient_chunk_)->wait();
+  comm_.reduce_scatter_async(flat_, gradient_chunk_)->wait();
   // The bucketer's average, to the bit: the sum times the world size's inverse.
   gradient_chunk_.mul_(torch::scalar_tensor(1.0 / comm_.size(), gradient_chunk_.options()));
   for (std::size_t i = 0; i < pieces_.size(); ++i)
@@ -106,9 +109,9 @@ void OptimizerShards::step() {
   const auto& template_groups = setup_.optimizer->param_groups();
   for (std::size_t g = 0; g < ours.size(); ++g) ours[g].set_options(template_groups[g].options().clone());
   optimizer_->step();
-  comm_.allgather_async(chunk_, gathered_)->wait();
+  comm_.allgather_async(chunk_, flat_)->wait();
   for (std::size_t p = 0; p < parameters_.size(); ++p)
-    parameters_[p].detach().copy_(gathered_.narrow(0, layout_.start(p), layout_.numel(p)).view(parameters_[p].sizes()));
+    parameters_[p].detach().copy_(flat_.narrow(0, layout_.start(p), layout_.numel(p)).view(parameters_[p].sizes()));
 }
 
 void OptimizerShards::adopt_state() {

@@ -69,7 +69,8 @@ class OptimizerShards {
   torch::Tensor chunk_;                     // this rank's copy of its chunk of the parameters
   std::vector<torch::Tensor> pieces_;       // views of chunk_, one per layout piece
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // over pieces_
-  torch::Tensor flat_gradients_, gradient_chunk_, gathered_;
+  torch::Tensor flat_;            // the flat gradients, then the gathered parameters
+  torch::Tensor gradient_chunk_;  // this rank's averaged gradients
 };
 
 }  // namespace trainer

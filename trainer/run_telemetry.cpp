@@ -25,7 +25,7 @@ void TrainingLoop::set_up_telemetry() {
   const auto microseconds = std::chrono::microseconds(origin[0].item<std::int64_t>());
   timeline_.emplace(control.rank(),
                     SystemClock::time_point(std::chrono::duration_cast<SystemClock::duration>(microseconds)));
-  bucketer_->record_timings(true);
+  if (bucketer_) bucketer_->record_timings(true);
   if (control.rank() == 0)
     timeline_file_ = std::make_unique<telemetry::TimelineFile>(config_.timeline_file, control.size());
 }
@@ -44,7 +44,7 @@ void TrainingLoop::phase(const char* name, TimePoint& since, telemetry::Track tr
 }
 
 void TrainingLoop::record_step(const StepReport& report) {
-  if (timeline_) {
+  if (timeline_ && bucketer_) {
     const auto& timings = bucketer_->timings();
     for (std::size_t b = 0; b < timings.size(); ++b)
       if (timings[b].launched != TimePoint{})

@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "optim/state_map.h"
 #include "storage/tensor_file.h"
 #include "trainer/checkpointing.h"
 #include "trainer/evaluation.h"
@@ -13,9 +14,12 @@
 
 #include <ATen/Context.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
 
 namespace trainer {
 namespace {
@@ -172,6 +176,7 @@ void TrainingLoop::finish(TrainResult& result) {
   char hex[32];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(result.replica_fingerprint));
   log_ << "replicas identical on " << comm.size() << " rank(s): fingerprint " << hex << std::endl;
+  log_memory();
   flush_timeline(/*last=*/true);
   if (tensorboard_) tensorboard_->flush();
   if (!config_.save_weights.empty() && comm.rank() == 0) {
@@ -182,6 +187,32 @@ void TrainingLoop::finish(TrainResult& result) {
     storage::write_tensors(config_.save_weights, "/model", state_.model, attributes);
     log_ << "weights written to " << config_.save_weights << std::endl;
   }
+}
+
+// Collective. What --shard-optimizer divides, per rank, and each rank's peak resident memory.
+void TrainingLoop::log_memory() {
+  std::int64_t state_bytes = 0;
+  if (state_.shards) {
+    state_bytes = state_.shards->state_bytes();
+  } else {
+    const optim::OptimizerSetup& setup = state_.optimizer;
+    for (const auto& parameter : trainable_)
+      if (const auto* state = optim::find_state(*setup.optimizer, parameter))
+        for (const auto& [key, tensor] : setup.adapter->state_tensors(*state)) state_bytes += tensor.numel() * tensor.element_size();
+  }
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const std::vector<std::int64_t> states = context_.comm.allgather(state_bytes);
+  const std::vector<std::int64_t> peaks = context_.comm.allgather(static_cast<std::int64_t>(usage.ru_maxrss));  // KiB
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "memory: optimizer state %.3f MB on the fullest rank, %.3f MB on all %zu together (%s); peak resident "
+                "%.1f MB on the largest rank",
+                *std::max_element(states.begin(), states.end()) / 1e6,
+                std::accumulate(states.begin(), states.end(), std::int64_t{0}) / 1e6, states.size(),
+                state_.shards ? "sharded" : "every rank holds all of it",
+                *std::max_element(peaks.begin(), peaks.end()) * 1024 / 1e6);
+  log_ << line << std::endl;
 }
 
 // The end of the run in a few lines: the best and last test metrics, the time and throughput, and

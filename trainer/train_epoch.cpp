@@ -111,7 +111,7 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     const torch::Tensor loss =
         F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
     phase("forward", mark);
-    if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
+    if (bucketer_ && begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
     // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
     const torch::Tensor share = loss * (static_cast<double>(size) / static_cast<double>(count));
     (state_.scaler ? state_.scaler->scale(share) : share).backward();

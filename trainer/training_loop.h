@@ -56,6 +56,7 @@ class TrainingLoop {
   void train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums);
   std::optional<double> clip_gradients(EpochSums& sums);
   std::optional<double> clip_sharded_gradients(EpochSums& sums);
+  void log_memory();
   bool agree_to_stop();
   void save_mid_epoch(const EpochSums& sums, bool stopping);
   void save(const TrainingProgress& progress, bool wait);  // train.cpp

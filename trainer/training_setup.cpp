@@ -141,11 +141,11 @@ void TrainingLoop::set_up_optimizer() {
            << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
   // Overlap needs non-blocking collectives issued from backward's threads: MPI's on CPUs, NCCL's
   // stream-ordered ones on GPUs (comm/nccl_communicator.h).
-  // --shard-optimizer reduce-scatters after backward instead: the bucketer then only logs its size.
-  bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm,
-                                                       config_.overlap && !config_.shard_optimizer);
+  // --shard-optimizer exchanges its own flat gradients instead (reduce-scatter after backward).
   if (config_.shard_optimizer)
     state_.shards = std::make_unique<OptimizerShards>(state_.optimizer, config_.optimizer, context_.comm);
+  else
+    bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm, config_.overlap);
   state_.device = context_.device;
   if (config_.precision == "fp16") {
     // fp16 autocast is CUDA's; on CPUs bf16 has fp32's range and needs no scaler.
