@@ -59,6 +59,14 @@ std::unique_ptr<Work> Communicator::reduce_scatter_async(torch::Tensor input, to
   return std::make_unique<CompletedWork>();
 }
 
+void Communicator::reduce_scatter(torch::Tensor input, torch::Tensor output, const AllreduceOptions& options) {
+  reduce_scatter_async(std::move(input), std::move(output), options)->wait();
+}
+
+void Communicator::allgather(torch::Tensor input, torch::Tensor output) {
+  allgather_async(std::move(input), std::move(output))->wait();
+}
+
 std::unique_ptr<Work> Communicator::allgather_async(torch::Tensor input, torch::Tensor output) {
   check_chunks(output, input, "allgather");
   if (size() != 1) unsupported("allgather");

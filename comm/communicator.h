@@ -70,6 +70,11 @@ class Communicator {
   virtual std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
                                                      const AllreduceOptions& options = {});
   virtual std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output);
+  // The same, completed before returning. By default the asynchronous form, awaited; MPI runs its
+  // blocking collectives, whose tuned algorithms move large buffers faster than the non-blocking
+  // schedules (libnbc) do.
+  virtual void reduce_scatter(torch::Tensor input, torch::Tensor output, const AllreduceOptions& options = {});
+  virtual void allgather(torch::Tensor input, torch::Tensor output);
 
   // "rank 1/4 on node17": for error messages.
   std::string where() const;

@@ -9,6 +9,7 @@ struct GradientBucketer::State {
     std::vector<torch::Tensor> parameters;
     std::vector<std::int64_t> offsets;  // element offset of each parameter in `buffer`
     torch::Tensor buffer;
+    torch::Tensor chunk;                // kReduceScatter: this rank's averaged chunk of `buffer`
     std::vector<bool> filled;           // overlap: which gradients are in `buffer` already
     std::size_t missing = 0;            // overlap: gradients still to come
     std::unique_ptr<Work> work;         // the allreduce in flight
@@ -18,6 +19,7 @@ struct GradientBucketer::State {
   Communicator& comm;
   bool exchange = false;       // more than one rank, or even_alone
   bool overlap = false;
+  bool scatter = false;        // Exchange::kReduceScatter
   bool armed = false;          // between prepare_backward() and average_gradients()
   bool accumulated = false;    // .grad holds earlier micro-batches: add it to what backward brings
   std::size_t next_launch = 0;  // buckets start in index order
@@ -48,7 +50,8 @@ struct GradientBucketer::State {
     while (next_launch < buckets.size() && buckets[next_launch].missing == 0) {
       if (recording) timings[next_launch] = {SystemClock::now(), {}};
       Bucket& bucket = buckets[next_launch++];
-      bucket.work = comm.allreduce_async(bucket.buffer, {ReduceOp::kSum});
+      bucket.work = scatter ? comm.reduce_scatter_async(bucket.buffer, bucket.chunk, {ReduceOp::kSum})
+                            : comm.allreduce_async(bucket.buffer, {ReduceOp::kSum});
     }
     for (std::size_t b = 0; b < next_launch; ++b)
       if (buckets[b].work && buckets[b].work->test()) note_completed(b);  // progress: MPI moves only inside MPI calls
@@ -70,9 +73,10 @@ struct GradientBucketer::State {
 };
 
 GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters, Communicator& comm, bool overlap,
-                                   const BucketLimits& limits, bool even_alone)
+                                   const BucketLimits& limits, bool even_alone, Exchange exchange)
     : state_(std::make_shared<State>(comm)) {
-  state_->exchange = comm.size() > 1 || even_alone;
+  state_->scatter = exchange == Exchange::kReduceScatter;
+  state_->exchange = comm.size() > 1 || even_alone || state_->scatter;
   state_->overlap = overlap && state_->exchange;
   std::vector<torch::Tensor> trainable;
   for (auto it = parameters.rbegin(); it != parameters.rend(); ++it)
@@ -90,7 +94,14 @@ GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
       bucket.offsets.push_back(elements);
       elements += trainable[position].numel();
     }
-    bucket.buffer = torch::empty({elements}, trainable[positions.front()].options().requires_grad(false));
+    const torch::TensorOptions options = trainable[positions.front()].options().requires_grad(false);
+    if (state_->scatter) {
+      const std::int64_t chunk = (elements + comm.size() - 1) / comm.size();
+      bucket.buffer = torch::zeros({chunk * comm.size()}, options);  // the padding stays zero
+      bucket.chunk = torch::zeros({chunk}, options);
+    } else {
+      bucket.buffer = torch::empty({elements}, options);
+    }
     bucket.filled.assign(positions.size(), false);
     state_->buckets.push_back(std::move(bucket));
   }
@@ -140,7 +151,8 @@ void GradientBucketer::average_gradients() {
       for (std::size_t i = 0; i < bucket.parameters.size(); ++i) s.fill(bucket, i, torch::Tensor());
       std::vector<torch::Tensor> tensors{bucket.buffer};
       if (s.recording) s.timings[b] = {State::SystemClock::now(), {}};
-      s.comm.allreduce(tensors, {ReduceOp::kSum});
+      if (s.scatter) s.comm.reduce_scatter(bucket.buffer, bucket.chunk, {ReduceOp::kSum});
+      else s.comm.allreduce(tensors, {ReduceOp::kSum});
       s.note_completed(b);
     }
   }
@@ -153,6 +165,10 @@ void GradientBucketer::average_gradients() {
     // Divide by the world size after the reduction has completed, never before, in the same pass
     // that copies the average back into each gradient.
     const torch::Tensor inverse = torch::scalar_tensor(inverse_size, bucket.buffer.options());
+    if (s.scatter) {
+      bucket.chunk.mul_(inverse);
+      continue;
+    }
     for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
       torch::Tensor& param = bucket.parameters[i];
       torch::Tensor summed = s.slice(bucket, i).view(param.sizes());
@@ -168,6 +184,12 @@ void GradientBucketer::record_timings(bool on) {
 }
 
 const std::vector<GradientBucketer::BucketTiming>& GradientBucketer::timings() const { return state_->timings; }
+
+const std::vector<torch::Tensor>& GradientBucketer::bucket_parameters(std::size_t bucket) const {
+  return state_->buckets.at(bucket).parameters;
+}
+torch::Tensor GradientBucketer::buffer(std::size_t bucket) const { return state_->buckets.at(bucket).buffer; }
+torch::Tensor GradientBucketer::chunk(std::size_t bucket) const { return state_->buckets.at(bucket).chunk; }
 
 bool GradientBucketer::overlapping() const { return state_->overlap; }
 

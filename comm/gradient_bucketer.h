@@ -24,13 +24,18 @@
 
 namespace trainer::comm {
 
+// What a bucket's exchange leaves: every rank the whole average (DDP), or each rank the average of
+// its 1/N chunk of the bucket (--shard-optimizer; the buckets padded to a multiple of N).
+enum class Exchange { kAllreduce, kReduceScatter };
+
 class GradientBucketer {
  public:
   // `parameters` in registration order (Module::parameters()). With `overlap`, `comm` is where the
   // hooks' allreduces go (it must outlive the bucketer's use). A world of one exchanges nothing,
   // unless `even_alone` (the GPU tests: NCCL's overlap on one GPU).
   GradientBucketer(const std::vector<torch::Tensor>& parameters, Communicator& comm, bool overlap,
-                   const BucketLimits& limits = {}, bool even_alone = false);
+                   const BucketLimits& limits = {}, bool even_alone = false,
+                   Exchange exchange = Exchange::kAllreduce);
   ~GradientBucketer();
   GradientBucketer(const GradientBucketer&) = delete;
   GradientBucketer& operator=(const GradientBucketer&) = delete;
@@ -42,8 +47,17 @@ class GradientBucketer {
   void prepare_backward(bool accumulated);
 
   // Replaces every trainable parameter's gradient by its average over the ranks. A parameter
-  // without a gradient on this rank contributes zeros (and receives the average).
+  // without a gradient on this rank contributes zeros (and receives the average). With
+  // Exchange::kReduceScatter the gradients stay as they are and each bucket's chunk() receives the
+  // average of this rank's chunk of the bucket; a world of one exchanges then too (a copy).
   void average_gradients();
+
+  // The buckets, for --shard-optimizer: each one's parameters (in bucket order), its flat buffer
+  // (the gradients until the exchange has completed, then free; padded with zeros to a multiple of
+  // the world size under kReduceScatter) and this rank's averaged chunk.
+  const std::vector<torch::Tensor>& bucket_parameters(std::size_t bucket) const;
+  torch::Tensor buffer(std::size_t bucket) const;
+  torch::Tensor chunk(std::size_t bucket) const;
 
   // When each bucket's allreduce of the last average_gradients() started and was first seen
   // complete (--timeline), in bucket order; empty unless recording was asked for. Costs two clock

@@ -364,4 +364,32 @@ std::vector<std::int64_t> MpiCommunicator::allgather(std::int64_t value) {
   return values;
 }
 
+// As allreduce: the ranks meet (with backoff), then MPI's blocking collective.
+void MpiCommunicator::reduce_scatter(torch::Tensor input, torch::Tensor output, const AllreduceOptions& options) {
+  check_chunks(input, output, "reduce_scatter");
+  if (size_ == 1) return Communicator::reduce_scatter(std::move(input), std::move(output), options);
+  check_reducible(input, options.op);
+  if (output.numel() > INT_MAX) unsupported("reduce_scatter of more than 2^31 elements a rank");
+  const std::int64_t bytes = static_cast<std::int64_t>(input.nbytes());
+  await_peers("MPI_Reduce_scatter_block", bytes);
+  const auto watching = watch("MPI_Reduce_scatter_block", bytes);
+  check(MPI_Reduce_scatter_block(input.data_ptr(), output.data_ptr(), static_cast<int>(output.numel()),
+                                 mpi_type(input.scalar_type()), mpi_op(options.op), comm_),
+        "MPI_Reduce_scatter_block");
+  if (options.op == ReduceOp::kAverage) output.div_(size_);
+}
+
+void MpiCommunicator::allgather(torch::Tensor input, torch::Tensor output) {
+  check_chunks(output, input, "allgather");
+  if (size_ == 1) return Communicator::allgather(std::move(input), std::move(output));
+  check_tensor(input, "allgather");
+  if (input.numel() > INT_MAX) unsupported("allgather of more than 2^31 elements a rank");
+  const std::int64_t bytes = static_cast<std::int64_t>(output.nbytes());
+  await_peers("MPI_Allgather", bytes);
+  const auto watching = watch("MPI_Allgather", bytes);
+  const MPI_Datatype type = mpi_type(input.scalar_type());
+  const int count = static_cast<int>(input.numel());
+  check(MPI_Allgather(input.data_ptr(), count, type, output.data_ptr(), count, type, comm_), "MPI_Allgather");
+}
+
 }  // namespace trainer::comm

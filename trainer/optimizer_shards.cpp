@@ -32,34 +32,44 @@ torch::Tensor placeholder(torch::IntArrayRef shape, torch::ScalarType dtype) {
 }  // namespace
 
 OptimizerShards::OptimizerShards(const optim::OptimizerSetup& setup, const optim::OptimizerConfig& config,
-                                 comm::Communicator& comm)
-    : setup_(setup), comm_(comm), layout_(std::vector<std::int64_t>{1}, 1) {
+                                 comm::GradientBucketer& bucketer, comm::Communicator& comm)
+    : setup_(setup), bucketer_(bucketer), comm_(comm), layout_(std::vector<std::int64_t>{1}, 1) {
+  // The template's parameters by identity: the bucketer holds the same tensors in its own order.
   const auto& groups = setup.optimizer->param_groups();
-  std::vector<std::size_t> group_of;  // by parameter
+  std::map<const void*, std::pair<std::size_t, std::size_t>> place;  // -> (group, position)
   for (std::size_t g = 0; g < groups.size(); ++g)
-    for (std::size_t p = 0; p < groups[g].params().size(); ++p) {
-      parameters_.push_back(groups[g].params()[p]);
+    for (std::size_t p = 0; p < groups[g].params().size(); ++p) place[groups[g].params()[p].unsafeGetTensorImpl()] = {g, p};
+  std::vector<std::vector<std::int64_t>> buckets;
+  std::vector<std::size_t> group_of;  // by parameter, in layout order
+  for (std::size_t b = 0; b < bucketer.bucket_count(); ++b) {
+    buckets.emplace_back();
+    for (const auto& parameter : bucketer.bucket_parameters(b)) {
+      const auto found = place.find(parameter.unsafeGetTensorImpl());
+      if (found == place.end()) throw std::logic_error("--shard-optimizer: a bucketed parameter the optimizer does not hold");
+      const auto [g, p] = found->second;
+      parameters_.push_back(parameter);
       names_.push_back(setup.group_members[g][p]);
       group_of.push_back(g);
+      buckets.back().push_back(parameter.numel());
     }
-  layout_ = ShardLayout(numels_of(parameters_), comm.size());
+  }
+  if (parameters_.size() != place.size())
+    throw std::logic_error("--shard-optimizer: the bucketer and the optimizer hold different parameters");
+  layout_ = ShardLayout(buckets, comm.size());
   layout_pieces_ = layout_.pieces(comm.rank());
-  const torch::TensorOptions options = parameters_.front().options().requires_grad(false);
-  chunk_ = torch::zeros({layout_.chunk()}, options);
-  gradient_chunk_ = torch::zeros({layout_.chunk()}, options);
-  // One flat buffer serves twice a step: the gradients' reduce-scatter has completed before the
-  // parameters' allgather fills it. The gradients' padding is zeroed each step.
-  flat_ = torch::zeros({layout_.padded()}, options);
-
+  chunk_ = torch::zeros({layout_.chunk()}, parameters_.front().options().requires_grad(false));
   std::vector<std::vector<torch::Tensor>> members(groups.size());
   for (const ShardPiece& piece : layout_pieces_) {
     pieces_.push_back(chunk_.narrow(0, piece.local_offset, piece.length));
+    // The gradient: this piece's place in its bucket's averaged chunk, refilled every step.
+    const std::size_t b = layout_.bucket_of(piece.parameter);
+    pieces_.back().mutable_grad() =
+        bucketer.chunk(b).narrow(0, piece.local_offset - layout_.bucket_local_offset(b), piece.length);
     members[group_of[piece.parameter]].push_back(pieces_.back());
   }
   std::vector<torch::optim::OptimizerParamGroup> piece_groups;
   for (std::size_t g = 0; g < groups.size(); ++g) piece_groups.emplace_back(members[g], groups[g].options().clone());
   optimizer_ = setup.adapter->make(std::move(piece_groups), optim::group_defaults(config));
-  refresh_chunk();
 }
 
 // The parameters may have changed since the last step (a resume, rank 0's weights broadcast).
@@ -70,33 +80,26 @@ void OptimizerShards::refresh_chunk() {
   }
 }
 
-void OptimizerShards::reduce_scatter_gradients() {
-  torch::NoGradGuard no_grad;
-  const std::int64_t used = layout_.start(parameters_.size() - 1) + layout_.numel(parameters_.size() - 1);
-  flat_.narrow(0, used, layout_.padded() - used).zero_();
-  for (std::size_t p = 0; p < parameters_.size(); ++p) {
-    torch::Tensor slot = flat_.narrow(0, layout_.start(p), layout_.numel(p));
-    const torch::Tensor& grad = parameters_[p].grad();
-    if (grad.defined()) slot.copy_(grad.reshape(-1));
-    else slot.zero_();
-  }
-  comm_.reduce_scatter_async(flat_, gradient_chunk_)->wait();
-  // The bucketer's average, to the bit: the sum times the world size's inverse.
-  gradient_chunk_.mul_(torch::scalar_tensor(1.0 / comm_.size(), gradient_chunk_.options()));
-  for (std::size_t i = 0; i < pieces_.size(); ++i)
-    pieces_[i].mutable_grad() = gradient_chunk_.narrow(0, layout_pieces_[i].local_offset, layout_pieces_[i].length);
+// Every rank's share of each bucket, in `share` (layout_.chunk() elements), into `buckets[b]`
+// (the bucket's padded length), bucket by bucket.
+void OptimizerShards::allgather_buckets(const torch::Tensor& share, const std::vector<torch::Tensor>& buckets) {
+  std::vector<std::unique_ptr<comm::Work>> works;
+  for (std::size_t b = 0; b < layout_.buckets(); ++b)
+    works.push_back(comm_.allgather_async(share.narrow(0, layout_.bucket_local_offset(b), layout_.bucket_chunk(b)),
+                                          buckets[b]));
+  for (auto& work : works) work->wait();
 }
 
 double OptimizerShards::gradient_norm() {
   double squares = 0;
   for (const auto& piece : pieces_) squares += piece.grad().to(torch::kFloat64).pow(2).sum().item<double>();
-  std::vector<torch::Tensor> total{torch::full({1}, squares, torch::kFloat64)};
+  std::vector<torch::Tensor> total{torch::full({1}, squares, chunk_.options().dtype(torch::kFloat64))};
   comm_.allreduce(total);
   return std::sqrt(total[0].item<double>());
 }
 
 bool OptimizerShards::any_rank(bool flag) {
-  std::vector<torch::Tensor> any{torch::full({1}, flag ? 1.0 : 0.0, torch::kFloat64)};
+  std::vector<torch::Tensor> any{torch::full({1}, flag ? 1.0 : 0.0, chunk_.options().dtype(torch::kFloat64))};
   comm_.allreduce(any, {comm::ReduceOp::kMax});
   return any[0].item<double>() > 0;
 }
@@ -109,9 +112,13 @@ void OptimizerShards::step() {
   const auto& template_groups = setup_.optimizer->param_groups();
   for (std::size_t g = 0; g < ours.size(); ++g) ours[g].set_options(template_groups[g].options().clone());
   optimizer_->step();
-  comm_.allgather_async(chunk_, flat_)->wait();
+  // Into the bucketer's buffers: their gradients were exchanged already.
+  std::vector<torch::Tensor> buffers;
+  for (std::size_t b = 0; b < layout_.buckets(); ++b) buffers.push_back(bucketer_.buffer(b));
+  allgather_buckets(chunk_, buffers);
   for (std::size_t p = 0; p < parameters_.size(); ++p)
-    parameters_[p].detach().copy_(flat_.narrow(0, layout_.start(p), layout_.numel(p)).view(parameters_[p].sizes()));
+    parameters_[p].detach().copy_(
+        buffers[layout_.bucket_of(p)].narrow(0, layout_.offset_in_bucket(p), layout_.numel(p)).view(parameters_[p].sizes()));
 }
 
 void OptimizerShards::adopt_state() {
@@ -160,26 +167,34 @@ std::vector<storage::OptimizerStateTensor> OptimizerShards::checkpoint_state(con
   }
   for (std::size_t k = 0; k < keys.size(); ++k) {
     const std::string& key = keys[k].first;
-    const bool scalar = keys[k].second.dim() == 0;
-    // A scalar (a step count) is the same in every piece of a parameter: its first holder's.
-    const std::int64_t length = scalar ? static_cast<std::int64_t>(parameters_.size()) : layout_.chunk();
-    torch::Tensor mine_only =
-        torch::zeros({length}, scalar ? keys[k].second.options().dtype(torch::kFloat64) : keys[k].second.options());
-    for (std::size_t i = 0; i < pieces_.size(); ++i) {
-      const ShardPiece& piece = layout_pieces_[i];
-      const torch::Tensor& value = piece_state[i].at(key);
-      if (scalar && piece.offset == 0) mine_only[static_cast<std::int64_t>(piece.parameter)] = value.to(torch::kFloat64);
-      if (!scalar) mine_only.narrow(0, piece.local_offset, piece.length).copy_(value.reshape(-1));
+    const torch::Tensor& example = keys[k].second;
+    if (example.dim() == 0) {
+      // A scalar (a step count) is the same in every piece of a parameter: its first holder's.
+      const auto count = static_cast<std::int64_t>(parameters_.size());
+      const torch::TensorOptions doubles = chunk_.options().dtype(torch::kFloat64);  // on the communicator's device
+      torch::Tensor mine_only = torch::zeros({count}, doubles);
+      for (std::size_t i = 0; i < pieces_.size(); ++i)
+        if (layout_pieces_[i].offset == 0)
+          mine_only[static_cast<std::int64_t>(layout_pieces_[i].parameter)] = piece_state[i].at(key).to(torch::kFloat64);
+      torch::Tensor everyone = torch::empty({count * comm_.size()}, doubles);
+      comm_.allgather(mine_only, everyone);
+      for (std::size_t p = 0; p < parameters_.size(); ++p)
+        if (mine.count(storage::schema::optimizer_state(names_[p], key)))
+          state[p * keys.size() + k].tensor =
+              everyone[layout_.first_holder(p) * count + static_cast<std::int64_t>(p)].to(example.scalar_type()).clone();
+      continue;
     }
-    torch::Tensor everyone = torch::empty({length * comm_.size()}, mine_only.options());
-    comm_.allgather_async(mine_only, everyone)->wait();
-    for (std::size_t p = 0; p < parameters_.size(); ++p) {
-      storage::OptimizerStateTensor& entry = state[p * keys.size() + k];
-      if (mine.count(storage::schema::optimizer_state(entry.parameter, key)) == 0) continue;
-      entry.tensor = scalar ? everyone[layout_.first_holder(p) * length + static_cast<std::int64_t>(p)]
-                                  .to(keys[k].second.scalar_type())
-                                  .clone()
-                            : everyone.narrow(0, layout_.start(p), layout_.numel(p)).view(parameters_[p].sizes()).clone();
+    torch::Tensor mine_only = torch::zeros({layout_.chunk()}, example.options());
+    for (std::size_t i = 0; i < pieces_.size(); ++i)
+      mine_only.narrow(0, layout_pieces_[i].local_offset, layout_pieces_[i].length).copy_(piece_state[i].at(key).reshape(-1));
+    // One bucket at a time: a save holds at most one bucket of one key beyond this rank's share.
+    for (std::size_t b = 0; b < layout_.buckets(); ++b) {
+      torch::Tensor bucket = torch::empty({layout_.bucket_chunk(b) * comm_.size()}, example.options());
+      comm_.allgather(mine_only.narrow(0, layout_.bucket_local_offset(b), layout_.bucket_chunk(b)), bucket);
+      for (std::size_t p = 0; p < parameters_.size(); ++p)
+        if (layout_.bucket_of(p) == b && mine.count(storage::schema::optimizer_state(names_[p], key)))
+          state[p * keys.size() + k].tensor =
+              bucket.narrow(0, layout_.offset_in_bucket(p), layout_.numel(p)).view(parameters_[p].sizes()).clone();
     }
   }
   return state;

@@ -1,11 +1,12 @@
 #pragma once
-// --shard-optimizer (ZeRO-1): each rank keeps the optimizer state of one chunk of the flattened
-// trainable parameters (trainer/shard_layout.h) instead of all of it. A step: the flat gradients
-// are reduce-scattered, so that each rank receives the average of its chunk only; the rank steps a
-// copy of its chunk of the parameters with an optimizer of the run's kind over its pieces (one
-// per parameter it touches, in that parameter's group, with that group's options); the chunks are
-// allgathered back into every replica's parameters. The elementwise optimizers (SGD, Adam, AdamW,
-// RMSprop) then compute what they compute unsharded, element for element.
+// --shard-optimizer (ZeRO-1): each rank keeps the optimizer state of one chunk of each gradient
+// bucket (trainer/shard_layout.h) instead of all of it. A step: the bucketer reduce-scatters each
+// bucket (during backward with --overlap on), so that each rank receives the average of its
+// chunks only; the rank steps a copy of its share of the parameters with an optimizer of the
+// run's kind over its pieces (one per parameter it touches, in that parameter's group, with that
+// group's options); the chunks are allgathered back into every replica's parameters. The
+// elementwise optimizers (SGD, Adam, AdamW, RMSprop) then compute what they compute unsharded,
+// element for element.
 //
 // The run's own optimizer (OptimizerSetup) stays the template: its groups, options and schedule
 // are what checkpoints record and the LR schedule sets; it never steps and holds no state, except
@@ -15,6 +16,7 @@
 // checkpoint's ownership plan gives it to write.
 
 #include "comm/communicator.h"
+#include "comm/gradient_bucketer.h"
 #include "optim/optimizer.h"
 #include "storage/checkpoint.h"
 #include "trainer/shard_layout.h"
@@ -30,13 +32,13 @@ namespace trainer {
 
 class OptimizerShards {
  public:
-  OptimizerShards(const optim::OptimizerSetup& setup, const optim::OptimizerConfig& config, comm::Communicator& comm);
+  // `bucketer`: built with comm::Exchange::kReduceScatter over the template's parameters; its
+  // average_gradients() leaves this rank's averaged chunks, the pieces' gradients.
+  OptimizerShards(const optim::OptimizerSetup& setup, const optim::OptimizerConfig& config,
+                  comm::GradientBucketer& bucketer, comm::Communicator& comm);
 
-  // Collective: every rank's gradients (of the template's parameters; undefined counts as zero)
-  // averaged, this rank's chunk set as its pieces' gradients.
-  void reduce_scatter_gradients();
-  // This rank's pieces (with their gradients after reduce_scatter_gradients), for unscaling and
-  // clipping by value.
+  // This rank's pieces (their gradients: views of the bucketer's chunks), for unscaling and
+  // clipping.
   const std::vector<torch::Tensor>& pieces() const { return pieces_; }
   // Collective: the 2-norm of all the averaged gradients, from every rank's pieces.
   double gradient_norm();
@@ -59,18 +61,19 @@ class OptimizerShards {
 
  private:
   void refresh_chunk();
+  void allgather_buckets(const torch::Tensor& share, const std::vector<torch::Tensor>& buckets);
 
   const optim::OptimizerSetup& setup_;
+  comm::GradientBucketer& bucketer_;
   comm::Communicator& comm_;
-  std::vector<torch::Tensor> parameters_;   // the template's, in group order
+  std::vector<torch::Tensor> parameters_;   // in layout order (bucket by bucket)
   std::vector<std::string> names_;          // their names
+  std::vector<std::size_t> template_index_; // their place in the template's group order
   ShardLayout layout_;
   std::vector<ShardPiece> layout_pieces_;   // this rank's
   torch::Tensor chunk_;                     // this rank's copy of its chunk of the parameters
   std::vector<torch::Tensor> pieces_;       // views of chunk_, one per layout piece
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // over pieces_
-  torch::Tensor flat_;            // the flat gradients, then the gathered parameters
-  torch::Tensor gradient_chunk_;  // this rank's averaged gradients
 };
 
 }  // namespace trainer

@@ -25,7 +25,7 @@ void TrainingLoop::set_up_telemetry() {
   const auto microseconds = std::chrono::microseconds(origin[0].item<std::int64_t>());
   timeline_.emplace(control.rank(),
                     SystemClock::time_point(std::chrono::duration_cast<SystemClock::duration>(microseconds)));
-  if (bucketer_) bucketer_->record_timings(true);
+  bucketer_->record_timings(true);
   if (control.rank() == 0)
     timeline_file_ = std::make_unique<telemetry::TimelineFile>(config_.timeline_file, control.size());
 }
@@ -44,11 +44,11 @@ void TrainingLoop::phase(const char* name, TimePoint& since, telemetry::Track tr
 }
 
 void TrainingLoop::record_step(const StepReport& report) {
-  if (timeline_ && bucketer_) {
+  if (timeline_) {
     const auto& timings = bucketer_->timings();
     for (std::size_t b = 0; b < timings.size(); ++b)
       if (timings[b].launched != TimePoint{})
-        timeline_->span("allreduce bucket", telemetry::Track::kAllreduce, timings[b].launched,
+        timeline_->span(state_.shards ? "reduce-scatter bucket" : "allreduce bucket", telemetry::Track::kAllreduce, timings[b].launched,
                         std::max(timings[b].launched, timings[b].completed), timeline_step_, static_cast<int>(b));
   }
   if (!tensorboard_) return;

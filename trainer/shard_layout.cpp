@@ -7,26 +7,37 @@
 
 namespace trainer {
 
-ShardLayout::ShardLayout(const std::vector<std::int64_t>& numels, int ranks) : numels_(numels), ranks_(ranks) {
+ShardLayout::ShardLayout(const std::vector<std::vector<std::int64_t>>& buckets, int ranks) : ranks_(ranks) {
   std::int64_t total = 0;
-  for (std::int64_t n : numels_) {
-    starts_.push_back(total);
-    total += n;
+  for (std::size_t b = 0; b < buckets.size(); ++b) {
+    std::int64_t in_bucket = 0;
+    for (std::int64_t n : buckets[b]) {
+      numels_.push_back(n);
+      offsets_.push_back(in_bucket);
+      bucket_of_.push_back(b);
+      in_bucket += n;
+    }
+    total += in_bucket;
+    bucket_local_.push_back(share_);
+    bucket_chunks_.push_back(ranks < 1 ? 0 : (in_bucket + ranks - 1) / ranks);
+    share_ += bucket_chunks_.back();
   }
   if (ranks < 1 || total < ranks)
     throw ConfigError("--shard-optimizer: " + std::to_string(total) + " trainable parameter elements cannot be shared by " +
                       std::to_string(ranks) + " ranks");
-  chunk_ = (total + ranks - 1) / ranks;
 }
 
-int ShardLayout::first_holder(std::size_t parameter) const { return static_cast<int>(starts_[parameter] / chunk_); }
+int ShardLayout::first_holder(std::size_t parameter) const {
+  return static_cast<int>(offsets_[parameter] / bucket_chunks_[bucket_of_[parameter]]);
+}
 
 std::vector<ShardPiece> ShardLayout::pieces(int rank) const {
-  const std::int64_t begin = chunk_ * rank, end = begin + chunk_;
   std::vector<ShardPiece> pieces;
   for (std::size_t p = 0; p < numels_.size(); ++p) {
-    const std::int64_t from = std::max(begin, starts_[p]), to = std::min(end, starts_[p] + numels_[p]);
-    if (from < to) pieces.push_back({p, from - starts_[p], to - from, from - begin});
+    const std::int64_t chunk = bucket_chunks_[bucket_of_[p]];
+    const std::int64_t begin = chunk * rank, end = begin + chunk;
+    const std::int64_t from = std::max(begin, offsets_[p]), to = std::min(end, offsets_[p] + numels_[p]);
+    if (from < to) pieces.push_back({p, from - offsets_[p], to - from, bucket_local_[bucket_of_[p]] + from - begin});
   }
   return pieces;
 }

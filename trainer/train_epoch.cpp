@@ -111,7 +111,7 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     const torch::Tensor loss =
         F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
     phase("forward", mark);
-    if (bucketer_ && begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
+    if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
     // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
     const torch::Tensor share = loss * (static_cast<double>(size) / static_cast<double>(count));
     (state_.scaler ? state_.scaler->scale(share) : share).backward();
@@ -121,8 +121,7 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
     report.loss += value * static_cast<double>(size) / static_cast<double>(count);
     sums.correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
   }
-  if (state_.shards) state_.shards->reduce_scatter_gradients();
-  else bucketer_->average_gradients();
+  bucketer_->average_gradients();  // sharded: each rank's chunks of the average
   phase("waiting", mark);
   // fp16: unscaled before clipping; a step whose gradients overflowed is skipped (GradScaler.step),
   // alike on every rank, since every rank holds the same averaged gradients (sharded: its share of

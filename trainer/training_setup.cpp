@@ -141,11 +141,12 @@ void TrainingLoop::set_up_optimizer() {
            << " tensor(s), lr " << setup.base_lrs[g] << std::endl;
   // Overlap needs non-blocking collectives issued from backward's threads: MPI's on CPUs, NCCL's
   // stream-ordered ones on GPUs (comm/nccl_communicator.h).
-  // --shard-optimizer exchanges its own flat gradients instead (reduce-scatter after backward).
+  // --shard-optimizer: each bucket reduce-scattered (each rank receives its chunks' average).
+  bucketer_ = std::make_unique<comm::GradientBucketer>(
+      model_->parameters(), context_.comm, config_.overlap, comm::BucketLimits{}, /*even_alone=*/false,
+      config_.shard_optimizer ? comm::Exchange::kReduceScatter : comm::Exchange::kAllreduce);
   if (config_.shard_optimizer)
-    state_.shards = std::make_unique<OptimizerShards>(state_.optimizer, config_.optimizer, context_.comm);
-  else
-    bucketer_ = std::make_unique<comm::GradientBucketer>(model_->parameters(), context_.comm, config_.overlap);
+    state_.shards = std::make_unique<OptimizerShards>(state_.optimizer, config_.optimizer, *bucketer_, context_.comm);
   state_.device = context_.device;
   if (config_.precision == "fp16") {
     // fp16 autocast is CUDA's; on CPUs bf16 has fp32's range and needs no scaler.
@@ -168,10 +169,10 @@ void TrainingLoop::log_run() const {
   if (config_.accumulate_steps > 1) log_ << " x " << config_.accumulate_steps << " accumulated";
   if (state_.shards)
     log_ << " | optimizer sharded (ZeRO-1): this rank steps " << state_.shards->layout().chunk() << " of "
-         << state_.shards->layout().padded() << " parameter elements, gradients reduce-scattered after backward";
-  else if (comm.size() > 1)
+         << state_.shards->layout().padded() << " parameter elements";
+  if (comm.size() > 1)
     log_ << " | gradients: " << bucketer_->bytes() << " bytes in " << bucketer_->bucket_count() << " bucket(s)"
-         << (bucketer_->overlapping() ? ", overlapped with backward" : "");
+         << (state_.shards ? ", reduce-scattered" : "") << (bucketer_->overlapping() ? ", overlapped with backward" : "");
   log_ << std::endl;
   for (const auto& note : train_->notes()) log_ << "training data: " << note << std::endl;
   if (test_)

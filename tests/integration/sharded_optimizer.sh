@@ -1,9 +1,10 @@
 #!/bin/bash
 # --shard-optimizer (ZeRO-1) against the unsharded path, on real mpirun ranks and Fashion-MNIST.
 #   equal:  20 steps of each optimizer: bit-identical on 2 ranks (a sum of two is the same in any
-#           order, so the reduce-scatter gives the allreduce's gradients), and on 4 ranks with
-#           clipping, an LR group and accumulation within 1e-6 (MPI's reduce-scatter and allreduce
-#           may add four ranks' gradients in different orders).
+#           order, so the reduce-scatter gives the allreduce's gradients); ResNet-18's three
+#           buckets, overlapped with backward and not, bit-identical too; on 4 ranks with clipping,
+#           an LR group and accumulation within 1e-6 (MPI's reduce-scatter and allreduce may add
+#           four ranks' gradients in different orders).
 #   resume: kill -9 mid-epoch and resume, sharded: bit-identical to the run that never stopped;
 #           a sharded checkpoint resumed unsharded and the reverse, on 2 ranks: bit-identical too;
 #           a 4-rank sharded checkpoint resumed on 3 ranks, sharded and not, within 1e-6 of each
@@ -32,11 +33,24 @@ equal() {
     train "plain-$name" 2 --epochs 1 --limit-train 640 --optimizer $recipe
     # shellcheck disable=SC2086
     train "sharded-$name" 2 --epochs 1 --limit-train 640 --optimizer $recipe --shard-optimizer
-    grep -q "optimizer sharded (ZeRO-1): this rank steps 30853 of 61706" "sharded-$name.log" ||
+    grep -q "optimizer sharded (ZeRO-1): this rank steps 30853 of 61706 parameter elements" "sharded-$name.log" ||
       fail "not sharded: $(head -3 "sharded-$name.log")"
     "${tools[@]}" same "plain-$name/epoch-0001" "sharded-$name/epoch-0001" ||
       fail "--optimizer $recipe: sharded differs from unsharded on 2 ranks"
   done
+  # ResNet-18: three buckets, each reduce-scattered during backward (--overlap on) or after it;
+  # BatchNorm's buffers beside the sharded parameters. Bit-identical to unsharded both ways.
+  local resnet=(--model resnet18 --dataset synthetic --synthetic-shape 3,32,32 --synthetic-size 96
+    --synthetic-test-size 16 --epochs 1 --optimizer adamw --lr 0.001)  # batch 16 (base): 3 steps
+  train resnet-plain 2 "${resnet[@]}"
+  train resnet-sharded 2 "${resnet[@]}" --shard-optimizer --timeline resnet.json
+  train resnet-sharded-off 2 "${resnet[@]}" --shard-optimizer --overlap off
+  grep -q "in 3 bucket(s), reduce-scattered, overlapped with backward" resnet-sharded.log ||
+    fail "ResNet-18's buckets were not reduce-scattered during backward: $(head -3 resnet-sharded.log)"
+  grep -q '"reduce-scatter bucket' resnet.json || fail "the timeline shows no reduce-scatter"
+  "${tools[@]}" same resnet-plain/epoch-0001 resnet-sharded/epoch-0001 || fail "ResNet-18: sharded differs from unsharded"
+  "${tools[@]}" same resnet-sharded/epoch-0001 resnet-sharded-off/epoch-0001 || fail "ResNet-18: overlap changed the result"
+
   # 4 ranks: 1280 / (16 x 4 x 1) = 20 steps, accumulated in pairs: 10.
   local four=(--epochs 1 --limit-train 1280 --optimizer adam --lr 0.002 --clip-grad-norm 0.5 --lr-group classifier.4.=0.01
     --accumulate-steps 2)

@@ -1,5 +1,5 @@
-// The flat layout of --shard-optimizer: every element of every parameter held by exactly one rank,
-// in equal chunks, pieces in flat order.
+// The layout of --shard-optimizer: every element of every parameter held by exactly one rank,
+// in equal chunks of each bucket, pieces in bucket order.
 #include "common/error.h"
 #include "trainer/shard_layout.h"
 
@@ -10,38 +10,45 @@
 namespace trainer {
 namespace {
 
-TEST(ShardLayout, EveryElementHeldOnceInEqualChunks) {
-  const std::vector<std::int64_t> numels{150, 6, 2400, 16, 48000, 120, 10, 1};
+TEST(ShardLayout, EveryElementHeldOnceInEqualChunksOfEachBucket) {
+  const std::vector<std::vector<std::int64_t>> buckets{{150, 6, 2400}, {16}, {48000, 120, 10, 1}};
   for (int ranks : {1, 2, 3, 4, 7, 8}) {
-    const ShardLayout layout(numels, ranks);
-    EXPECT_EQ(layout.padded() % ranks, 0);
-    std::vector<int> holders;
-    for (std::int64_t n : numels) holders.insert(holders.end(), static_cast<std::size_t>(n), 0);
-    std::int64_t last_end = 0;
-    for (int r = 0; r < ranks; ++r) {
-      std::int64_t local = 0;
-      for (const ShardPiece& piece : layout.pieces(r)) {
-        EXPECT_EQ(piece.local_offset, local) << "rank " << r;
-        EXPECT_GE(layout.start(piece.parameter) + piece.offset, last_end) << "flat order";
-        last_end = layout.start(piece.parameter) + piece.offset + piece.length;
-        for (std::int64_t i = 0; i < piece.length; ++i)
-          ++holders[static_cast<std::size_t>(layout.start(piece.parameter) + piece.offset + i)];
-        local += piece.length;
-      }
-      EXPECT_LE(local, layout.chunk());
+    const ShardLayout layout(buckets, ranks);
+    ASSERT_EQ(layout.buckets(), 3u);
+    std::int64_t share = 0;
+    for (std::size_t b = 0; b < layout.buckets(); ++b) {
+      EXPECT_EQ(layout.bucket_local_offset(b), share);
+      share += layout.bucket_chunk(b);
     }
-    for (int count : holders) ASSERT_EQ(count, 1) << ranks << " ranks";
-    for (std::size_t p = 0; p < numels.size(); ++p) {
-      const int first = layout.first_holder(p);
+    EXPECT_EQ(layout.chunk(), share);
+    std::vector<std::vector<int>> holders;  // per parameter, per element
+    for (std::size_t p = 0; p < layout.parameters(); ++p) holders.emplace_back(layout.numel(p), 0);
+    for (int r = 0; r < ranks; ++r) {
+      std::int64_t last_local = -1;
+      for (const ShardPiece& piece : layout.pieces(r)) {
+        const std::size_t b = layout.bucket_of(piece.parameter);
+        // Where the piece lies in the rank's share follows from where it lies in its bucket.
+        EXPECT_EQ(piece.local_offset, layout.bucket_local_offset(b) + layout.offset_in_bucket(piece.parameter) +
+                                          piece.offset - r * layout.bucket_chunk(b));
+        EXPECT_GT(piece.local_offset, last_local) << "bucket order";
+        last_local = piece.local_offset;
+        EXPECT_LE(piece.local_offset + piece.length, layout.bucket_local_offset(b) + layout.bucket_chunk(b));
+        for (std::int64_t i = 0; i < piece.length; ++i) ++holders[piece.parameter][piece.offset + i];
+      }
+    }
+    for (const auto& parameter : holders)
+      for (int count : parameter) ASSERT_EQ(count, 1) << ranks << " ranks";
+    for (std::size_t p = 0; p < layout.parameters(); ++p) {
       bool holds_first = false;
-      for (const ShardPiece& piece : layout.pieces(first)) holds_first |= piece.parameter == p && piece.offset == 0;
+      for (const ShardPiece& piece : layout.pieces(layout.first_holder(p)))
+        holds_first |= piece.parameter == p && piece.offset == 0;
       EXPECT_TRUE(holds_first) << "parameter " << p;
     }
   }
 }
 
 TEST(ShardLayout, SplitsAParameterBetweenRanks) {
-  const ShardLayout layout({10, 6}, 2);  // chunks of 8: [0,8) of p0 | [8,10) of p0 and p1
+  const ShardLayout layout({10, 6}, 2);  // one bucket, chunks of 8: [0,8) of p0 | [8,10) of p0 and p1
   ASSERT_EQ(layout.pieces(1).size(), 2u);
   EXPECT_EQ(layout.pieces(1)[0].offset, 8);
   EXPECT_EQ(layout.pieces(1)[0].length, 2);
@@ -50,7 +57,7 @@ TEST(ShardLayout, SplitsAParameterBetweenRanks) {
 }
 
 TEST(ShardLayout, RefusesMoreRanksThanElements) {
-  EXPECT_THROW(ShardLayout({2, 1}, 4), ConfigError);
+  EXPECT_THROW(ShardLayout(std::vector<std::int64_t>{2, 1}, 4), ConfigError);
 }
 
 }  // namespace
