@@ -9,18 +9,13 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 
 namespace trainer {
 
 namespace {
-
-std::vector<std::int64_t> numels_of(const std::vector<torch::Tensor>& tensors) {
-  std::vector<std::int64_t> numels;
-  for (const auto& t : tensors) numels.push_back(t.numel());
-  return numels;
-}
 
 // A tensor of `shape` and `dtype` that costs one element: it declares a state tensor that another
 // rank writes.
@@ -151,6 +146,30 @@ std::vector<storage::OptimizerStateTensor> OptimizerShards::checkpoint_state(con
     for (const auto& [key, tensor] : keys)
       state.push_back({names_[p], key, placeholder(tensor.dim() == 0 ? torch::IntArrayRef{} : parameters_[p].sizes(),
                                                    tensor.scalar_type())});
+  const std::set<std::string> mine = written_here(contents, state);
+  std::vector<std::map<std::string, torch::Tensor>> piece_state;  // by piece: key -> tensor
+  for (const auto& piece : pieces_) {
+    piece_state.emplace_back();
+    for (auto& [key, tensor] : setup_.adapter->state_tensors(*optim::find_state(*optimizer_, piece)))
+      piece_state.back()[key] = tensor;
+  }
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    const auto& [key, example] = keys[k];
+    const auto written = [&](std::size_t p) { return mine.count(storage::schema::optimizer_state(names_[p], key)) > 0; };
+    std::vector<torch::Tensor> values;  // this rank's pieces' values of the key
+    for (const auto& named : piece_state) values.push_back(named.at(key));
+    const std::vector<torch::Tensor> whole =
+        example.dim() == 0 ? gather_scalars(values, example) : gather_tensors(values, example, written);
+    for (std::size_t p = 0; p < parameters_.size(); ++p)
+      if (written(p)) state[p * keys.size() + k].tensor = whole[p];
+  }
+  return state;
+}
+
+// The dataset paths of `state` that this rank will write: the save's own ownership plan, applied
+// to `contents` with `state` as its optimizer state.
+std::set<std::string> OptimizerShards::written_here(const storage::CheckpointContents& contents,
+                                                    const std::vector<storage::OptimizerStateTensor>& state) const {
   storage::CheckpointContents planned = contents;
   planned.optimizer_state = state;
   const storage::NamedTensors tensors = storage::checkpoint_tensors(planned);
@@ -158,46 +177,43 @@ std::vector<storage::OptimizerStateTensor> OptimizerShards::checkpoint_state(con
   std::set<std::string> mine;
   for (std::size_t i = 0; i < tensors.size(); ++i)
     if (owners[i] == comm_.rank()) mine.insert(tensors[i].first);
+  return mine;
+}
 
-  std::vector<std::map<std::string, torch::Tensor>> piece_state;
-  for (const auto& piece : pieces_) {
-    std::map<std::string, torch::Tensor> named;
-    for (auto& [key, tensor] : setup_.adapter->state_tensors(*optim::find_state(*optimizer_, piece))) named[key] = tensor;
-    piece_state.push_back(std::move(named));
+// Collective. A scalar per parameter (a step count), the same in every piece of a parameter: its
+// first holder's, for every parameter, on every rank.
+std::vector<torch::Tensor> OptimizerShards::gather_scalars(const std::vector<torch::Tensor>& values,
+                                                           const torch::Tensor& example) {
+  const auto count = static_cast<std::int64_t>(parameters_.size());
+  const torch::TensorOptions doubles = chunk_.options().dtype(torch::kFloat64);  // on the communicator's device
+  torch::Tensor mine = torch::zeros({count}, doubles);
+  for (std::size_t i = 0; i < pieces_.size(); ++i)
+    if (layout_pieces_[i].offset == 0) mine[static_cast<std::int64_t>(layout_pieces_[i].parameter)] = values[i].to(torch::kFloat64);
+  torch::Tensor everyone = torch::empty({count * comm_.size()}, doubles);
+  comm_.allgather(mine, everyone);
+  std::vector<torch::Tensor> whole;
+  for (std::size_t p = 0; p < parameters_.size(); ++p)
+    whole.push_back(everyone[layout_.first_holder(p) * count + static_cast<std::int64_t>(p)].to(example.scalar_type()));
+  return whole;
+}
+
+// Collective. A tensor per parameter, of its shape: the whole ones that `wanted` asks for, gathered
+// bucket by bucket (a save holds one bucket of one key beyond this rank's share); undefined others.
+std::vector<torch::Tensor> OptimizerShards::gather_tensors(const std::vector<torch::Tensor>& values,
+                                                           const torch::Tensor& example,
+                                                           const std::function<bool(std::size_t)>& wanted) {
+  torch::Tensor share = torch::zeros({layout_.chunk()}, example.options());
+  for (std::size_t i = 0; i < pieces_.size(); ++i)
+    share.narrow(0, layout_pieces_[i].local_offset, layout_pieces_[i].length).copy_(values[i].reshape(-1));
+  std::vector<torch::Tensor> whole(parameters_.size());
+  for (std::size_t b = 0; b < layout_.buckets(); ++b) {
+    torch::Tensor bucket = torch::empty({layout_.bucket_chunk(b) * comm_.size()}, example.options());
+    comm_.allgather(share.narrow(0, layout_.bucket_local_offset(b), layout_.bucket_chunk(b)), bucket);
+    for (std::size_t p = 0; p < parameters_.size(); ++p)
+      if (layout_.bucket_of(p) == b && wanted(p))
+        whole[p] = bucket.narrow(0, layout_.offset_in_bucket(p), layout_.numel(p)).view(parameters_[p].sizes()).clone();
   }
-  for (std::size_t k = 0; k < keys.size(); ++k) {
-    const std::string& key = keys[k].first;
-    const torch::Tensor& example = keys[k].second;
-    if (example.dim() == 0) {
-      // A scalar (a step count) is the same in every piece of a parameter: its first holder's.
-      const auto count = static_cast<std::int64_t>(parameters_.size());
-      const torch::TensorOptions doubles = chunk_.options().dtype(torch::kFloat64);  // on the communicator's device
-      torch::Tensor mine_only = torch::zeros({count}, doubles);
-      for (std::size_t i = 0; i < pieces_.size(); ++i)
-        if (layout_pieces_[i].offset == 0)
-          mine_only[static_cast<std::int64_t>(layout_pieces_[i].parameter)] = piece_state[i].at(key).to(torch::kFloat64);
-      torch::Tensor everyone = torch::empty({count * comm_.size()}, doubles);
-      comm_.allgather(mine_only, everyone);
-      for (std::size_t p = 0; p < parameters_.size(); ++p)
-        if (mine.count(storage::schema::optimizer_state(names_[p], key)))
-          state[p * keys.size() + k].tensor =
-              everyone[layout_.first_holder(p) * count + static_cast<std::int64_t>(p)].to(example.scalar_type()).clone();
-      continue;
-    }
-    torch::Tensor mine_only = torch::zeros({layout_.chunk()}, example.options());
-    for (std::size_t i = 0; i < pieces_.size(); ++i)
-      mine_only.narrow(0, layout_pieces_[i].local_offset, layout_pieces_[i].length).copy_(piece_state[i].at(key).reshape(-1));
-    // One bucket at a time: a save holds at most one bucket of one key beyond this rank's share.
-    for (std::size_t b = 0; b < layout_.buckets(); ++b) {
-      torch::Tensor bucket = torch::empty({layout_.bucket_chunk(b) * comm_.size()}, example.options());
-      comm_.allgather(mine_only.narrow(0, layout_.bucket_local_offset(b), layout_.bucket_chunk(b)), bucket);
-      for (std::size_t p = 0; p < parameters_.size(); ++p)
-        if (layout_.bucket_of(p) == b && mine.count(storage::schema::optimizer_state(names_[p], key)))
-          state[p * keys.size() + k].tensor =
-              bucket.narrow(0, layout_.offset_in_bucket(p), layout_.numel(p)).view(parameters_[p].sizes()).clone();
-    }
-  }
-  return state;
+  return whole;
 }
 
 std::int64_t OptimizerShards::state_bytes() const {

@@ -23,7 +23,9 @@
 
 #include <torch/types.h>
 
+#include <functional>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +64,11 @@ class OptimizerShards {
  private:
   void refresh_chunk();
   void allgather_buckets(const torch::Tensor& share, const std::vector<torch::Tensor>& buckets);
+  std::set<std::string> written_here(const storage::CheckpointContents& contents,
+                                     const std::vector<storage::OptimizerStateTensor>& state) const;
+  std::vector<torch::Tensor> gather_scalars(const std::vector<torch::Tensor>& values, const torch::Tensor& example);
+  std::vector<torch::Tensor> gather_tensors(const std::vector<torch::Tensor>& values, const torch::Tensor& example,
+                                            const std::function<bool(std::size_t)>& wanted);
 
   const optim::OptimizerSetup& setup_;
   comm::GradientBucketer& bucketer_;

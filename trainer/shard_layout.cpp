@@ -22,9 +22,17 @@ ShardLayout::ShardLayout(const std::vector<std::vector<std::int64_t>>& buckets, 
     bucket_chunks_.push_back(ranks < 1 ? 0 : (in_bucket + ranks - 1) / ranks);
     share_ += bucket_chunks_.back();
   }
-  if (ranks < 1 || total < ranks)
-    throw ConfigError("--shard-optimizer: " + std::to_string(total) + " trainable parameter elements cannot be shared by " +
-                      std::to_string(ranks) + " ranks");
+  // The last rank holds the least (the padding); it must hold something of some bucket.
+  bool last_holds = false;
+  for (std::size_t b = 0; b < bucket_chunks_.size(); ++b) {
+    std::int64_t in_bucket = 0;
+    for (std::int64_t n : buckets[b]) in_bucket += n;
+    last_holds |= ranks >= 1 && in_bucket > bucket_chunks_[b] * (ranks - 1);
+  }
+  if (ranks < 1 || total < ranks || !last_holds)
+    throw ConfigError("--shard-optimizer: " + std::to_string(total) + " trainable parameter elements in " +
+                      std::to_string(buckets.size()) + " bucket(s) cannot be shared by " + std::to_string(ranks) +
+                      " ranks (one would hold none)");
 }
 
 int ShardLayout::first_holder(std::size_t parameter) const {

@@ -38,6 +38,14 @@ equal() {
     "${tools[@]}" same "plain-$name/epoch-0001" "sharded-$name/epoch-0001" ||
       fail "--optimizer $recipe: sharded differs from unsharded on 2 ranks"
   done
+  # A recipe: frozen layers, bf16, label smoothing, clipping by value, cosine LR with warmup.
+  local recipe=(--epochs 1 --limit-train 640 --optimizer adamw --lr 0.002 --freeze features.0. --precision bf16
+    --label-smoothing 0.1 --clip-grad-value 0.05 --lr-schedule cosine --warmup-steps 5)
+  train plain-recipe 2 "${recipe[@]}"
+  train sharded-recipe 2 "${recipe[@]}" --shard-optimizer
+  "${tools[@]}" same plain-recipe/epoch-0001 sharded-recipe/epoch-0001 ||
+    fail "frozen layers, bf16, label smoothing, clipping by value, warmup: sharded differs"
+
   # ResNet-18: three buckets, each reduce-scattered during backward (--overlap on) or after it;
   # BatchNorm's buffers beside the sharded parameters. Bit-identical to unsharded both ways.
   local resnet=(--model resnet18 --dataset synthetic --synthetic-shape 3,32,32 --synthetic-size 96

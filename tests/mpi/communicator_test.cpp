@@ -148,6 +148,48 @@ TEST_F(Mpi, OverlappedBucketsAverageWhatBackwardProducesAndWhatItDoesNot) {
   }
 }
 
+TEST_F(Mpi, ReduceScatteringBucketsLeaveEachRankItsChunksOfTheAverage) {
+  // --shard-optimizer's exchange: with overlap and accumulation, each bucket padded to a multiple
+  // of the world size; rank r's chunk of each bucket holds the average of those elements, the
+  // padding averages to zero, and the gradients themselves are left as they are.
+  std::vector<torch::Tensor> params;
+  for (int i = 0; i < 30; ++i) params.push_back(torch::zeros({i % 5 + 1, 3}, torch::requires_grad()));
+  for (bool overlap : {true, false}) {
+    trainer::comm::GradientBucketer bucketer(params, comm, overlap, {/*first=*/64, /*cap=*/256}, false,
+                                             trainer::comm::Exchange::kReduceScatter);
+    ASSERT_GT(bucketer.bucket_count(), 3u);
+    for (auto& p : params)
+      if (p.grad().defined()) p.mutable_grad().zero_();
+    const auto backward = [&](double scale) {
+      torch::Tensor loss = torch::zeros({});
+      for (int i = 0; i < 30; ++i) loss = loss + (params[i] * (scale * (r() + 1) * (i + 1))).sum();
+      loss.backward();
+    };
+    backward(1.0);
+    bucketer.prepare_backward(/*accumulated=*/true);
+    backward(2.0);
+    bucketer.average_gradients();
+    for (std::size_t b = 0; b < bucketer.bucket_count(); ++b) {
+      std::vector<torch::Tensor> expected;  // the bucket's average, parameter by parameter
+      for (const auto& p : bucketer.bucket_parameters(b)) {
+        std::size_t i = 0;
+        while (!params[i].is_same(p)) ++i;
+        double sum = 0;
+        for (int k = 0; k < comm.size(); ++k) sum += 3.0 * (k + 1) * (static_cast<double>(i) + 1);
+        expected.push_back(torch::full({p.numel()}, sum / n()));
+        EXPECT_TRUE(torch::allclose(p.grad(), torch::full(p.sizes(), 3.0 * (r() + 1) * (static_cast<double>(i) + 1))))
+            << "a gradient was changed";
+      }
+      torch::Tensor whole = torch::cat(expected);
+      const std::int64_t chunk = bucketer.chunk(b).numel();
+      ASSERT_EQ(bucketer.buffer(b).numel(), chunk * comm.size());
+      whole = torch::cat({whole, torch::zeros({chunk * comm.size() - whole.numel()})});
+      EXPECT_TRUE(torch::allclose(bucketer.chunk(b), whole.narrow(0, chunk * comm.rank(), chunk)))
+          << "bucket " << b << (overlap ? " with" : " without") << " overlap";
+    }
+  }
+}
+
 TEST_F(Mpi, AsyncAllreduceCompletesOnWait) {
   torch::Tensor t = torch::full({1000}, static_cast<double>(r() + 1));
   auto work = comm.allreduce_async(t, {ReduceOp::kAverage});

@@ -56,8 +56,11 @@ TEST(ShardLayout, SplitsAParameterBetweenRanks) {
   EXPECT_EQ(layout.first_holder(1), 1);
 }
 
-TEST(ShardLayout, RefusesMoreRanksThanElements) {
+TEST(ShardLayout, RefusesARankThatWouldHoldNothing) {
   EXPECT_THROW(ShardLayout(std::vector<std::int64_t>{2, 1}, 4), ConfigError);
+  // 9 elements for 4 ranks, but three buckets of 3: chunks of 1, and rank 3 gets only padding.
+  EXPECT_THROW(ShardLayout(std::vector<std::vector<std::int64_t>>{{3}, {2, 1}, {3}}, 4), ConfigError);
+  EXPECT_NO_THROW(ShardLayout(std::vector<std::vector<std::int64_t>>{{3}, {4}, {3}}, 4));
 }
 
 }  // namespace
