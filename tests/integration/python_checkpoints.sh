@@ -62,6 +62,10 @@ grep -q "resumed from torch.save checkpoint dict sgd.pt: 10 model tensors, sgd s
 grep -q "not in the file: the generator state" sgd.log || fail "the line does not say what was not taken"
 "$TRAINER" "${batch[@]}" --resume adam.pt --optimizer adam --lr 0.001 --save-weights adam_ours.h5 >adam.log ||
   fail "resume from the Adam dict: $(cat adam.log)"
+# The same Adam state taken by --shard-optimizer (one rank: its share is everything).
+"$TRAINER" "${batch[@]}" --resume adam.pt --optimizer adam --lr 0.001 --shard-optimizer \
+  --save-weights adam_sharded_ours.h5 >adam_sharded.log || fail "sharded resume from the Adam dict: $(cat adam_sharded.log)"
+same_weights adam_sharded_ours.h5 adam_after.h5 1e-6 || fail "adam, sharded: the trainer's step differs from Python's"
 for name in sgd adam; do
   same_weights "$name"_ours.h5 "$name"_after.h5 1e-6 || fail "$name: the trainer's step differs from Python's"
 done
