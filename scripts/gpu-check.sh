@@ -7,7 +7,8 @@
 #      every library came from the bundle;
 #   3. with a GPU: the GPU tier (tests/gpu/), a 1-GPU training run killed with -9 and resumed
 #      bit-identically, a checkpoint written on the GPU evaluated on the CPU and one written on the
-#      CPU evaluated on the GPU, and ResNet-18 at 224 x 224, batch 64, in fp32 and bf16: trainer
+#      CPU evaluated on the GPU, --shard-optimizer against the unsharded run, and ResNet-18 at
+#      224 x 224, batch 64, in fp32 and bf16: trainer
 #      against the same model in a plain PyTorch loop on the same GPU.
 # Prints one summary. Exit status 0: every part ran and passed; 1: a part failed; 77: no GPU is
 # visible, so it stopped after step 2 (and says so).
@@ -69,6 +70,20 @@ resume_after_kill() {
   [ "$(fingerprint "$runs/straight.log")" = "$(fingerprint "$runs/resumed.log")" ] ||
     die "killed at $at and resumed: $(fingerprint "$runs/resumed.log"), uninterrupted: $(fingerprint "$runs/straight.log")"
   note "1-GPU resume: killed -9 at $at, resumed; weights bit-identical to the uninterrupted run ($(fingerprint "$runs/straight.log"))"
+}
+
+# --shard-optimizer on the GPU (one rank: its share is everything, and the buckets' reduce-scatter
+# and allgather are copies on the device): the same weights as the unsharded run, bit for bit.
+sharded_on_gpu() {
+  local runs=$work/runs args
+  args=(--device cuda --model resnet18 --dataset synthetic --synthetic-shape 3,32,32 --synthetic-size 1280
+        --synthetic-test-size 256 --batch-size 64 --epochs 1 --deterministic --seed 7 --progress-seconds 0
+        --optimizer adam --lr 0.001 --checkpoint-dir none)
+  "$trainer" "${args[@]}" >"$runs/unsharded.log" 2>&1 || die "unsharded run: $(tail -1 "$runs/unsharded.log")"
+  "$trainer" "${args[@]}" --shard-optimizer >"$runs/sharded.log" 2>&1 || die "sharded run: $(tail -1 "$runs/sharded.log")"
+  [ "$(fingerprint "$runs/unsharded.log")" = "$(fingerprint "$runs/sharded.log")" ] ||
+    die "--shard-optimizer on the GPU: $(fingerprint "$runs/sharded.log"), unsharded: $(fingerprint "$runs/unsharded.log")"
+  note "1-GPU --shard-optimizer: weights bit-identical to the unsharded run ($(fingerprint "$runs/sharded.log"))"
 }
 
 accuracy() { grep -o 'accuracy [0-9.]*' "$1" | head -1 | cut -d' ' -f2; }
@@ -192,6 +207,7 @@ fi
 gpu_tier
 resume_after_kill
 across_devices
+sharded_on_gpu
 throughput
 note "every part passed"
 finish 0
