@@ -166,7 +166,8 @@ std::optional<double> TrainingLoop::clip_gradients(EpochSums& sums) {
 std::optional<double> TrainingLoop::clip_sharded_gradients(EpochSums& sums) {
   const std::vector<torch::Tensor>& share = state_.shards->pieces();
   std::optional<double> norm;
-  if (config_.clip_grad_norm > 0 || tensorboard_) norm = state_.shards->gradient_norm();
+  // Collective: asked alike on every rank (only rank 0 has a TensorBoard writer).
+  if (config_.clip_grad_norm > 0 || !config_.tensorboard_dir.empty()) norm = state_.shards->gradient_norm();
   if (config_.clip_grad_norm > 0) {
     sums.grad_norm_sum += *norm;
     ++sums.clipped_steps;

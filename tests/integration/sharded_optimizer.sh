@@ -42,7 +42,8 @@ equal() {
   local recipe=(--epochs 1 --limit-train 640 --optimizer adamw --lr 0.002 --freeze features.0. --precision bf16
     --label-smoothing 0.1 --clip-grad-value 0.05 --lr-schedule cosine --warmup-steps 5)
   train plain-recipe 2 "${recipe[@]}"
-  train sharded-recipe 2 "${recipe[@]}" --shard-optimizer
+  train sharded-recipe 2 "${recipe[@]}" --shard-optimizer --tensorboard tb  # rank 0 logs the norm: collective
+  ls tb/events.out.tfevents.* >/dev/null || fail "no TensorBoard events from the sharded run"
   "${tools[@]}" same plain-recipe/epoch-0001 sharded-recipe/epoch-0001 ||
     fail "frozen layers, bf16, label smoothing, clipping by value, warmup: sharded differs"
 
