@@ -247,8 +247,9 @@ po::options_description optimization_options(TrainConfig& c, RawValues& raw) {
       ("overlap", with_default(&raw.overlap)->value_name("on|off"),
        "start each gradient bucket's allreduce during backward, as soon as its gradients are ready")
       ("shard-optimizer", po::bool_switch(&c.shard_optimizer),
-       "ZeRO-1: each rank keeps and steps the optimizer state of 1/N of the parameters; gradients are "
-       "reduce-scattered after backward (not overlapped), parameters allgathered; checkpoints are the same")
+       "ZeRO-1: each rank keeps and steps the optimizer state of 1/N of the parameters; gradient buckets are "
+       "reduce-scattered (during backward with --overlap on), parameters allgathered after the step; "
+       "checkpoints are those of an unsharded run")
       ("clip-grad-norm", with_default(&c.clip_grad_norm)->value_name("MAX"),
        "scale the averaged gradients down to a total L2 norm of MAX (clip_grad_norm_); the norm is logged; 0: off")
       ("clip-grad-value", with_default(&c.clip_grad_value)->value_name("MAX"),

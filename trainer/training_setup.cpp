@@ -169,7 +169,8 @@ void TrainingLoop::log_run() const {
   if (config_.accumulate_steps > 1) log_ << " x " << config_.accumulate_steps << " accumulated";
   if (state_.shards)
     log_ << " | optimizer sharded (ZeRO-1): this rank steps " << state_.shards->layout().chunk() << " of "
-         << state_.shards->layout().padded() << " parameter elements";
+         << state_.shards->layout().padded() << " parameter elements"
+         << (comm.size() == 1 ? " (one rank: nothing is shared, and the copies cost time and memory)" : "");
   if (comm.size() > 1)
     log_ << " | gradients: " << bucketer_->bytes() << " bytes in " << bucketer_->bucket_count() << " bucket(s)"
          << (state_.shards ? ", reduce-scattered" : "") << (bucketer_->overlapping() ? ", overlapped with backward" : "");
