@@ -15,10 +15,10 @@
 #include "common/clock.h"
 #include "models/registry.h"
 #include "optim/optimizer.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "storage/fletcher32.h"
 #include "storage/fs.h"
-#include "storage/ownership.h"
+#include "checkpoint/ownership.h"
 #include "trainer/checkpointing.h"
 
 #include <fcntl.h>
@@ -40,6 +40,7 @@ namespace {
 
 using trainer::Clock;
 namespace storage = trainer::storage;
+namespace checkpoint = trainer::checkpoint;
 
 // The slowest rank's seconds for `work`, median over `repeats`.
 double timed(trainer::comm::Communicator& comm, int repeats, const std::function<void()>& work) {
@@ -69,7 +70,7 @@ void write_all(int fd, const char* data, std::size_t size) {
 }
 
 // The ResNet-18 + Adam state after one step: exp_avg and exp_avg_sq for every parameter.
-storage::CheckpointContents resnet_contents(int world_size) {
+checkpoint::CheckpointContents resnet_contents(int world_size) {
   torch::manual_seed(0);
   auto model = trainer::models::make_model("resnet18", {3, 10});
   trainer::TrainConfig config;
@@ -84,7 +85,7 @@ storage::CheckpointContents resnet_contents(int world_size) {
   state.schedule = trainer::optim::make_schedule(config.schedule, config.optimizer.lr);
   model->forward(torch::randn({2, 3, 32, 32})).sum().backward();
   state.optimizer.optimizer->step();
-  storage::CheckpointContents contents = trainer::capture_checkpoint(config, state, trainer::TrainingProgress{}, world_size);
+  checkpoint::CheckpointContents contents = trainer::capture_checkpoint(config, state, trainer::TrainingProgress{}, world_size);
   for (auto& [name, tensor] : contents.model) tensor = tensor.clone();  // outlive the model
   for (auto& entry : contents.optimizer_state) entry.tensor = entry.tensor.clone();
   return contents;
@@ -95,7 +96,7 @@ std::vector<char> share_of(const storage::NamedTensors& tensors, const trainer::
                            std::uint64_t* total) {
   std::vector<std::uint64_t> bytes;
   for (const auto& entry : tensors) bytes.push_back(entry.second.numel() * entry.second.element_size());
-  const auto owners = storage::assign_owners(bytes, comm.size());
+  const auto owners = checkpoint::assign_owners(bytes, comm.size());
   std::vector<char> mine;
   *total = 0;
   for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -154,8 +155,8 @@ double raw_read(trainer::comm::Communicator& comm, const std::string& path, std:
 storage::NamedTensors load(const std::string& directory, trainer::comm::Communicator& comm, bool shared,
                            std::uint64_t* read_bytes) {
   const std::uint64_t before = storage::fs::bytes_read_by_process();
-  std::unique_ptr<storage::CheckpointReader> reader =
-      shared ? storage::open_shared(directory, comm) : std::make_unique<storage::CheckpointReader>(directory);
+  std::unique_ptr<checkpoint::CheckpointReader> reader =
+      shared ? checkpoint::open_shared(directory, comm) : std::make_unique<checkpoint::CheckpointReader>(directory);
   storage::NamedTensors loaded;
   for (const auto& info : reader->describe()) loaded.emplace_back(info.path, reader->read(info.path));
   std::sort(loaded.begin(), loaded.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -193,7 +194,7 @@ struct SaveTimes {
 // Synchronous saves under new names, as in training, each phase on the slowest rank, alternating
 // with raw writes of the same bytes so that both meet the same moods of the disk (medians). What
 // was written is removed afterwards, untimed (retention's work).
-SaveTimes sync_saves(const std::string& dir, const storage::CheckpointContents& contents,
+SaveTimes sync_saves(const std::string& dir, const checkpoint::CheckpointContents& contents,
                      trainer::comm::Communicator& comm, int repeats, const std::vector<char>& mine) {
   std::vector<double> prepares, writes, commits, raw_writes, raw_fsyncs;
   const auto raw_path = [&](int r) { return dir + "/raw-" + std::to_string(comm.rank()) + "-" + std::to_string(r); };
@@ -201,10 +202,10 @@ SaveTimes sync_saves(const std::string& dir, const storage::CheckpointContents& 
     const auto [write, fsync] = raw_write(comm, raw_path(r), mine);
     raw_writes.push_back(write);
     raw_fsyncs.push_back(fsync);
-    std::unique_ptr<storage::CheckpointSave> save;
+    std::unique_ptr<checkpoint::CheckpointSave> save;
     const std::string name = "sync-" + std::to_string(r);
     prepares.push_back(
-        timed(comm, 1, [&] { save = std::make_unique<storage::CheckpointSave>(dir, name, contents, comm, nullptr); }));
+        timed(comm, 1, [&] { save = std::make_unique<checkpoint::CheckpointSave>(dir, name, contents, comm, nullptr); }));
     writes.push_back(timed(comm, 1, [&] { save->write_shard(); }));
     commits.push_back(timed(comm, 1, [&] { save->commit(comm); }));
   }
@@ -218,15 +219,15 @@ SaveTimes sync_saves(const std::string& dir, const storage::CheckpointContents& 
 
 // Asynchronous: training waits for the snapshot (the constructor) and for the commit, not for the
 // write, which a background thread does. Returns the median stall, snapshot and commit.
-std::array<double, 3> async_saves(const std::string& dir, const storage::CheckpointContents& contents,
+std::array<double, 3> async_saves(const std::string& dir, const checkpoint::CheckpointContents& contents,
                                   trainer::comm::Communicator& comm, int repeats) {
   std::vector<double> stalls, snapshots, commits;
-  storage::SnapshotBuffers buffers;  // reused from one save to the next, as the trainer does
+  checkpoint::SnapshotBuffers buffers;  // reused from one save to the next, as the trainer does
   for (int r = 0; r < repeats; ++r) {
-    std::unique_ptr<storage::CheckpointSave> pending;
+    std::unique_ptr<checkpoint::CheckpointSave> pending;
     const std::string name = "async-" + std::to_string(r);
     const double snapshot = timed(comm, 1, [&] {
-      pending = std::make_unique<storage::CheckpointSave>(dir, name, contents, comm, &buffers);
+      pending = std::make_unique<checkpoint::CheckpointSave>(dir, name, contents, comm, &buffers);
     });
     std::async(std::launch::async, [&] { pending->write_shard(); }).get();
     const double commit = timed(comm, 1, [&] { pending->commit(comm); });
@@ -272,15 +273,15 @@ bool check_loaded(const storage::NamedTensors& saved, const storage::NamedTensor
 // The three figures of a checkpoint against raw I/O with their targets (default mode), or one row
 // of the cost curve (--curve).
 int measure(const std::string& dir, int repeats, bool curve, trainer::comm::Communicator& comm) {
-  const storage::CheckpointContents contents = resnet_contents(comm.size());
-  const storage::NamedTensors tensors = storage::checkpoint_tensors(contents);
+  const checkpoint::CheckpointContents contents = resnet_contents(comm.size());
+  const storage::NamedTensors tensors = checkpoint::checkpoint_tensors(contents);
   std::uint64_t total = 0;
   const std::vector<char> mine = share_of(tensors, comm, &total);
   const SaveTimes save = sync_saves(dir, contents, comm, repeats, mine);
   const std::string raw_file = dir + "/raw-" + std::to_string(comm.rank()) + "-" + std::to_string(repeats - 1);
   const double raw_read_seconds = raw_read(comm, raw_file, mine.size(), repeats);
   const auto [stall, snapshot, async_commit] = async_saves(dir, contents, comm, repeats);
-  storage::save_checkpoint(dir, "loaded", contents, comm);
+  checkpoint::save_checkpoint(dir, "loaded", contents, comm);
   const std::string loaded = dir + "/loaded";
   const LoadTimes shared = timed_load(loaded, comm, /*shared=*/true, repeats);
   const LoadTimes all = comm.size() > 1 ? timed_load(loaded, comm, /*shared=*/false, repeats) : LoadTimes{};
@@ -326,7 +327,7 @@ int measure(const std::string& dir, int repeats, bool curve, trainer::comm::Comm
 // Peak resident memory of one save of `mb` MB of tensors (4 MiB each), sync or async, against the
 // resident size before it: what a rank needs beyond its model and optimizer state.
 int measure_memory(const std::string& dir, double mb, const std::string& kind, trainer::comm::Communicator& comm) {
-  storage::CheckpointContents contents;
+  checkpoint::CheckpointContents contents;
   contents.run.model = "synthetic";
   contents.run.num_classes = 1;
   const int count = std::max(1, static_cast<int>(mb / 4.194304));
@@ -335,13 +336,13 @@ int measure_memory(const std::string& dir, double mb, const std::string& kind, t
   contents.rng_state = at::detail::getDefaultCPUGenerator().get_state();
   const double before = resident_mb("VmRSS:");
   reset_peak_memory();
-  storage::SnapshotBuffers buffers;
+  checkpoint::SnapshotBuffers buffers;
   if (kind == "async") {
-    storage::CheckpointSave save(dir, "memory", contents, comm, &buffers);
+    checkpoint::CheckpointSave save(dir, "memory", contents, comm, &buffers);
     std::async(std::launch::async, [&] { save.write_shard(); }).get();
     save.commit(comm);
   } else {
-    storage::save_checkpoint(dir, "memory", contents, comm);
+    checkpoint::save_checkpoint(dir, "memory", contents, comm);
   }
   const double peak = resident_mb("VmHWM:");
   if (comm.rank() == 0)

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "common/as_written.h"
 #include "common/suggest.h"
+#include "checkpoint/backend.h"
 #include "data/registry.h"
 #include "launcher/device_selection.h"
 #include "launcher/stop_signals.h"
@@ -159,6 +160,8 @@ po::options_description checkpoint_options(TrainConfig& c, RawValues& raw) {
        "the metric of --keep-best and --resume best")
       ("checkpoint-async", with_default(&raw.checkpoint_async)->value_name("on|off"),
        "write checkpoints in the background while training goes on; the commit follows at a later step")
+      ("checkpoint-backend", with_default(&c.checkpoint_backend)->value_name("posix|staged:DIR"),
+       ("where checkpoint files are written before their commit: " + checkpoint::backend_help()).c_str())
       ("resume", with_default(&c.resume),
        "auto (newest usable checkpoint of this run) | best (the best there by --monitor) | none | PATH (a checkpoint or a checkpoint dir) | FILE.pt (a Python checkpoint dict: weights, optimizer state, epoch)")
       ("progress-seconds", with_default(&c.progress_seconds),
@@ -344,6 +347,7 @@ void validate_and_finish(TrainConfig& c, const RawValues& raw) {
   require(raw.checkpoint_async == "on" || raw.checkpoint_async == "off",
           "--checkpoint-async " + raw.checkpoint_async + ": expected on or off");
   c.checkpoint_async = raw.checkpoint_async == "on";
+  checkpoint::check_backend_spec(c.checkpoint_backend);
   for (const auto& spec : raw.lr_groups) c.lr_groups.push_back(parse_lr_group(spec));
   if (!raw.classes.empty()) c.data.classes = parse_int_list(raw.classes, "--classes");
   if (!raw.normalize.empty()) {

@@ -18,10 +18,10 @@
 #include "launcher/launcher_death.h"
 #include "launcher/rank_log.h"
 #include "launcher/stop_signals.h"
-#include "storage/checkpoint.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
-#include "storage/inspect.h"
+#include "checkpoint/inspect.h"
 #include "storage/pt_file.h"
 #include "storage/tensor_file.h"
 #include "trainer/eval_run.h"
@@ -92,14 +92,14 @@ int inspect(const launcher::InspectConfig& config, int rank) {
   if (file && trainer::storage::looks_like_pt_file(config.path)) {
     trainer::storage::inspect_pt(config.path, std::cout);
   } else if (file && trainer::storage::is_hdf5_file(config.path)) {
-    trainer::storage::inspect_weights_file(config.path, config.verify, std::cout);
+    trainer::checkpoint::inspect_weights_file(config.path, config.verify, std::cout);
   } else {
     // Into a buffer first: should retention remove the checkpoint meanwhile, the next one is read
     // and printed instead, never half of each.
     std::ostringstream text;
-    trainer::storage::with_checkpoint(config.path, [&](const trainer::storage::CheckpointReader& reader) {
+    trainer::checkpoint::with_checkpoint(config.path, [&](const trainer::checkpoint::CheckpointReader& reader) {
       text.str("");
-      trainer::storage::inspect_checkpoint(reader, config.verify, text);
+      trainer::checkpoint::inspect_checkpoint(reader, config.verify, text);
     });
     std::cout << text.str() << std::flush;
   }

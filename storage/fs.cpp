@@ -63,6 +63,37 @@ void fsync_path(const std::string& path) {
   if (status != 0) fail("fsync failed", path);
 }
 
+void copy_file(const std::string& from, const std::string& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) fail("cannot open", from);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (out < 0) {
+    const int saved = errno;
+    ::close(in);
+    errno = saved;
+    fail("cannot create", to);
+  }
+  std::vector<char> buffer(std::size_t{4} << 20);
+  std::string failed, where;
+  while (failed.empty()) {
+    const ssize_t got = ::read(in, buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) failed = "cannot read", where = from;
+    if (got <= 0) break;
+    for (ssize_t done = 0; done < got && failed.empty();) {
+      const ssize_t wrote = ::write(out, buffer.data() + done, static_cast<std::size_t>(got - done));
+      if (wrote < 0 && errno != EINTR) failed = "cannot write", where = to;
+      if (wrote > 0) done += wrote;
+    }
+  }
+  if (failed.empty() && ::fsync(out) != 0) failed = "fsync failed", where = to;
+  const int saved = errno;
+  ::close(in);
+  ::close(out);
+  errno = saved;
+  if (!failed.empty()) fail(failed, where);
+}
+
 void rename_path(const std::string& from, const std::string& to) {
   if (std::rename(from.c_str(), to.c_str()) != 0) fail("cannot rename to " + to, from);
 }

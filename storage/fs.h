@@ -16,6 +16,8 @@ std::uint64_t file_size(const std::string& path);
 void make_directories(const std::string& path);  // like mkdir -p
 void fsync_path(const std::string& path);        // a file or a directory
 void rename_path(const std::string& from, const std::string& to);
+// Copies the bytes of `from` into a new (or truncated) `to` and fsyncs it.
+void copy_file(const std::string& from, const std::string& to);
 void remove_tree(const std::string& path);       // like rm -rf; missing is fine
 std::vector<std::string> list_directory(const std::string& path);  // names, sorted, no . and ..
 // Throws StorageError unless `path` is a regular file (following symlinks): a FIFO, socket or

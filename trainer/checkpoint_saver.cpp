@@ -11,6 +11,7 @@ namespace trainer {
 
 SavePolicy SavePolicy::of(const TrainConfig& c) {
   return {c.checkpointing() ? c.checkpoint_dir : "",
+          c.checkpoint_backend,
           c.checkpoint_every,
           c.checkpoint_every_steps,
           c.keep_last,
@@ -21,7 +22,7 @@ SavePolicy SavePolicy::of(const TrainConfig& c) {
 }
 
 struct CheckpointSaver::Pending {
-  std::unique_ptr<storage::CheckpointSave> save;
+  std::unique_ptr<checkpoint::CheckpointSave> save;
   std::future<double> write;  // the write's seconds; std::async's future waits for the thread
   double stall_seconds = 0;
 };
@@ -31,9 +32,14 @@ CheckpointSaver::CheckpointSaver(SavePolicy policy, Capture capture, comm::Commu
     : policy_(std::move(policy)), capture_(std::move(capture)), control_(control), log_(log),
       stop_budget_(policy_.signal_lead) {
   if (device.is_cuda()) snapshots_.streams = streams::make_device_streams(device);
-  if (!enabled() || control_.rank() != 0) return;
-  lock_ = storage::DirectoryLock::acquire(policy_.root);
-  const int stale = storage::remove_stale_temporaries(policy_.root);
+  if (!enabled()) return;
+  if (control_.rank() == 0) lock_ = checkpoint::DirectoryLock::acquire(policy_.root);
+  // Only once rank 0 holds the lock is the root this job's: then a staged backend clears the
+  // root's leftovers from its staging directory on every rank.
+  control_.barrier();
+  backend_ = checkpoint::make_backend(policy_.backend, policy_.root);
+  if (control_.rank() != 0) return;
+  const int stale = checkpoint::remove_stale_temporaries(policy_.root);
   if (stale > 0) log_ << "removed " << stale << " unfinished checkpoint(s) left by an interrupted save" << std::endl;
 }
 
@@ -101,7 +107,7 @@ void CheckpointSaver::save_unchecked(const TrainingProgress& progress, bool wait
   if (lock_) lock_->verify();  // before writing too: a replaced directory belongs to another job
   if (!policy_.asynchronous || wait) {
     Committed committed;
-    storage::CheckpointSave save(policy_.root, name, capture_(progress), control_, /*snapshot=*/nullptr);
+    checkpoint::CheckpointSave save(backend_, name, capture_(progress), control_, /*snapshot=*/nullptr);
     save.write_shard();
     committed.report = save.commit(control_, still_ours());
     committed.stall_seconds = seconds_since(start);
@@ -109,8 +115,8 @@ void CheckpointSaver::save_unchecked(const TrainingProgress& progress, bool wait
     return;
   }
   auto pending = std::make_unique<Pending>();
-  pending->save = std::make_unique<storage::CheckpointSave>(policy_.root, name, capture_(progress), control_, &snapshots_);
-  storage::CheckpointSave* save = pending->save.get();
+  pending->save = std::make_unique<checkpoint::CheckpointSave>(backend_, name, capture_(progress), control_, &snapshots_);
+  checkpoint::CheckpointSave* save = pending->save.get();
   pending->write = std::async(std::launch::async, [save] {
     const auto write_start = Clock::now();
     save->write_shard();
@@ -129,12 +135,12 @@ void CheckpointSaver::apply_retention() {
   }
   std::string why = "--keep-last " + std::to_string(policy_.keep_last);
   if (policy_.keep_best > 0) why += ", --keep-best " + std::to_string(policy_.keep_best) + " by " + policy_.monitor;
-  for (const auto& removed : storage::apply_retention(policy_.root, policy_.keep_last, best))
+  for (const auto& removed : checkpoint::apply_retention(*backend_, policy_.keep_last, best))
     log_ << "checkpoint " << removed << " removed (" << why << ")" << std::endl;
 }
 
 void CheckpointSaver::after_commit(const Committed& committed, bool background) {
-  const storage::SaveReport& report = committed.report;
+  const checkpoint::SaveReport& report = committed.report;
   char line[320];
   std::snprintf(line, sizeof line, "checkpoint %s saved%s: %.2f MB in %.3f s (%.1f MB/s), training stalled %.3f s",
                 report.path.c_str(), background ? " in the background" : "", report.bytes / 1e6, report.seconds,

@@ -11,8 +11,8 @@
 
 #include "comm/communicator.h"
 #include "common/clock.h"
-#include "storage/checkpoint.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/directory.h"
 #include "trainer/checkpointing.h"
 #include "trainer/config.h"
 #include "trainer/stop_budget.h"
@@ -26,6 +26,7 @@ namespace trainer {
 
 struct SavePolicy {
   std::string root;                // --checkpoint-dir; empty: no checkpoints
+  std::string backend = "posix";   // --checkpoint-backend
   std::int64_t every_epochs = 1;   // 0: only the final one
   std::int64_t every_steps = 0;    // 0: no mid-epoch checkpoints
   std::int64_t keep_last = 3;      // 0: all
@@ -40,7 +41,7 @@ struct SavePolicy {
 class CheckpointSaver {
  public:
   // What to save for a given progress (the model, optimizer and schedule at this moment).
-  using Capture = std::function<storage::CheckpointContents(const TrainingProgress&)>;
+  using Capture = std::function<checkpoint::CheckpointContents(const TrainingProgress&)>;
 
   // Rank 0 locks the root for this job (a second job is refused with a CheckpointError naming the
   // holder) and removes what interrupted saves left in it.
@@ -73,7 +74,7 @@ class CheckpointSaver {
  private:
   struct Pending;
   struct Committed {
-    storage::SaveReport report;
+    checkpoint::SaveReport report;
     double stall_seconds = 0;  // how long training waited for this save
   };
   void commit_pending_unchecked();
@@ -89,9 +90,10 @@ class CheckpointSaver {
   std::ostream& log_;
   StopBudget stop_budget_;
   double slowest_step_ = 0;
-  std::unique_ptr<storage::DirectoryLock> lock_;  // rank 0, for the life of the run
+  std::unique_ptr<checkpoint::DirectoryLock> lock_;  // rank 0, for the life of the run
+  std::shared_ptr<checkpoint::Backend> backend_;     // null when not enabled()
   std::unique_ptr<Pending> pending_;
-  storage::SnapshotBuffers snapshots_;  // reused by every background save (one at a time)
+  checkpoint::SnapshotBuffers snapshots_;  // reused by every background save (one at a time)
 };
 
 }  // namespace trainer

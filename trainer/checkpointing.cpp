@@ -2,7 +2,7 @@
 
 #include "common/error.h"
 #include "optim/state_map.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
 #include "trainer/saved_model.h"
 #include "trainer/weights.h"
@@ -41,7 +41,7 @@ std::string join_names(const std::vector<std::string>& names) {
   return "[" + text + "]";
 }
 
-void check_identity(const storage::RunRecord& saved, const ModelIdentity& identity, const std::string& where) {
+void check_identity(const checkpoint::RunRecord& saved, const ModelIdentity& identity, const std::string& where) {
   // A model file is known by its contents: moved or renamed, it is the same model.
   if (saved.model_sha256 != identity.model_sha256 || (saved.model_sha256.empty() && saved.model != identity.model))
     throw CheckpointError(where + " was written for " + (saved.model_sha256.empty() ? "model " : "") +
@@ -60,7 +60,7 @@ void check_identity(const storage::RunRecord& saved, const ModelIdentity& identi
 
 // The groups (--lr-group, --freeze) and their options must be the ones the checkpoint was trained
 // with; "lr" is what the schedule set when it was written, and is recomputed instead.
-void check_param_groups(const std::vector<storage::ParamGroupRecord>& saved, const optim::OptimizerSetup& setup,
+void check_param_groups(const std::vector<checkpoint::ParamGroupRecord>& saved, const optim::OptimizerSetup& setup,
                         const std::string& where) {
   const auto& groups = setup.optimizer->param_groups();
   if (saved.size() != groups.size())
@@ -75,14 +75,14 @@ void check_param_groups(const std::vector<storage::ParamGroupRecord>& saved, con
       const auto it = saved[g].options.find(key);
       if (key == "lr" || it == saved[g].options.end() || it->second == value) continue;
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " was trained with " + key + " " +
-                            storage::attribute_text(it->second) + ", this run has " + storage::attribute_text(value));
+                            checkpoint::attribute_text(it->second) + ", this run has " + checkpoint::attribute_text(value));
     }
   }
 }
 
 // Each state tensor is checked against its parameter (the shape, or a scalar such as a step count)
 // before it is read, so that a checkpoint's claims cost no memory until they are checked.
-void restore_optimizer_state(const storage::CheckpointReader& checkpoint, TrainingState& state, const std::string& where) {
+void restore_optimizer_state(const checkpoint::CheckpointReader& checkpoint, TrainingState& state, const std::string& where) {
   std::map<std::string, torch::Tensor> parameters(state.model.begin(), state.model.end());
   std::map<std::string, std::map<std::string, torch::Tensor>> saved;
   for (const auto& entry : checkpoint.optimizer_state()) {
@@ -132,7 +132,7 @@ std::optional<AttributeValue> setting(const Attributes& record, const std::strin
   return std::nullopt;  // a key older checkpoints did not write: not checked
 }
 
-void check_settings(const storage::EpochRecord& saved, const TrainConfig& config, const TrainingState& state,
+void check_settings(const checkpoint::EpochRecord& saved, const TrainConfig& config, const TrainingState& state,
                     const std::string& where) {
   const optim::LrSchedule& schedule = *state.schedule;
   if (optim::recorded_schedule_name(saved.schedule) != config.schedule.name)
@@ -146,8 +146,8 @@ void check_settings(const storage::EpochRecord& saved, const TrainConfig& config
   for (const auto& key : keys) {
     const auto theirs = setting(saved.schedule, key), value = setting(ours, key);
     if (theirs && value && !(*theirs == *value))
-      throw CheckpointError(where + " was trained with " + key + " " + storage::attribute_text(*theirs) +
-                            ", this run has " + storage::attribute_text(*value) +
+      throw CheckpointError(where + " was trained with " + key + " " + checkpoint::attribute_text(*theirs) +
+                            ", this run has " + checkpoint::attribute_text(*value) +
                             (key == "lr_total_steps"
                                  ? " (--epochs x optimizer steps per epoch: were --epochs, the batch "
                                    "size or the number of ranks changed?)"
@@ -165,7 +165,7 @@ void check_settings(const storage::EpochRecord& saved, const TrainConfig& config
 }
 
 // LibTorch's CPU generator state has one size per LibTorch; anything else is not one.
-void restore_generator(const storage::CheckpointReader& checkpoint, const std::string& where) {
+void restore_generator(const checkpoint::CheckpointReader& checkpoint, const std::string& where) {
   at::Generator generator = at::detail::getDefaultCPUGenerator();  // a handle to the global one
   const torch::Tensor saved = checkpoint.rng_state();
   const torch::Tensor current = generator.get_state();
@@ -183,7 +183,7 @@ void restore_generator(const storage::CheckpointReader& checkpoint, const std::s
 // The training GPU's generator (torch.cuda.get_rng_state()), as the CPU one. A checkpoint written
 // on the CPU has none: a GPU run then keeps the generator --seed gave it; a CPU run has no use for a
 // GPU's (map_location: the tensors land where this run trains, the GPU's generator stays behind).
-void restore_device_generator(const storage::CheckpointReader& checkpoint, const torch::Device& device,
+void restore_device_generator(const checkpoint::CheckpointReader& checkpoint, const torch::Device& device,
                               const std::string& where, std::ostream& log) {
   const std::optional<torch::Tensor> saved = checkpoint.cuda_rng_state();
   if (!device.is_cuda()) return;
@@ -212,15 +212,15 @@ std::string checkpoint_name(const TrainingProgress& p) {
   return name;
 }
 
-storage::RunRecord run_record(const TrainConfig& config, const TrainingState& state) {
+checkpoint::RunRecord run_record(const TrainConfig& config, const TrainingState& state) {
   return {state.identity.model,        state.identity.num_classes, state.identity.in_channels,
           state.identity.model_sha256, state.identity.class_names, TORCH_VERSION,
           iso_time_now(),              config_json(config)};
 }
 
-storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
+checkpoint::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
                                                const TrainingProgress& progress, int world_size) {
-  storage::CheckpointContents c;
+  checkpoint::CheckpointContents c;
   c.run = run_record(config, state);
   c.model = state.model;
   const optim::OptimizerSetup& setup = state.optimizer;
@@ -249,7 +249,7 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
   return c;
 }
 
-TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint, const TrainConfig& config,
+TrainingProgress restore_checkpoint(const checkpoint::CheckpointReader& checkpoint, const TrainConfig& config,
                                     TrainingState& state, int world_size, std::ostream& log) {
   const std::string where = "checkpoint " + checkpoint.directory();
   check_identity(checkpoint.run(), state.identity, where);
@@ -261,13 +261,13 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
   weights.tensors = checkpoint.model();
   load_weights(state.model, weights, /*strict=*/true);
 
-  const std::vector<storage::ParamGroupRecord> groups = checkpoint.param_groups();
+  const std::vector<checkpoint::ParamGroupRecord> groups = checkpoint.param_groups();
   if (groups.empty()) throw CheckpointError(where + " has no optimizer state");
   if (groups.front().optimizer != config.optimizer.name)
     throw CheckpointError(where + " holds " + groups.front().optimizer + " state, this run uses --optimizer " +
                           config.optimizer.name);
   check_param_groups(groups, state.optimizer, where);
-  const storage::EpochRecord epoch = checkpoint.epoch();
+  const checkpoint::EpochRecord epoch = checkpoint.epoch();
   check_settings(epoch, config, state, where);
   restore_optimizer_state(checkpoint, state, where);
   restore_generator(checkpoint, where);
@@ -284,11 +284,11 @@ TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint,
 std::vector<std::string> rank_checkpoints(const std::string& root, const std::string& monitor) {
   const bool higher_is_better = monitor == "test_accuracy";
   std::vector<std::pair<double, std::size_t>> scored;  // (score, age order), higher first
-  const std::vector<std::string> names = storage::list_checkpoints(root);
+  const std::vector<std::string> names = checkpoint::list_checkpoints(root);
   for (std::size_t i = 0; i < names.size(); ++i) {
     std::optional<double> value;
     try {
-      const storage::EpochRecord epoch = storage::CheckpointReader(storage::fs::join(root, names[i])).epoch();
+      const checkpoint::EpochRecord epoch = checkpoint::CheckpointReader(storage::fs::join(root, names[i])).epoch();
       value = higher_is_better ? epoch.test_accuracy : epoch.test_loss;
     } catch (const StorageError&) {
       continue;  // a damaged checkpoint is nobody's best

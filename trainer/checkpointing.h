@@ -2,12 +2,12 @@
 // What a training run puts into a checkpoint and takes back out: the model's state dict, the
 // optimizer's groups and state keyed by parameter name, the LR schedule's settings, and the
 // progress needed for a resume that is bit-identical to an uninterrupted run. The layout is
-// storage/'s (storage/checkpoint_schema.h); what is optimizer-specific is optim/'s adapters'.
+// storage/'s (checkpoint/schema.h); what is optimizer-specific is optim/'s adapters'.
 
 #include "models/state_dict.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "trainer/config.h"
 #include "trainer/loss_scaler.h"
 #include "trainer/optimizer_shards.h"
@@ -20,7 +20,7 @@
 
 namespace trainer {
 
-using TrainingProgress = storage::TrainingProgress;
+using TrainingProgress = checkpoint::TrainingProgress;
 
 struct ModelIdentity {
   std::string model;
@@ -43,9 +43,9 @@ struct TrainingState {
 };
 
 // What a checkpoint's /run says about the model and its training (also on --save-weights files).
-storage::RunRecord run_record(const TrainConfig& config, const TrainingState& state);
+checkpoint::RunRecord run_record(const TrainConfig& config, const TrainingState& state);
 
-storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
+checkpoint::CheckpointContents capture_checkpoint(const TrainConfig& config, const TrainingState& state,
                                                const TrainingProgress& progress, int world_size);
 
 // Loads the checkpoint into `state` (tensors in place, optimizer state replaced) and the global
@@ -53,7 +53,7 @@ storage::CheckpointContents capture_checkpoint(const TrainConfig& config, const 
 // checked first: model, classes, input channels, tensors, optimizer and its groups, schedule,
 // seed; each mismatch is a CheckpointError naming the checkpoint and both values. Unreadable
 // data is a StorageError. A changed global batch (other world size or batch) is only noted.
-TrainingProgress restore_checkpoint(const storage::CheckpointReader& checkpoint, const TrainConfig& config,
+TrainingProgress restore_checkpoint(const checkpoint::CheckpointReader& checkpoint, const TrainConfig& config,
                                     TrainingState& state, int world_size, std::ostream& log);
 
 // "epoch-0003" after 3 whole epochs; "epoch-0003-step-00000120" 120 steps into the fourth.

@@ -63,6 +63,7 @@ struct TrainConfig {
   std::int64_t keep_best = 0;                  // also kept: the best by `monitor`; 0: none
   std::string monitor = "test_accuracy";       // test_accuracy (higher is better) | test_loss
   bool checkpoint_async = false;               // write shards on a background thread
+  std::string checkpoint_backend = "posix";    // where checkpoint files go (checkpoint/backend.h)
   std::string resume = "auto";                 // auto | best | none | PATH
 
   // The options given on the command line or in --config, by name without dashes (the others

@@ -5,7 +5,7 @@
 #include "data/registry.h"
 #include "models/state_dict.h"
 #include "storage/fs.h"
-#include "storage/output_path.h"
+#include "checkpoint/output_path.h"
 #include "storage/tensor_file.h"
 #include "trainer/evaluation.h"
 #include "trainer/saved_model.h"
@@ -166,7 +166,7 @@ TrainConfig with_training_data(const TrainConfig& given, const WeightSource& sou
 EvalResult run_evaluation(const TrainConfig& given, const std::string& checkpoint, const std::string& predictions_out,
                           const torch::Device& device, std::ostream& log, std::int64_t top_k) {
   torch::set_num_threads(given.threads);
-  storage::check_output_path("predictions-out", predictions_out, storage::OutputKind::kFile,
+  checkpoint::check_output_path("predictions-out", predictions_out, checkpoint::OutputKind::kFile,
                              {storage::fs::is_directory(checkpoint) ? checkpoint : ""});
   const WeightSource source = read_weights(checkpoint);
   const TrainConfig config = with_training_data(given, source, log);

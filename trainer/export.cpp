@@ -3,9 +3,9 @@
 #include "common/error.h"
 #include "models/state_dict.h"
 #include "optim/registry.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "storage/fs.h"
-#include "storage/output_path.h"
+#include "checkpoint/output_path.h"
 #include "storage/tensor_file.h"
 #include "storage/pt_writer.h"
 #include "trainer/saved_model.h"
@@ -21,10 +21,10 @@ using storage::PtValue;
 // The checkpoint's tensors in the model's state-dict order (PyTorch's module
 // registration order), as model.state_dict() lists them in Python.
 std::vector<std::pair<std::string, torch::Tensor>> in_module_order(const storage::StoredTensors& tensors,
-                                                                   const storage::RunRecord& run, const std::string& where,
+                                                                   const checkpoint::RunRecord& run, const std::string& where,
                                                                    const std::string& explicit_model) {
   std::map<std::string, torch::Tensor> saved;
-  for (auto& [name, tensor] : storage::read_all(tensors)) saved[name] = tensor;
+  for (auto& [name, tensor] : checkpoint::read_all(tensors)) saved[name] = tensor;
   const auto model = rebuild_model("export", where, {run.model, run.model_sha256},
                                    explicit_model.empty() ? std::nullopt : std::optional<std::string>(explicit_model),
                                    run.model, {run.in_channels > 0 ? run.in_channels : 1, run.num_classes});
@@ -65,7 +65,7 @@ PtValue python_value(const optim::PythonOption& option) {
 
 // PyTorch's optimizer.state_dict(): state keyed by the parameter's index over
 // all groups, and param_groups whose "params" are those indices.
-PtValue optimizer_state_dict(const storage::CheckpointReader& reader) {
+PtValue optimizer_state_dict(const checkpoint::CheckpointReader& reader) {
   std::map<std::string, std::vector<std::pair<std::string, torch::Tensor>>> saved;
   for (const auto& entry : reader.optimizer_state()) {
     const auto slash = entry.name.find('/');
@@ -102,7 +102,7 @@ PtValue optimizer_state_dict(const storage::CheckpointReader& reader) {
 ExportReport export_to_pt(const std::string& checkpoint, const std::string& model, const std::string& to,
                           const std::string& add_prefix, bool with_optimizer) {
   // Resolved against the checkpoint read too: `export ck --to ck/LATEST` would replace what it reads.
-  storage::check_output_path("to", to, storage::OutputKind::kFile, {storage::fs::is_directory(checkpoint) ? checkpoint : ""});
+  checkpoint::check_output_path("to", to, checkpoint::OutputKind::kFile, {storage::fs::is_directory(checkpoint) ? checkpoint : ""});
   ExportReport report;
   std::optional<PtValue> root;
   if (!storage::fs::is_directory(checkpoint) && storage::fs::exists(checkpoint) && storage::is_hdf5_file(checkpoint)) {
@@ -111,13 +111,13 @@ ExportReport export_to_pt(const std::string& checkpoint, const std::string& mode
       throw CheckpointError("export --with-optimizer: " + checkpoint + " is a weights file, without optimizer state");
     const Attributes attributes = storage::weights_file_attributes(checkpoint);
     const PtValue state_dict = state_dict_value(in_module_order(storage::stored_tensors(checkpoint, "/model"),
-                                                                storage::RunRecord::from_attributes(attributes, checkpoint),
+                                                                checkpoint::RunRecord::from_attributes(attributes, checkpoint),
                                                                 checkpoint, model),
                                                 add_prefix, report.tensors);
     report.bytes = storage::write_pt_file(to, state_dict);
     return report;
   }
-  storage::with_checkpoint(checkpoint, [&](const storage::CheckpointReader& reader) {
+  checkpoint::with_checkpoint(checkpoint, [&](const checkpoint::CheckpointReader& reader) {
     root = state_dict_value(in_module_order(reader.model(), reader.run(), reader.directory(), model), add_prefix,
                             report.tensors);
     if (with_optimizer)

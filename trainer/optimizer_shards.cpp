@@ -2,8 +2,8 @@
 
 #include "common/error.h"
 #include "optim/state_map.h"
-#include "storage/checkpoint_schema.h"
-#include "storage/ownership.h"
+#include "checkpoint/schema.h"
+#include "checkpoint/ownership.h"
 
 #include <torch/types.h>
 #include <torch/utils.h>
@@ -135,13 +135,13 @@ void OptimizerShards::adopt_state() {
   optim::clear_state(template_optimizer);
 }
 
-std::vector<storage::OptimizerStateTensor> OptimizerShards::checkpoint_state(const storage::CheckpointContents& contents) {
+std::vector<checkpoint::OptimizerStateTensor> OptimizerShards::checkpoint_state(const checkpoint::CheckpointContents& contents) {
   adopt_state();
   // Every piece has stepped as often as every other: the first one's keys are everyone's.
   const auto* first = optim::find_state(*optimizer_, pieces_.front());
   if (first == nullptr) return {};
   const optim::StateTensors keys = setup_.adapter->state_tensors(*first);
-  std::vector<storage::OptimizerStateTensor> state;
+  std::vector<checkpoint::OptimizerStateTensor> state;
   for (std::size_t p = 0; p < parameters_.size(); ++p)
     for (const auto& [key, tensor] : keys)
       state.push_back({names_[p], key, placeholder(tensor.dim() == 0 ? torch::IntArrayRef{} : parameters_[p].sizes(),
@@ -155,7 +155,7 @@ std::vector<storage::OptimizerStateTensor> OptimizerShards::checkpoint_state(con
   }
   for (std::size_t k = 0; k < keys.size(); ++k) {
     const auto& [key, example] = keys[k];
-    const auto written = [&](std::size_t p) { return mine.count(storage::schema::optimizer_state(names_[p], key)) > 0; };
+    const auto written = [&](std::size_t p) { return mine.count(checkpoint::schema::optimizer_state(names_[p], key)) > 0; };
     std::vector<torch::Tensor> values;  // this rank's pieces' values of the key
     for (const auto& named : piece_state) values.push_back(named.at(key));
     const std::vector<torch::Tensor> whole =
@@ -168,12 +168,12 @@ std::vector<storage::OptimizerStateTensor> OptimizerShards::checkpoint_state(con
 
 // The dataset paths of `state` that this rank will write: the save's own ownership plan, applied
 // to `contents` with `state` as its optimizer state.
-std::set<std::string> OptimizerShards::written_here(const storage::CheckpointContents& contents,
-                                                    const std::vector<storage::OptimizerStateTensor>& state) const {
-  storage::CheckpointContents planned = contents;
+std::set<std::string> OptimizerShards::written_here(const checkpoint::CheckpointContents& contents,
+                                                    const std::vector<checkpoint::OptimizerStateTensor>& state) const {
+  checkpoint::CheckpointContents planned = contents;
   planned.optimizer_state = state;
-  const storage::NamedTensors tensors = storage::checkpoint_tensors(planned);
-  const std::vector<int> owners = storage::checkpoint_owners(tensors, comm_.size());
+  const storage::NamedTensors tensors = checkpoint::checkpoint_tensors(planned);
+  const std::vector<int> owners = checkpoint::checkpoint_owners(tensors, comm_.size());
   std::set<std::string> mine;
   for (std::size_t i = 0; i < tensors.size(); ++i)
     if (owners[i] == comm_.rank()) mine.insert(tensors[i].first);

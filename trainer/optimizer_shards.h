@@ -18,7 +18,7 @@
 #include "comm/communicator.h"
 #include "comm/gradient_bucketer.h"
 #include "optim/optimizer.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "trainer/shard_layout.h"
 
 #include <torch/types.h>
@@ -55,7 +55,7 @@ class OptimizerShards {
   // Collective: the checkpoint's optimizer state, as an unsharded run records it: whole tensors
   // for the entries this rank writes in `contents`' ownership plan, shape-only placeholders for
   // the rest (never read). `contents` holds everything else already.
-  std::vector<storage::OptimizerStateTensor> checkpoint_state(const storage::CheckpointContents& contents);
+  std::vector<checkpoint::OptimizerStateTensor> checkpoint_state(const checkpoint::CheckpointContents& contents);
 
   // Bytes of optimizer state this rank holds (the figure --shard-optimizer divides).
   std::int64_t state_bytes() const;
@@ -64,8 +64,8 @@ class OptimizerShards {
  private:
   void refresh_chunk();
   void allgather_buckets(const torch::Tensor& share, const std::vector<torch::Tensor>& buckets);
-  std::set<std::string> written_here(const storage::CheckpointContents& contents,
-                                     const std::vector<storage::OptimizerStateTensor>& state) const;
+  std::set<std::string> written_here(const checkpoint::CheckpointContents& contents,
+                                     const std::vector<checkpoint::OptimizerStateTensor>& state) const;
   std::vector<torch::Tensor> gather_scalars(const std::vector<torch::Tensor>& values, const torch::Tensor& example);
   std::vector<torch::Tensor> gather_tensors(const std::vector<torch::Tensor>& values, const torch::Tensor& example,
                                             const std::function<bool(std::size_t)>& wanted);

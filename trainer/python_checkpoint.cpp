@@ -89,8 +89,8 @@ std::vector<std::string> adopt_options(const Attributes& file, const TrainConfig
     const auto* real = std::get_if<double>(&it->second);
     if ((real == nullptr && !std::holds_alternative<std::int64_t>(it->second)) || (real && !std::isfinite(*real)))
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + file_key + " " +
-                            (real ? storage::attribute_text(it->second)
-                                  : "'" + storage::attribute_text(it->second) + "' (a string)") +
+                            (real ? checkpoint::attribute_text(it->second)
+                                  : "'" + checkpoint::attribute_text(it->second) + "' (a string)") +
                             ", not a finite number");
     if (optim::number(record, key, 0) == optim::number(file, file_key, 0)) continue;
     const auto option = option_of_setting().find(key);
@@ -98,11 +98,11 @@ std::vector<std::string> adopt_options(const Attributes& file, const TrainConfig
                        (config.explicitly(option->second) || (key == "lr" && !config.lr_groups.empty()));
     if (option == option_of_setting().end() || given)
       throw CheckpointError(where + ": parameter group " + std::to_string(g) + " has " + key + " " +
-                            storage::attribute_text(it->second) + ", this run has " + storage::attribute_text(value) +
+                            checkpoint::attribute_text(it->second) + ", this run has " + checkpoint::attribute_text(value) +
                             (given ? " (given explicitly: leave the option out to take the file's)"
                                    : " (no option sets it)"));
     value = optim::number(file, file_key, 0);
-    taken.push_back(key + " " + storage::attribute_text(value));
+    taken.push_back(key + " " + checkpoint::attribute_text(value));
   }
   if (taken.empty()) return taken;
   const optim::GroupSettings settings = settings_of(record);

@@ -2,7 +2,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
 #include "trainer/python_checkpoint.h"
 
@@ -15,13 +15,13 @@ namespace trainer {
 namespace {
 
 // Collective: every rank opens `directory`, reads its share of the tensors and receives the rest
-// (storage::open_shared), then restores them. A StorageError is the same on every rank, so every
+// (checkpoint::open_shared), then restores them. A StorageError is the same on every rank, so every
 // rank falls back alike; what restore_checkpoint checks is the same everywhere too.
 TrainingProgress load(const std::string& directory, const TrainConfig& config, TrainingState& state,
                       comm::Communicator& comm, std::ostream& log) {
   const auto start = Clock::now();
   const std::uint64_t before = storage::fs::bytes_read_by_process();
-  const auto reader = storage::open_shared(directory, comm);
+  const auto reader = checkpoint::open_shared(directory, comm);
   TrainingProgress progress = restore_checkpoint(*reader, config, state, comm.size(), log);
   const double seconds = seconds_since(start);
   const std::uint64_t size = reader->total_bytes();
@@ -49,10 +49,10 @@ std::string choose_automatically(const TrainConfig& config, TrainingState& state
   };
   std::string listing;
   if (comm.rank() == 0) {
-    const std::vector<std::string> candidates = storage::list_checkpoints(root);
+    const std::vector<std::string> candidates = checkpoint::list_checkpoints(root);
     std::string latest;
     try {
-      latest = storage::latest_checkpoint(root);
+      latest = checkpoint::latest_checkpoint(root);
     } catch (const StorageError& e) {  // a damaged LATEST: the newest checkpoint that loads is as good
       warnings.push_back(std::string(e.what()) + "; trying the checkpoints by their names, newest first");
     }
@@ -120,7 +120,7 @@ std::optional<Resumed> resume_training(const TrainConfig& config, TrainingState&
   }
   std::string chosen;
   if (control.rank() == 0)
-    chosen = config.resume == "best" ? choose_best(config) : storage::resolve_checkpoint_path(config.resume);
+    chosen = config.resume == "best" ? choose_best(config) : checkpoint::resolve_checkpoint_path(config.resume);
   chosen = comm::broadcast_string(chosen, control);
   return Resumed{chosen, load(chosen, config, state, control, log)};
 }

@@ -1,8 +1,8 @@
 #include "trainer/run_directory.h"
 
 #include "common/error.h"
-#include "storage/checkpoint_dir.h"
-#include "storage/output_path.h"
+#include "checkpoint/directory.h"
+#include "checkpoint/output_path.h"
 #include "storage/fs.h"
 
 #include <sys/stat.h>
@@ -27,7 +27,7 @@ const std::set<std::string>& not_identity() {
       "signal-lead",  "comm-timeout",     "threads",        "metrics-file",     "tensorboard",
       "timeline",     "save-weights",     "run-dir",        "name",             "overwrite",
       "checkpoint-dir", "checkpoint-every", "checkpoint-every-steps", "keep-last", "keep-best",
-      "monitor",      "checkpoint-async", "resume",         "progress-seconds", "workers",
+      "monitor",      "checkpoint-async", "checkpoint-backend", "resume",         "progress-seconds", "workers",
       "prefetch",     "test-batch-size",  "limit-test",     "overlap",
       "shard-optimizer"};
   return keys;
@@ -42,7 +42,7 @@ std::string trim(const std::string& text) {
 RunIdentity identity_in(const std::string& ini) { return run_identity(storage::fs::read_text(ini, 1 << 20)); }
 
 bool has_checkpoints(const std::string& root) {
-  return storage::fs::is_directory(root) && !storage::list_checkpoints(root).empty();
+  return storage::fs::is_directory(root) && !checkpoint::list_checkpoints(root).empty();
 }
 
 double modified_time(const std::string& path) {
@@ -106,8 +106,8 @@ std::string way_out(const TrainConfig& config) {
 void clear_earlier_run(const TrainConfig& config, const std::string& run_dir, std::ostream& log) {
   std::size_t removed = 0;
   if (config.checkpointing() && storage::fs::is_directory(config.checkpoint_dir)) {
-    const auto lock = storage::DirectoryLock::acquire(config.checkpoint_dir);
-    removed = storage::remove_checkpoints(config.checkpoint_dir).size();
+    const auto lock = checkpoint::DirectoryLock::acquire(config.checkpoint_dir);
+    removed = checkpoint::remove_checkpoints(config.checkpoint_dir).size();
   }
   if (!run_dir.empty())
     for (const char* file : {"metrics.jsonl", "weights.h5"}) {
@@ -130,7 +130,7 @@ void check_directory_is_ours(TrainConfig& config, const std::string& run_dir, co
   }
   if (checkpoints && config.resume == "none")
     throw CheckpointError(where + " holds the checkpoints of an earlier run (newest " +
-                          storage::list_checkpoints(config.checkpoint_dir).back() +
+                          checkpoint::list_checkpoints(config.checkpoint_dir).back() +
                           "); --resume none would start afresh beside them; " + way_out(config));
 }
 
@@ -218,10 +218,10 @@ std::string identity_difference(const RunIdentity& ours, const RunIdentity& thei
 
 void create_output_folders(const TrainConfig& config) {
   const std::vector<std::string> roots = {config.checkpointing() ? config.checkpoint_dir : std::string()};
-  storage::check_output_path("metrics-file", config.metrics_file, storage::OutputKind::kFile, roots);
-  storage::check_output_path("timeline", config.timeline_file, storage::OutputKind::kFile, roots);
-  storage::check_output_path("save-weights", config.save_weights, storage::OutputKind::kFile, roots);
-  storage::check_output_path("tensorboard", config.tensorboard_dir, storage::OutputKind::kDirectory, roots);
+  checkpoint::check_output_path("metrics-file", config.metrics_file, checkpoint::OutputKind::kFile, roots);
+  checkpoint::check_output_path("timeline", config.timeline_file, checkpoint::OutputKind::kFile, roots);
+  checkpoint::check_output_path("save-weights", config.save_weights, checkpoint::OutputKind::kFile, roots);
+  checkpoint::check_output_path("tensorboard", config.tensorboard_dir, checkpoint::OutputKind::kDirectory, roots);
   create_folder_for("metrics-file", config.metrics_file, false);
   create_folder_for("timeline", config.timeline_file, false);
   create_folder_for("save-weights", config.save_weights, false);

@@ -83,7 +83,7 @@ TrainingLoop::TrainingLoop(const TrainConfig& config, const RunContext& context)
   saver_ = std::make_unique<CheckpointSaver>(
       SavePolicy::of(config_),
       [this](const TrainingProgress& progress) {
-        storage::CheckpointContents contents = capture_checkpoint(config_, state_, progress, context_.control.size());
+        checkpoint::CheckpointContents contents = capture_checkpoint(config_, state_, progress, context_.control.size());
         if (progress.step_in_epoch == 0 && progress.completed_epochs == evaluated_epochs_) {
           contents.epoch.test_loss = last_evaluation_.test_loss;
           contents.epoch.test_accuracy = last_evaluation_.test_accuracy;

@@ -1,8 +1,8 @@
 #include "trainer/weights.h"
 
 #include "common/error.h"
-#include "storage/checkpoint.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
 #include "storage/key_names.h"
 #include "storage/pt_file.h"
@@ -38,7 +38,7 @@ void read_weights_file(const std::string& path, WeightSource& source) {
   source.kind = "weights file";
   const Attributes attributes = storage::weights_file_attributes(path);
   source.tensors = storage::stored_tensors(path, "/model");
-  const storage::RunRecord run = storage::RunRecord::from_attributes(attributes, path);
+  const checkpoint::RunRecord run = checkpoint::RunRecord::from_attributes(attributes, path);
   source.model = {run.model, run.model_sha256};
   source.num_classes = run.num_classes;
   if (run.in_channels > 0) source.in_channels = run.in_channels;
@@ -72,11 +72,11 @@ WeightSource read_weights(const std::string& path) {
     if (!storage::fs::exists(path)) throw StorageError(path + ": no such file or directory");
     if (!storage::fs::is_directory(path))
       throw StorageError(path + ": neither a checkpoint directory nor a torch.save file (" + storage::describe_file(path) + ")");
-    storage::with_checkpoint(path, [&](const storage::CheckpointReader& reader) {
+    checkpoint::with_checkpoint(path, [&](const checkpoint::CheckpointReader& reader) {
       source.path = reader.directory();
       source.kind = "checkpoint";
       source.tensors = reader.model();
-      const storage::RunRecord run = reader.run();
+      const checkpoint::RunRecord run = reader.run();
       source.model = {run.model, run.model_sha256};
       source.num_classes = run.num_classes;
       if (run.in_channels > 0) source.in_channels = run.in_channels;

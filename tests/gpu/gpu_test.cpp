@@ -5,7 +5,7 @@
 #include "comm/loopback_communicator.h"
 #include "comm/nccl_communicator.h"
 #include "models/registry.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "storage/fs.h"
 #include "streams/device_streams.h"
 #include "trainer/loss_scaler.h"
@@ -149,7 +149,7 @@ TEST(CudaGenerator, StateRoundTripsAndRepeatsTheDraws) {
 // of the moment of the snapshot.
 TEST(PinnedSnapshot, HoldsTheValuesOfItsMomentWhileTrainingGoesOn) {
   SKIP_WITHOUT_GPU();
-  trainer::storage::CheckpointContents contents;
+  trainer::checkpoint::CheckpointContents contents;
   torch::Tensor weight = torch::rand({512, 1024}, kGpu);
   contents.model = {{"fc.weight", weight}};
   contents.rng_state = torch::zeros({16}, torch::kUInt8);
@@ -161,14 +161,14 @@ TEST(PinnedSnapshot, HoldsTheValuesOfItsMomentWhileTrainingGoesOn) {
   const std::string root = ::testing::TempDir() + "/gpu_snapshot_" + std::to_string(::getpid());
   fs::remove_tree(root);
   comm::LoopbackCommunicator loopback;
-  trainer::storage::SnapshotBuffers buffers;
+  trainer::checkpoint::SnapshotBuffers buffers;
   buffers.streams = trainer::streams::make_device_streams(kGpu);
-  trainer::storage::CheckpointSave save(root, "epoch-0001", contents, loopback, &buffers);
+  trainer::checkpoint::CheckpointSave save(root, "epoch-0001", contents, loopback, &buffers);
   weight.mul_(-1).add_(7);  // the next step, on the training stream
   save.write_shard();
   save.commit(loopback);
   EXPECT_TRUE(buffers.buffers.at("/model/fc.weight").is_pinned());
-  trainer::storage::CheckpointReader reader(root + "/epoch-0001");
+  trainer::checkpoint::CheckpointReader reader(root + "/epoch-0001");
   EXPECT_TRUE(torch::equal(reader.read("/model/fc.weight"), expected));
   ASSERT_TRUE(reader.cuda_rng_state().has_value());
   fs::remove_tree(root);

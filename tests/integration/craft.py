@@ -219,7 +219,7 @@ def flip_attr(ckpt, group, name):
         f[group].attrs[name] = np.frombuffer(flipped.tobytes(), dtype=value.dtype)[0]
 
 
-# The trainer's metadata checksum (storage/index_checksum.h), computed the same way.
+# The trainer's metadata checksum (checkpoint/index_checksum.h), computed the same way.
 def encode(value):
     if isinstance(value, bytes) or isinstance(value, str):
         text = value.encode() if isinstance(value, str) else value

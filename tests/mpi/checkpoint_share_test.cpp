@@ -6,7 +6,7 @@
 #include "comm/loopback_communicator.h"
 #include "comm/mpi_communicator.h"
 #include "common/error.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "storage/fs.h"
 
 #include <gtest/gtest.h>
@@ -20,11 +20,12 @@
 namespace {
 
 namespace storage = trainer::storage;
+namespace checkpoint = trainer::checkpoint;
 using trainer::comm::MpiCommunicator;
 
 // Tensors of several dtypes and sizes; "big" spans two 16 MiB chunks, the second a padded edge one.
-storage::CheckpointContents contents() {
-  storage::CheckpointContents c;
+checkpoint::CheckpointContents contents() {
+  checkpoint::CheckpointContents c;
   c.run.model = "test";
   c.run.num_classes = 10;
   torch::manual_seed(1);
@@ -56,11 +57,11 @@ class SharedRead : public ::testing::Test {
   // Every tensor as a plain (unshared) read gives it, against every tensor share() gave this rank;
   // and each rank read exactly the bytes `reader_of` assigns it.
   void expect_shared_equals_read(const std::string& directory,
-                                 const std::function<std::vector<int>(const std::vector<storage::TensorInfo>&)>& reader_of) {
+                                 const std::function<std::vector<int>(const std::vector<checkpoint::TensorInfo>&)>& reader_of) {
     std::uint64_t mine = 0;
-    const auto shared = storage::open_shared(directory, comm, &mine);
-    const storage::CheckpointReader plain(directory);
-    std::vector<storage::TensorInfo> infos = plain.describe();
+    const auto shared = checkpoint::open_shared(directory, comm, &mine);
+    const checkpoint::CheckpointReader plain(directory);
+    std::vector<checkpoint::TensorInfo> infos = plain.describe();
     std::sort(infos.begin(), infos.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
     std::vector<std::int64_t> expected(static_cast<std::size_t>(comm.size()), 0);
     const std::vector<int> readers = reader_of(infos);
@@ -84,25 +85,25 @@ class SharedRead : public ::testing::Test {
 };
 
 // The shard a tensor lives in names the rank that wrote it, and so the rank that reads it.
-std::vector<int> shard_ranks(const std::vector<storage::TensorInfo>& infos) {
+std::vector<int> shard_ranks(const std::vector<checkpoint::TensorInfo>& infos) {
   std::vector<int> ranks;
   for (const auto& info : infos) ranks.push_back(std::stoi(info.shard.substr(6, 5)));  // shard-NNNNN-of-...
   return ranks;
 }
 
 TEST_F(SharedRead, WrittenByThisWorldEachRankReadsItsShard) {
-  storage::save_checkpoint(root, "same", contents(), comm);
+  checkpoint::save_checkpoint(root, "same", contents(), comm);
   expect_shared_equals_read(storage::fs::join(root, "same"), shard_ranks);
 }
 
 TEST_F(SharedRead, WrittenByOneRankSharesAreBalancedByBytes) {
   if (comm.rank() == 0) {
     trainer::comm::LoopbackCommunicator one;
-    storage::save_checkpoint(root, "one", contents(), one);
+    checkpoint::save_checkpoint(root, "one", contents(), one);
   }
   comm.barrier();
   const int ranks = comm.size();
-  expect_shared_equals_read(storage::fs::join(root, "one"), [ranks](const std::vector<storage::TensorInfo>& infos) {
+  expect_shared_equals_read(storage::fs::join(root, "one"), [ranks](const std::vector<checkpoint::TensorInfo>& infos) {
     // Balanced: largest first, each to the least-loaded rank. Checked here by hand, not by calling
     // the planner: every rank's load is within the largest tensor of the mean (list scheduling's
     // bound), and the largest tensor goes to rank 0.
@@ -124,7 +125,7 @@ TEST_F(SharedRead, WrittenByOneRankSharesAreBalancedByBytes) {
 }
 
 TEST_F(SharedRead, ADamagedTensorIsTheSameErrorOnEveryRank) {
-  storage::save_checkpoint(root, "damaged", contents(), comm);
+  checkpoint::save_checkpoint(root, "damaged", contents(), comm);
   const std::string directory = storage::fs::join(root, "damaged");
   std::string holder;  // the shard that holds /model/marked: found by its bytes, one of them flipped
   if (comm.rank() == 0) {
@@ -146,7 +147,7 @@ TEST_F(SharedRead, ADamagedTensorIsTheSameErrorOnEveryRank) {
   ASSERT_FALSE(holder.empty());
   const std::string reader = "rank " + std::to_string(std::stoi(holder.substr(6, 5))) + ": ";
   try {
-    storage::open_shared(directory, comm);
+    checkpoint::open_shared(directory, comm);
     ADD_FAILURE() << "a damaged tensor was shared";
   } catch (const trainer::StorageError& e) {
     const std::string message = e.what();

@@ -1,8 +1,10 @@
-#include "storage/checkpoint.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
 #include "storage/h5.h"
-#include "storage/ownership.h"
+#include "checkpoint/ownership.h"
+#include "checkpoint/staged_backend.h"
+#include "comm/loopback_communicator.h"
 
 #include "common/error.h"
 
@@ -13,6 +15,7 @@
 namespace {
 
 using namespace trainer::storage;
+using namespace trainer::checkpoint;
 
 std::string storage_temp(const std::string& name) { return ::testing::TempDir() + "/storage_test_" + name; }
 
@@ -98,7 +101,7 @@ TEST(CheckpointRoot, ListsOrdersRetainsAndCleans) {
   EXPECT_EQ(list_checkpoints(root),
             (std::vector<std::string>{"epoch-0001", "epoch-0001-step-00000005", "epoch-0002", "epoch-0003"}));
   EXPECT_EQ(resolve_checkpoint_path(root), root + "/epoch-0002");
-  EXPECT_EQ(apply_retention(root, 1), (std::vector<std::string>{"epoch-0001", "epoch-0001-step-00000005"}));
+  EXPECT_EQ(apply_retention(*make_backend("posix", root), 1), (std::vector<std::string>{"epoch-0001", "epoch-0001-step-00000005"}));
   // LATEST is never removed, even when newer names exist.
   EXPECT_EQ(list_checkpoints(root), (std::vector<std::string>{"epoch-0002", "epoch-0003"}));
   EXPECT_EQ(remove_stale_temporaries(root), 1);
@@ -119,7 +122,7 @@ TEST(CheckpointRoot, OrdersByTheNumbersInTheNamesAndTouchesOnlyItsOwn) {
   fs::replace_text_atomically(root + "/LATEST", "epoch-10001");
   EXPECT_EQ(list_checkpoints(root),
             (std::vector<std::string>{"epoch-9998", "epoch-9999", "epoch-10000", "epoch-10000-step-00000007", "epoch-10001"}));
-  EXPECT_EQ(apply_retention(root, 2),
+  EXPECT_EQ(apply_retention(*make_backend("posix", root), 2),
             (std::vector<std::string>{"epoch-9998", "epoch-9999", "epoch-10000"}));
   EXPECT_EQ(remove_stale_temporaries(root), 1);
   EXPECT_EQ(fs::list_directory(root), (std::vector<std::string>{"LATEST", "Z-pretrained", "best-model", "epoch-10000-step-00000007",
@@ -158,6 +161,65 @@ TEST(CheckpointRoot, TheLockSurvivesTheDeletionOfItsNoteAndNoticesAReplacedDirec
   } catch (const trainer::CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("was removed or replaced while this job ran"), std::string::npos) << e.what();
   }
+}
+
+std::string config_error(const std::function<void()>& make) {
+  try {
+    make();
+  } catch (const trainer::ConfigError& e) {
+    return e.what();
+  }
+  return "no ConfigError";
+}
+
+TEST(CheckpointBackends, TheRegistryRefusesWhatItDoesNotKnowInOneLine) {
+  const std::string root = storage_temp("backends");
+  EXPECT_NE(dynamic_cast<PosixBackend*>(make_backend("posix", root).get()), nullptr);
+  EXPECT_NE(config_error([&] { make_backend("s3", root); }).find("unknown backend 's3' (posix: "), std::string::npos);
+  EXPECT_NE(config_error([&] { check_backend_spec("staged"); }).find("staged needs an argument"), std::string::npos);
+  EXPECT_NE(config_error([&] { check_backend_spec("posix:/x"); }).find("posix takes no argument"), std::string::npos);
+  EXPECT_NE(config_error([&] { make_backend("staged:" + root + "/stage", root); }).find("lies inside the checkpoint root"),
+            std::string::npos);
+}
+
+// A save through the staged backend: the shard and the index are written under the staging
+// directory, copied into the root, committed there; nothing stays staged. A killed save's leftover
+// of this root is cleared when a job starts; a user's files beside it are not touched.
+TEST(CheckpointBackends, AStagedSaveCommitsInTheRootAndLeavesNothingStaged) {
+  const std::string root = storage_temp("staged-root"), stage_dir = storage_temp("stage");
+  fs::remove_tree(root);
+  fs::remove_tree(stage_dir);
+  fs::make_directories(stage_dir);
+  fs::replace_text_atomically(fs::join(stage_dir, "notes.txt"), "a user's file");
+  std::string stage;
+  {
+    StagedBackend first(root, stage_dir);
+    stage = first.stage();
+  }
+  fs::make_directories(fs::join(stage, "epoch-0007.tmp"));  // what a killed save leaves
+  fs::replace_text_atomically(fs::join(stage, "epoch-0007.tmp/shard-00000-of-00001.h5"), "partial");
+  auto backend = make_backend("staged:" + stage_dir, root);
+  EXPECT_EQ(fs::list_directory(stage), std::vector<std::string>{});
+
+  CheckpointContents contents;
+  contents.run.model = "test";
+  contents.run.num_classes = 10;
+  contents.model = {{"w", torch::arange(12, torch::kFloat32).reshape({3, 4})}};
+  contents.optimizer_state = {{"w", "momentum_buffer", torch::full({3, 4}, 0.5)}};
+  contents.rng_state = torch::arange(16, torch::kUInt8);
+  trainer::comm::LoopbackCommunicator loopback;
+  CheckpointSave save(backend, "epoch-0001", contents, loopback, nullptr);
+  EXPECT_TRUE(fs::exists(root + "/epoch-0001.tmp"));
+  save.write_shard();
+  EXPECT_TRUE(fs::exists(root + "/epoch-0001.tmp/shard-00000-of-00001.h5"));  // copied before the commit
+  const SaveReport report = save.commit(loopback);
+  EXPECT_EQ(report.path, root + "/epoch-0001");
+  EXPECT_EQ(backend->latest(), "epoch-0001");
+  EXPECT_EQ(fs::list_directory(stage), std::vector<std::string>{});
+  EXPECT_EQ(fs::list_directory(stage_dir).size(), 2u);  // notes.txt and this root's trainer-<hash>
+  CheckpointReader reader(report.path);
+  EXPECT_TRUE(torch::equal(read_all(reader.model()).at(0).second, contents.model.at(0).second));
+  EXPECT_EQ(report.bytes, reader.total_bytes());
 }
 
 TEST(CheckpointReader, RejectsWhatIsNotACompleteCheckpoint) {

@@ -3,10 +3,10 @@
 
 #include "comm/loopback_communicator.h"
 #include "common/error.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
 #include "models/registry.h"
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 #include "trainer/checkpointing.h"
 #include "trainer/replicas.h"
 #include "trainer/train.h"
@@ -90,7 +90,7 @@ TEST(TrainingLoop, TwoEpochsWithCheckpointsAndAResumeAreBitIdentical) {
   config.optimizer.lr = 0.001;
   const Outcome whole = train(config);
   ASSERT_EQ(whole.result.epochs.size(), 2u);
-  EXPECT_EQ(trainer::storage::list_checkpoints(straight), (std::vector<std::string>{"epoch-0001", "epoch-0002"}));
+  EXPECT_EQ(trainer::checkpoint::list_checkpoints(straight), (std::vector<std::string>{"epoch-0001", "epoch-0002"}));
   EXPECT_GT(*whole.result.epochs.back().test_accuracy, 0.4) << whole.log;  // it learns: chance is 0.25
 
   config.checkpoint_dir = resumed;
@@ -114,7 +114,7 @@ TEST(TrainingLoop, AStopMidEpochSavesAndTheResumedRunEndsWhereTheStraightOneDoes
   config.checkpoint_dir = stopped;
   int polls = 0;
   EXPECT_THROW(train(config, [&] { return ++polls == 5; }), trainer::StopRequested);
-  EXPECT_EQ(trainer::storage::latest_checkpoint(stopped), "epoch-0000-step-00000005");
+  EXPECT_EQ(trainer::checkpoint::latest_checkpoint(stopped), "epoch-0000-step-00000005");
   const Outcome rest = train(config);
   EXPECT_NE(rest.log.find("(mid-epoch)"), std::string::npos) << rest.log;
   EXPECT_EQ(rest.result.replica_fingerprint, whole.result.replica_fingerprint);
@@ -191,9 +191,9 @@ TEST_F(V1Checkpoint, TheWeightsRestoredAreTheCheckpointsBitForBit) {
   // One epoch is done: nothing to train, and the fingerprint is the restored weights'.
   const Outcome run = train(config(1));
   EXPECT_NE(run.log.find("nothing to train"), std::string::npos) << run.log;
-  trainer::storage::CheckpointReader reader(dir_ + "/epoch-0001-step-00000004");
+  trainer::checkpoint::CheckpointReader reader(dir_ + "/epoch-0001-step-00000004");
   std::map<std::string, torch::Tensor> saved;
-  for (auto& [name, tensor] : trainer::storage::read_all(reader.model())) saved[name] = tensor;
+  for (auto& [name, tensor] : trainer::checkpoint::read_all(reader.model())) saved[name] = tensor;
   auto model = trainer::models::make_model("lenet", {1, 3});
   trainer::models::StateDict in_model_order;
   for (const auto& entry : trainer::models::state_dict(*model)) in_model_order.emplace_back(entry.first, saved.at(entry.first));
@@ -228,7 +228,7 @@ TEST_F(V1Checkpoint, ResumesToTheEndTheTrainerThatWroteItReached) {
 }
 
 // A training state shaped as `reader`'s checkpoint, as the trainer sets it up before a resume.
-trainer::TrainingState state_for(const trainer::storage::CheckpointReader& reader, const TrainConfig& run,
+trainer::TrainingState state_for(const trainer::checkpoint::CheckpointReader& reader, const TrainConfig& run,
                                  std::shared_ptr<trainer::models::Network>& model) {
   trainer::TrainingState state;
   state.identity = {reader.run().model, reader.run().num_classes, reader.run().in_channels, reader.run().model_sha256,
@@ -248,20 +248,20 @@ trainer::TrainingState state_for(const trainer::storage::CheckpointReader& reade
 // left behind, the scale comes back. (tests/gpu/ writes such checkpoints on a real GPU.)
 TEST_F(V1Checkpoint, AGpuCheckpointsGeneratorAndLossScaleRoundTripAndResumeOnTheCpu) {
   TrainConfig run = config(2);
-  trainer::storage::CheckpointReader v1(dir_ + "/epoch-0001-step-00000004");
+  trainer::checkpoint::CheckpointReader v1(dir_ + "/epoch-0001-step-00000004");
   std::shared_ptr<trainer::models::Network> model;
   trainer::TrainingState state = state_for(v1, run, model);
   std::ostringstream log;
   const trainer::TrainingProgress progress = trainer::restore_checkpoint(v1, run, state, 1, log);
-  trainer::storage::CheckpointContents gpu = trainer::capture_checkpoint(run, state, progress, 1);
+  trainer::checkpoint::CheckpointContents gpu = trainer::capture_checkpoint(run, state, progress, 1);
   gpu.cuda_rng_state = torch::arange(16, torch::kUInt8);  // a Philox seed and offset's 16 bytes
   gpu.epoch.loss_scale = 8192.0;
   gpu.epoch.loss_scale_growth_tracker = 17;
   const std::string out = fresh_directory("gpu_checkpoint");
   trainer::comm::LoopbackCommunicator loopback;
-  trainer::storage::save_checkpoint(out, "epoch-0001-step-00000004", gpu, loopback);
+  trainer::checkpoint::save_checkpoint(out, "epoch-0001-step-00000004", gpu, loopback);
 
-  trainer::storage::CheckpointReader reader(out + "/epoch-0001-step-00000004");
+  trainer::checkpoint::CheckpointReader reader(out + "/epoch-0001-step-00000004");
   ASSERT_TRUE(reader.cuda_rng_state().has_value());
   EXPECT_TRUE(torch::equal(*reader.cuda_rng_state(), gpu.cuda_rng_state));
   EXPECT_EQ(reader.epoch().loss_scale, 8192.0);
@@ -287,16 +287,16 @@ TEST_F(V1Checkpoint, RestoringAndCapturingAgainGivesTheCheckpointBitForBit) {
   const char* given = std::getenv("TRAINER_ROUND_TRIP_CHECKPOINT");
   const std::string path = given ? given : dir_ + "/epoch-0001-step-00000004";
   const TrainConfig run = config(2);
-  trainer::storage::CheckpointReader reader(path);
+  trainer::checkpoint::CheckpointReader reader(path);
   std::shared_ptr<trainer::models::Network> model;
   trainer::TrainingState state = state_for(reader, run, model);
   std::ostringstream log;
   const int ranks = static_cast<int>(reader.index().world_size);  // as if resumed by as many ranks
   const trainer::TrainingProgress progress = trainer::restore_checkpoint(reader, run, state, ranks, log);
-  const trainer::storage::CheckpointContents again = trainer::capture_checkpoint(run, state, progress, ranks);
+  const trainer::checkpoint::CheckpointContents again = trainer::capture_checkpoint(run, state, progress, ranks);
 
   std::size_t compared = 0;
-  for (const auto& [dataset, tensor] : trainer::storage::checkpoint_tensors(again)) {
+  for (const auto& [dataset, tensor] : trainer::checkpoint::checkpoint_tensors(again)) {
     const torch::Tensor stored = reader.read(dataset);
     ASSERT_EQ(stored.scalar_type(), tensor.scalar_type()) << dataset;
     ASSERT_EQ(stored.sizes(), tensor.sizes()) << dataset;
@@ -313,7 +313,7 @@ TEST_F(V1Checkpoint, RestoringAndCapturingAgainGivesTheCheckpointBitForBit) {
   if (const char* out = std::getenv("TRAINER_ROUND_TRIP_OUT")) {
     trainer::comm::LoopbackCommunicator loopback;
     const std::string name = path.substr(path.find_last_of('/') + 1);
-    trainer::storage::save_checkpoint(out, name, again, loopback);
+    trainer::checkpoint::save_checkpoint(out, name, again, loopback);
   }
 }
 

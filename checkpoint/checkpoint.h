@@ -1,14 +1,15 @@
 #pragma once
-// Checkpoint format v1 (docs/checkpoint-format.md, storage/checkpoint_schema.h): a directory per
+// Checkpoint format v1 (docs/checkpoint-format.md, checkpoint/schema.h): a directory per
 // checkpoint with one HDF5 shard per rank holding the tensors that rank owns, and index.h5 whose
 // logical tree (/model, /optimizer, /epoch and their attributes) reaches every tensor through
 // external links into the shards. Written under <name>.tmp and renamed when whole; LATEST names
-// the newest complete checkpoint (storage/checkpoint_dir.h).
+// the newest complete checkpoint (checkpoint/directory.h).
 
+#include "checkpoint/backend.h"
 #include "comm/communicator.h"
 #include "streams/device_streams.h"
 #include "common/clock.h"
-#include "storage/checkpoint_schema.h"
+#include "checkpoint/schema.h"
 #include "storage/tensor_file.h"
 
 #include <torch/types.h>
@@ -21,7 +22,10 @@
 #include <optional>
 #include <vector>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
+
+using storage::NamedTensors;
+using storage::StoredTensors;
 
 struct OptimizerStateTensor {  // what a save is handed
   std::string parameter;  // the parameter's state-dict name
@@ -67,17 +71,22 @@ struct SnapshotBuffers {
 // A save in three phases, so that the middle one can run on a background thread while training
 // goes on (asynchronous checkpoints):
 //   1. the constructor (collective): checks that the ranks agree on the layout, assigns owners,
-//      creates <name>.tmp; with `snapshot`, copies this rank's tensors to host buffers;
-//   2. write_shard(): writes and fsyncs this rank's shard; no communication, so any thread may
-//      call it (libhdf5 is not thread-safe: no other HDF5 call may run meanwhile);
-//   3. commit() (collective, after every rank's write_shard returned): rank 0 writes the index,
-//      renames <name>.tmp to <name>, fsyncs the root and replaces LATEST.
-// Until commit() returns, the previous checkpoint stays LATEST; a failure in 2 or 3 removes
-// <name>.tmp before rethrowing.
+//      has rank 0 begin the checkpoint in the backend (<name>.tmp); with `snapshot`, copies this
+//      rank's tensors to host buffers;
+//   2. write_shard(): writes and fsyncs this rank's shard in the backend's local directory and
+//      hands it to the backend; no communication, so any thread may call it (libhdf5 is not
+//      thread-safe: no other HDF5 call may run meanwhile);
+//   3. commit() (collective, after every rank's write_shard returned): rank 0 writes the index and
+//      has the backend commit (rename <name>.tmp to <name>, fsync the root, replace LATEST).
+// Until commit() returns, the previous checkpoint stays LATEST; a failure in 2 or 3 has the
+// backend abandon the save (remove <name>.tmp) before rethrowing.
 class CheckpointSave {
  public:
   // `snapshot`: copy this rank's tensors into these buffers (null: write from the tensors given,
   // which then must not change before write_shard() returns).
+  CheckpointSave(std::shared_ptr<Backend> backend, const std::string& name, const CheckpointContents& contents,
+                 comm::Communicator& comm, SnapshotBuffers* snapshot);
+  // In the root `root` itself (the posix backend).
   CheckpointSave(const std::string& root, const std::string& name, const CheckpointContents& contents,
                  comm::Communicator& comm, SnapshotBuffers* snapshot);
   void write_shard();
@@ -88,7 +97,8 @@ class CheckpointSave {
  private:
   void abandon() noexcept;
 
-  std::string root_, name_, final_path_, temporary_;
+  std::shared_ptr<Backend> backend_;
+  std::string name_;
   NamedTensors tensors_;  // by dataset path, sorted
   std::map<std::string, Attributes> attributes_;
   std::vector<int> owners_;
@@ -174,4 +184,4 @@ std::unique_ptr<CheckpointReader> open_shared(const std::string& directory, comm
 // is being read, LATEST is read again and `use` runs again on what it names now.
 void with_checkpoint(const std::string& path, const std::function<void(const CheckpointReader&)>& use);
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

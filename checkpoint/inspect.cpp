@@ -1,4 +1,4 @@
-#include "storage/inspect.h"
+#include "checkpoint/inspect.h"
 
 #include "storage/fs.h"
 #include "storage/tensor_file.h"
@@ -6,7 +6,12 @@
 
 #include <iomanip>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
+
+namespace fs = storage::fs;
+using storage::shape_text;
+using storage::stored_tensors;
+using storage::weights_file_attributes;
 namespace {
 
 // "  class names: 0:boot 1:trouser", when the training data named its classes.
@@ -84,4 +89,4 @@ void inspect_weights_file(const std::string& path, bool verify, std::ostream& ou
       << std::flush;
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

@@ -1,11 +1,11 @@
-#include "storage/ownership.h"
+#include "checkpoint/ownership.h"
 
 #include "common/error.h"
 
 #include <algorithm>
 #include <numeric>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 
 std::vector<int> assign_owners(const std::vector<std::uint64_t>& bytes, int ranks) {
   if (ranks < 1) throw Error("assign_owners: need at least one rank");
@@ -22,4 +22,4 @@ std::vector<int> assign_owners(const std::vector<std::uint64_t>& bytes, int rank
   return owner;
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

@@ -1,13 +1,13 @@
-#include "storage/output_path.h"
+#include "checkpoint/output_path.h"
 
 #include "common/error.h"
 #include "common/output_file.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/directory.h"
 
 #include <filesystem>
 #include <system_error>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 namespace {
 
 namespace stdfs = std::filesystem;
@@ -58,4 +58,4 @@ void check_output_path(const std::string& option, const std::string& path, Outpu
                       " (outputs are written to regular files only: a FIFO or device would block or never end)");
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

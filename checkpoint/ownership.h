@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <vector>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 
 // owner[i] is the rank that writes tensor i. Largest tensors first, each to the rank with the
 // fewest bytes so far (ties: the lower rank); the classic LPT rule, within 4/3 of optimal.
 std::vector<int> assign_owners(const std::vector<std::uint64_t>& bytes, int ranks);
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

@@ -8,12 +8,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 #include <utility>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 
 // Where a checkpoint name stands: after `epochs` whole epochs and `steps` steps into the next.
 struct CheckpointOrder {
@@ -37,10 +36,12 @@ std::string resolve_checkpoint_path(const std::string& path);
 // Removes what interrupted saves left under `root`: <checkpoint name>.tmp and .old.tmp
 // directories, LATEST.tmp, private temporaries. Returns how many.
 int remove_stale_temporaries(const std::string& root);
-// Deletes committed checkpoints older than the `keep` newest, but those in `also_keep` (the best
-// by a metric) and the one LATEST names. Returns the names removed.
-std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep,
-                                         const std::set<std::string>& also_keep = {});
+// Removes the committed checkpoint `name` under `root`; false when <root>/<name> is not a directory
+// of its own (a symlink a user put there is theirs). Retention is backend.h's apply_retention().
+bool remove_checkpoint(const std::string& root, const std::string& name);
+// Moves the finished <name>.tmp to <name> under `root` and fsyncs the root, replacing an existing
+// checkpoint of the same name without a moment where neither exists.
+void commit_checkpoint_directory(const std::string& root, const std::string& name);
 
 // Removes every committed checkpoint under `root`, LATEST and what interrupted saves left (an
 // explicit fresh start: --overwrite). A user's own files stay. Returns the checkpoint names removed.
@@ -69,4 +70,4 @@ class DirectoryLock {
   int locked_;     // what the flock is on: directory_, or the lock file's descriptor
 };
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 
 inline constexpr const char* kFormatName = "trainer-checkpoint";
 inline constexpr std::int64_t kFormatVersion = 2;  // 2: the index carries a metadata checksum
@@ -131,4 +131,4 @@ std::string string_or(const Attributes& attributes, const std::string& name, con
 // "0.9", "[a, b]", "adam": an attribute value as messages print it.
 std::string attribute_text(const AttributeValue& value);
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

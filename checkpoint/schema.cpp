@@ -1,4 +1,4 @@
-#include "storage/checkpoint_schema.h"
+#include "checkpoint/schema.h"
 
 #include "common/error.h"
 
@@ -7,7 +7,7 @@
 #include <set>
 #include <sstream>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 namespace schema {
 
 std::string shard_file(int rank, int ranks) {
@@ -280,4 +280,4 @@ ParamGroupRecord ParamGroupRecord::from_attributes(const Attributes& a, const st
   return r;
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

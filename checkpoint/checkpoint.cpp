@@ -1,18 +1,26 @@
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 
 #include "common/error.h"
 #include "common/fnv1a.h"
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/directory.h"
 #include "storage/fs.h"
 #include "storage/h5.h"
-#include "storage/index_checksum.h"
-#include "storage/ownership.h"
+#include "checkpoint/index_checksum.h"
+#include "checkpoint/ownership.h"
 #include "storage/tensor_types.h"
 
 #include <algorithm>
 #include <functional>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
+
+namespace fs = storage::fs;
+using storage::File;
+using storage::hdf5_type_of;
+using storage::torch_type_of;
+using storage::RawDataset;
+using storage::DatasetInfo;
+using storage::element_type_name;
 namespace {
 
 constexpr int kMaxDepth = 8;  // the schema's deepest path has 4 levels
@@ -42,19 +50,6 @@ void write_index(const std::string& path, const NamedTensors& tensors, const std
   index.set_attribute(schema::kRoot, kMetadataChecksum, index_metadata_checksum(index, kMaxDepth));
   index.set_attribute(schema::kRoot, "complete", complete);
   index.close();
-}
-
-// Moves `temporary` to `final_path`, replacing an existing checkpoint of the same name (a run that
-// resumed from an older checkpoint and reached this point again) without a moment where neither
-// exists under a name LATEST could point to.
-void commit_directory(const std::string& temporary, const std::string& final_path) {
-  const std::string displaced = final_path + ".old.tmp";
-  if (fs::exists(final_path)) {
-    fs::remove_tree(displaced);
-    fs::rename_path(final_path, displaced);
-  }
-  fs::rename_path(temporary, final_path);
-  fs::remove_tree(displaced);
 }
 
 // Every rank must hand over the same names and sizes: ownership and the index depend on it.
@@ -129,26 +124,24 @@ std::vector<int> checkpoint_owners(const NamedTensors& tensors, int ranks) {
 
 CheckpointSave::CheckpointSave(const std::string& root, const std::string& name, const CheckpointContents& contents,
                                comm::Communicator& comm, SnapshotBuffers* snapshot)
-    : root_(root), name_(name), tensors_(checkpoint_tensors(contents)), attributes_(group_attributes(contents)),
-      rank_(comm.rank()), ranks_(comm.size()), start_(Clock::now()) {
-  final_path_ = fs::join(root, name);
-  temporary_ = final_path_ + ".tmp";
+    : CheckpointSave(make_backend("posix", root), name, contents, comm, snapshot) {}
+
+CheckpointSave::CheckpointSave(std::shared_ptr<Backend> backend, const std::string& name,
+                               const CheckpointContents& contents, comm::Communicator& comm, SnapshotBuffers* snapshot)
+    : backend_(std::move(backend)), name_(name), tensors_(checkpoint_tensors(contents)),
+      attributes_(group_attributes(contents)), rank_(comm.rank()), ranks_(comm.size()), start_(Clock::now()) {
   check_same_layout(tensors_, tensor_bytes(tensors_), name, comm);
   owners_ = checkpoint_owners(tensors_, ranks_);
   // A snapshot decouples the save from training: the optimizer may change the originals while
   // the shard is written.
   if (snapshot) copies_ = take_snapshot(tensors_, owners_, rank_, *snapshot);
-  if (rank_ == 0) {
-    fs::make_directories(root);
-    fs::remove_tree(temporary_);
-    fs::make_directories(temporary_);
-  }
+  if (rank_ == 0) backend_->begin(name_);
   comm.barrier();
 }
 
 void CheckpointSave::write_shard() {
-  const std::string shard_path = fs::join(temporary_, schema::shard_file(rank_, ranks_));
   try {
+    const std::string shard_path = fs::join(backend_->local_directory(name_), schema::shard_file(rank_, ranks_));
     if (copies_) copies_->synchronize();  // the snapshot's bytes have landed in host memory
     {
       std::vector<torch::Tensor> hosts;  // kept alive until written
@@ -167,6 +160,7 @@ void CheckpointSave::write_shard() {
     }
     fs::fsync_path(shard_path);
     shard_size_ = static_cast<std::int64_t>(fs::file_size(shard_path));
+    backend_->write(name_, shard_path);
   } catch (...) {
     abandon();
     throw;
@@ -177,7 +171,7 @@ SaveReport CheckpointSave::commit(comm::Communicator& comm, const std::function<
   try {
     const std::vector<std::int64_t> shard_sizes = comm.allgather(shard_size_);  // also the barrier
     SaveReport report;
-    report.path = final_path_;
+    report.path = fs::join(backend_->root(), name_);
     if (rank_ == 0) {
       IndexRecord record;
       record.format = kFormatName;
@@ -188,15 +182,12 @@ SaveReport CheckpointSave::commit(comm::Communicator& comm, const std::function<
         record.shard_files.push_back(schema::shard_file(r, ranks_));
         record.shard_sizes.push_back(static_cast<std::uint64_t>(shard_sizes[static_cast<std::size_t>(r)]));
       }
-      const std::string index_path = fs::join(temporary_, schema::kIndexFile);
+      const std::string index_path = fs::join(backend_->local_directory(name_), schema::kIndexFile);
       write_index(index_path, tensors_, attributes_, owners_, record);
       fs::fsync_path(index_path);
-      fs::fsync_path(temporary_);
-      commit_directory(temporary_, final_path_);
-      fs::fsync_path(root_);
-      if (still_ours) still_ours();  // the last moment before LATEST: the root may have been replaced
-      fs::replace_text_atomically(fs::join(root_, schema::kLatestFile), name_);
-      report.bytes = fs::file_size(fs::join(final_path_, schema::kIndexFile));
+      report.bytes = fs::file_size(index_path);
+      backend_->write(name_, index_path);
+      backend_->commit(name_, still_ours);
     }
     for (std::int64_t size : shard_sizes) report.bytes += static_cast<std::uint64_t>(size);
     comm.barrier();  // nobody goes on (or deletes old checkpoints) before the commit
@@ -211,10 +202,7 @@ SaveReport CheckpointSave::commit(comm::Communicator& comm, const std::function<
 void CheckpointSave::abandon() noexcept {
   // A failed save (disk full, quota, I/O error) removes its partial files, so that the space is
   // not held until the next start; the committed checkpoints are never touched.
-  try {
-    fs::remove_tree(temporary_);
-  } catch (...) {
-  }
+  backend_->abandon(name_);
 }
 
 SaveReport save_checkpoint(const std::string& root, const std::string& name, const CheckpointContents& contents,
@@ -564,4 +552,4 @@ void with_checkpoint(const std::string& path, const std::function<void(const Che
   }
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

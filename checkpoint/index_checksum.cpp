@@ -1,4 +1,4 @@
-#include "storage/index_checksum.h"
+#include "checkpoint/index_checksum.h"
 
 #include "common/error.h"
 #include "common/fnv1a.h"
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <type_traits>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 namespace {
 
 void put_u64(Fnv1a& hash, std::uint64_t value) {
@@ -81,4 +81,4 @@ std::string index_metadata_checksum(const File& index, int max_depth) {
   return text;
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

@@ -1,11 +1,11 @@
 #pragma once
 // `trainer inspect`: what a checkpoint holds, in words and numbers.
 
-#include "storage/checkpoint.h"
+#include "checkpoint/checkpoint.h"
 
 #include <ostream>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 
 // Prints the metadata, the shards and every tensor (dtype, shape, bytes, shard). With `verify`,
 // reads every tensor through its checksum first; a bad one throws StorageError naming it.
@@ -15,4 +15,4 @@ void inspect_checkpoint(const CheckpointReader& checkpoint, bool verify, std::os
 // reads every tensor.
 void inspect_weights_file(const std::string& path, bool verify, std::ostream& out);
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

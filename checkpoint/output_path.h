@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
 
 enum class OutputKind { kFile, kDirectory };
 
@@ -18,4 +18,4 @@ enum class OutputKind { kFile, kDirectory };
 void check_output_path(const std::string& option, const std::string& path, OutputKind kind,
                        const std::vector<std::string>& checkpoint_roots = {});
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

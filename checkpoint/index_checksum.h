@@ -8,7 +8,9 @@
 
 #include <string>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
+
+using storage::File;
 
 // The root attribute that holds it ("fnv1a64:" and 16 hex digits), and the one written after it.
 inline constexpr const char* kMetadataChecksum = "metadata_checksum";
@@ -20,4 +22,4 @@ inline constexpr const char* kMetadataChecksum = "metadata_checksum";
 // string as s); a link as "L" path NUL file NUL object NUL. Throws StorageError past `max_depth`.
 std::string index_metadata_checksum(const File& index, int max_depth);
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint

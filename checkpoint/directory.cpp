@@ -1,7 +1,7 @@
-#include "storage/checkpoint_dir.h"
+#include "checkpoint/directory.h"
 
 #include "common/error.h"
-#include "storage/checkpoint_schema.h"
+#include "checkpoint/schema.h"
 #include "storage/fs.h"
 
 #include <fcntl.h>
@@ -13,7 +13,10 @@
 #include <cerrno>
 #include <cstring>
 
-namespace trainer::storage {
+namespace trainer::checkpoint {
+
+namespace fs = storage::fs;
+using storage::File;
 namespace {
 
 constexpr const char* kLockFile = ".trainer.lock";
@@ -111,21 +114,25 @@ int remove_stale_temporaries(const std::string& root) {
   return removed;
 }
 
-std::vector<std::string> apply_retention(const std::string& root, std::int64_t keep,
-                                         const std::set<std::string>& also_keep) {
-  std::vector<std::string> removed;
-  if (keep < 1) return removed;
-  const std::string latest = latest_checkpoint(root);
-  const std::vector<std::string> names = list_checkpoints(root);
-  // The `keep` newest stay, and so does the one LATEST names, whatever its age.
-  for (std::size_t i = 0; i + static_cast<std::size_t>(std::min<std::int64_t>(keep, static_cast<std::int64_t>(names.size()))) < names.size(); ++i) {
-    if (names[i] == latest || also_keep.count(names[i])) continue;
-    const std::string path = fs::join(root, names[i]);
-    if (!is_real_directory(path)) continue;  // a symlink the user put there is theirs
-    fs::remove_tree(path);
-    removed.push_back(names[i]);
+bool remove_checkpoint(const std::string& root, const std::string& name) {
+  const std::string path = fs::join(root, name);
+  if (!is_real_directory(path)) return false;  // a symlink the user put there is theirs
+  fs::remove_tree(path);
+  return true;
+}
+
+void commit_checkpoint_directory(const std::string& root, const std::string& name) {
+  const std::string final_path = fs::join(root, name);
+  const std::string temporary = final_path + ".tmp";
+  const std::string displaced = final_path + ".old.tmp";
+  fs::fsync_path(temporary);
+  if (fs::exists(final_path)) {  // a run that resumed from an older checkpoint reached this one again
+    fs::remove_tree(displaced);
+    fs::rename_path(final_path, displaced);
   }
-  return removed;
+  fs::rename_path(temporary, final_path);
+  fs::remove_tree(displaced);
+  fs::fsync_path(root);
 }
 
 std::vector<std::string> remove_checkpoints(const std::string& root) {
@@ -133,12 +140,8 @@ std::vector<std::string> remove_checkpoints(const std::string& root) {
   if (!fs::is_directory(root)) return removed;
   const std::string latest = fs::join(root, "LATEST");
   if (fs::exists(latest) && !fs::is_directory(latest)) fs::remove_tree(latest);
-  for (const auto& name : list_checkpoints(root)) {
-    const std::string path = fs::join(root, name);
-    if (!is_real_directory(path)) continue;
-    fs::remove_tree(path);
-    removed.push_back(name);
-  }
+  for (const auto& name : list_checkpoints(root))
+    if (remove_checkpoint(root, name)) removed.push_back(name);
   remove_stale_temporaries(root);
   return removed;
 }
@@ -256,4 +259,4 @@ DirectoryLock::~DirectoryLock() {
   ::close(directory_);
 }
 
-}  // namespace trainer::storage
+}  // namespace trainer::checkpoint
