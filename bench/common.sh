@@ -6,7 +6,8 @@ python=${PYTHON:-/usr/bin/python3}
 [[ $python != */* ]] || python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")  # before the cd
 source "$root/scripts/mpi-env.sh"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+bench_shell=$BASHPID  # a forked child killed before its exec runs EXIT traps too: only this shell cleans up
+trap '[ "$BASHPID" != "$bench_shell" ] || rm -rf "$work"' EXIT
 
 # last_metric FILE KEY: KEY of the last line of a --metrics-file.
 last_metric() {

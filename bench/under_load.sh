@@ -17,7 +17,8 @@ models=${3:-lenet resnet18}
 python=/usr/bin/python3  # Debian's torch: what its torchrun runs
 busy_pids=()
 stop_busy() { [ ${#busy_pids[@]} -eq 0 ] || kill "${busy_pids[@]}" 2>/dev/null || true; busy_pids=(); }
-trap 'stop_busy; rm -rf "$work"' EXIT
+bench_shell=$BASHPID  # a forked child killed before its exec runs EXIT traps too: only this shell cleans up
+trap '[ "$BASHPID" != "$bench_shell" ] || { stop_busy; rm -rf "$work"; }' EXIT
 start_busy() { for _ in $(seq 1 "$1"); do (while :; do :; done) & busy_pids+=($!); done; }
 
 declare -A options=(

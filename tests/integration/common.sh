@@ -5,7 +5,11 @@ set -euo pipefail
 # The Python whose torch, torchvision and h5py the tests use: the PyTorch of the LibTorch under test.
 PYTHON=${TRAINER_PYTHON:-/usr/bin/python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/trainer-test.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# Only this shell cleans up: a child it forked runs this trap too when a signal meant for the program
+# it is about to exec arrives first (bash runs EXIT traps on SIGTERM), and would remove the test's
+# directory under the test's feet (kill -TERM "$!" right after "... &").
+TEST_SHELL=$BASHPID
+trap '[ "$BASHPID" != "$TEST_SHELL" ] || rm -rf "$WORK"' EXIT
 # Each test in a directory of its own: the default --checkpoint-dir is relative.
 cd "$WORK"
 

@@ -85,7 +85,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 mkdir full
 mount -t tmpfs -o size=1m tmpfs full
-trap 'umount "$WORK/full" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap '[ "$BASHPID" != "$TEST_SHELL" ] || { umount "$WORK/full" 2>/dev/null; rm -rf "$WORK"; }' EXIT  # common.sh
 for launcher in single mpirun; do
   rm -rf full/*
   cp -r ck/epoch-0002 full/ && echo epoch-0002 >full/LATEST
