@@ -67,8 +67,11 @@ OptimizerShards::OptimizerShards(const optim::OptimizerSetup& setup, const optim
   optimizer_ = setup.adapter->make(std::move(piece_groups), optim::group_defaults(config));
 }
 
-// The parameters may have changed since the last step (a resume, rank 0's weights broadcast).
+// Once, at the first step: the parameters change outside step() only before it (rank 0's weights
+// broadcast at set-up, a resume), and every step leaves chunk_ holding what it allgathered into
+// every replica, so there is nothing to copy again.
 void OptimizerShards::refresh_chunk() {
+  chunk_stale_ = false;
   for (std::size_t i = 0; i < pieces_.size(); ++i) {
     const ShardPiece& piece = layout_pieces_[i];
     pieces_[i].copy_(parameters_[piece.parameter].detach().reshape(-1).narrow(0, piece.offset, piece.length));
@@ -102,7 +105,7 @@ bool OptimizerShards::any_rank(bool flag) {
 void OptimizerShards::step() {
   torch::NoGradGuard no_grad;
   adopt_state();
-  refresh_chunk();
+  if (chunk_stale_) refresh_chunk();
   auto& ours = optimizer_->param_groups();
   const auto& template_groups = setup_.optimizer->param_groups();
   for (std::size_t g = 0; g < ours.size(); ++g) ours[g].set_options(template_groups[g].options().clone());

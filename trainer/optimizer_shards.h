@@ -79,6 +79,7 @@ class OptimizerShards {
   ShardLayout layout_;
   std::vector<ShardPiece> layout_pieces_;   // this rank's
   torch::Tensor chunk_;                     // this rank's copy of its chunk of the parameters
+  bool chunk_stale_ = true;                 // until the first step: the weights set-up and a resume give
   std::vector<torch::Tensor> pieces_;       // views of chunk_, one per layout piece
   std::unique_ptr<torch::optim::Optimizer> optimizer_;  // over pieces_
 };
