@@ -2,7 +2,8 @@
 # --shard-optimizer (ZeRO-1) against the unsharded path: ResNet-18 (11.2 M parameters) with Adam on
 # synthetic 3x32x32 images. Prints, for 1, 2, 4 and 8 ranks, each mode's optimizer-state bytes on
 # the fullest rank and peak resident memory on the largest rank (the trainer's own `memory:` line),
-# and the checkpoint's bytes per rank; then the 2-rank step time, sharded against unsharded, the
+# the checkpoint's bytes per rank, its save time (the final, synchronous save) and its resume time
+# (every rank reads its share once: a second run that only loads it); then the 2-rank step time, sharded against unsharded, the
 # median of ROUNDS interleaved rounds (the target: sharded >= 0.95x unsharded's samples/s).
 #   bash bench/sharded_optimizer.sh [build/bin/trainer] [ROUNDS] [RANKS...]
 set -euo pipefail
@@ -18,7 +19,8 @@ run() {  # ranks mode-options... ; prints the log
   mpirun -np "$1" --oversubscribe --bind-to none "$trainer" "${model[@]}" "${@:2}"
 }
 
-printf "%-6s %-10s %22s %22s %20s\n" ranks mode "optimizer state MB" "peak resident MB" "checkpoint MB/rank"
+printf "%-6s %-10s %22s %22s %20s %8s %8s\n" ranks mode "optimizer state MB" "peak resident MB" "checkpoint MB/rank" \
+  "save s" "resume s"
 for n in "${ranks[@]}"; do
   for mode in unsharded sharded; do
     flag=()
@@ -29,7 +31,10 @@ for n in "${ranks[@]}"; do
     state=$(sed -E 's/.*optimizer state ([0-9.]+) MB on the fullest rank.*/\1/' <<<"$line")
     peak=$(sed -E 's/.*peak resident ([0-9.]+) MB.*/\1/' <<<"$line")
     per_rank=$(du -sb --apparent-size "$work"/ck/epoch-0001/shard-* | awk -v n="$n" '{ s += $1 } END { printf "%.1f", s / n / 1e6 }')
-    printf "%-6s %-10s %22s %22s %20s\n" "$n" "$mode" "$state" "$peak" "$per_rank"
+    save=$(sed -nE 's/^checkpoint .* saved: [0-9.]+ MB in ([0-9.]+) s.*/\1/p' <<<"$log")
+    log=$(run "$n" "${flag[@]}" --synthetic-size $((16 * n)) --batch-size 16 --epochs 1 --checkpoint-dir "$work/ck")
+    load=$(sed -nE 's/^resumed from .*; loaded [0-9.]+ MB in ([0-9.]+) s.*/\1/p' <<<"$log")
+    printf "%-6s %-10s %22s %22s %20s %8s %8s\n" "$n" "$mode" "$state" "$peak" "$per_rank" "$save" "$load"
   done
 done
 
