@@ -9,8 +9,8 @@
 //
 // What the result keeps: with 2^e the scale, every addend is rounded to a multiple of the quantum
 // 2^-e, at most 2 * count * max * 2^-62. An addend of magnitude at least count * max * 2^-38 is
-// converted exactly (all 24 bits of its float); a smaller one is off by at most half a quantum,
-// about count * max * 1e-19. The integer sum is exact; converting it back rounds in double and once
+// converted exactly (all 24 bits of its float); a smaller one is off by less than one quantum,
+// about count * max * 4e-19. The integer sum is exact; converting it back rounds in double and once
 // more to float, where a plain float sum of `count` addends rounds count - 1 times. Torch-free.
 
 #include <cstddef>
@@ -26,7 +26,9 @@ double max_magnitude(const float* values, std::size_t n);
 // `max` must be finite (throws std::domain_error otherwise); 0 for max == 0.
 int fixed_point_exponent(double max, std::int64_t count);
 
-// sums[i] += round(values[i] * 2^exponent), ties away from zero.
+// sums[i] += values[i] * 2^exponent rounded to an integer (half away from zero, but for a value
+// a hair below a half, which may round up: below one quantum in every case, and always the same
+// integer for the same value).
 void accumulate_fixed_point(const float* values, std::size_t n, int exponent, std::int64_t* sums);
 
 // out[i] = sums[i] * 2^-exponent / divisor, rounded once to float (the division and the scaling

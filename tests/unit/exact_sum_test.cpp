@@ -95,8 +95,8 @@ TEST(ExactSum, WithinTheDocumentedErrorOfTheExactAverage) {
     long double exact = 0;
     for (const auto& addend : all) exact += addend[i];
     exact /= kAddends;
-    // Half a quantum per addend, then the roundings to double and to float.
-    const long double bound = kAddends * quantum / 2 / kAddends + std::fabs(exact) * std::ldexp(1.0L, -24) * 1.01L;
+    // Below one quantum per addend, then the roundings to double and to float.
+    const long double bound = kAddends * quantum / kAddends + std::fabs(exact) * std::ldexp(1.0L, -24) * 1.01L;
     ASSERT_LE(std::fabs(static_cast<long double>(average[i]) - exact), bound) << "element " << i;
   }
 }
