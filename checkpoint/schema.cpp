@@ -181,7 +181,7 @@ const std::set<std::string>& progress_keys() {
   static const std::set<std::string> keys = {
       "completed_epochs", "global_step",     "samples_seen",  "step_in_epoch", "position_in_epoch",
       "partial_loss_sum", "partial_correct", "partial_count", "sampler_seed",  "global_batch", "train_samples",
-      "test_loss",        "test_accuracy",   "loss_scale",    "loss_scale_growth_tracker"};
+      "virtual_ranks",    "test_loss",        "test_accuracy",   "loss_scale",    "loss_scale_growth_tracker"};
   return keys;
 }
 
@@ -209,6 +209,7 @@ void check_progress(const EpochRecord& r, const std::string& where) {
   check_count(r.global_batch, "global_batch", kMost, where);
   check_count(r.train_samples, "train_samples", kMost, where);
   if (r.sampler_seed < -1) throw StorageError(where + " attribute sampler_seed: negative");
+  check_count(r.virtual_ranks, "virtual_ranks", std::int64_t{1} << 20, where);
 }
 
 }  // namespace
@@ -227,6 +228,7 @@ Attributes EpochRecord::to_attributes() const {
   a["sampler_seed"] = sampler_seed;
   a["global_batch"] = global_batch;
   a["train_samples"] = train_samples;
+  if (virtual_ranks > 0) a["virtual_ranks"] = virtual_ranks;
   if (test_loss) a["test_loss"] = *test_loss;
   if (test_accuracy) a["test_accuracy"] = *test_accuracy;
   if (loss_scale) {
@@ -250,6 +252,7 @@ EpochRecord EpochRecord::from_attributes(const Attributes& a, const std::string&
   r.sampler_seed = int_or(a, "sampler_seed", -1, where);
   r.global_batch = int_or(a, "global_batch", 0, where);
   r.train_samples = int_or(a, "train_samples", 0, where);
+  r.virtual_ranks = int_or(a, "virtual_ranks", 0, where);
   if (a.count("test_loss")) r.test_loss = double_or(a, "test_loss", 0, where);
   if (a.count("test_accuracy")) r.test_accuracy = double_or(a, "test_accuracy", 0, where);
   if (a.count("loss_scale")) {

@@ -94,6 +94,7 @@ struct EpochRecord {
   std::int64_t sampler_seed = -1;  // checked on resume (--seed); default -1: unknown, not checked
   std::int64_t global_batch = 0;   // informational: batch x accumulation x ranks; default 0: unknown
   std::int64_t train_samples = 0;  // the training set's size; a mid-epoch resume needs the same; 0: unknown
+  std::int64_t virtual_ranks = 0;  // --virtual-ranks; checked on resume; default 0: off
   // The evaluation at the end of the epoch this checkpoint closes (absent inside an epoch or
   // without a test set): what --keep-best and --resume best rank checkpoints by.
   std::optional<double> test_loss, test_accuracy;

@@ -235,7 +235,8 @@ checkpoint::CheckpointContents capture_checkpoint(const TrainConfig& config, con
   }
   c.epoch.progress = progress;
   c.epoch.sampler_seed = static_cast<std::int64_t>(config.seed);
-  c.epoch.global_batch = config.batch_size * config.accumulate_steps * world_size;
+  c.epoch.global_batch = config.batch_size * config.accumulate_steps * config.sample_ranks(world_size);
+  c.epoch.virtual_ranks = config.virtual_ranks;
   c.epoch.train_samples = state.train_samples;
   c.epoch.schedule = state.schedule->record();
   for (auto& [key, value] : step_settings(config)) c.epoch.schedule[key] = value;
@@ -274,7 +275,13 @@ TrainingProgress restore_checkpoint(const checkpoint::CheckpointReader& checkpoi
   restore_device_generator(checkpoint, state.device, where, log);
   if (state.scaler && epoch.loss_scale)
     state.scaler->restore({static_cast<float>(*epoch.loss_scale), epoch.loss_scale_growth_tracker});
-  const std::int64_t global_batch = config.batch_size * config.accumulate_steps * world_size;
+  if (epoch.virtual_ranks != config.virtual_ranks)
+    throw CheckpointError(where + (epoch.virtual_ranks > 0 ? " was trained with --virtual-ranks " + std::to_string(epoch.virtual_ranks)
+                                                           : std::string(" was trained without --virtual-ranks")) +
+                          (config.virtual_ranks > 0 ? ", this run has --virtual-ranks " + std::to_string(config.virtual_ranks)
+                                                    : std::string(", this run has none")) +
+                          " (a run continues as it started: give the same --virtual-ranks)");
+  const std::int64_t global_batch = config.batch_size * config.accumulate_steps * config.sample_ranks(world_size);
   if (epoch.global_batch > 0 && epoch.global_batch != global_batch)
     log << "note: " << where << " was trained with a global batch of " << epoch.global_batch << ", this run's is "
         << global_batch << " (the LR is not rescaled)" << std::endl;

@@ -184,6 +184,10 @@ void validate_optimization(const TrainConfig& c) {
   require_range(c.batch_size, 1, kMostBatch, "--batch-size");
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
   require_range(c.accumulate_steps, 1, 1 << 16, "--accumulate-steps");
+  require_range(c.virtual_ranks, 0, 1 << 16, "--virtual-ranks");
+  require(c.virtual_ranks == 0 || !c.shard_optimizer, "--virtual-ranks with --shard-optimizer is not supported yet");
+  require(c.virtual_ranks == 0 || c.precision != "fp16",
+          "--virtual-ranks with --precision fp16 is not supported yet (its loss scaler skips steps per process)");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");
   require_range(c.test_batch_size, 1, kMostBatch, "--test-batch-size");
   if (c.data.dataset == "image-folder") {  // batches of 3 x size x size floats, made before any model sees them
@@ -271,6 +275,7 @@ std::string config_json(const TrainConfig& c) {
                       {"epochs", c.epochs},
                       {"batch_size", c.batch_size},
                       {"accumulate_steps", c.accumulate_steps},
+                      {"virtual_ranks", c.virtual_ranks},
                       {"seed", c.seed},
                       {"deterministic", c.deterministic},
                       {"optimizer", c.optimizer.name},

@@ -64,6 +64,7 @@ struct TrainConfig {
   std::string monitor = "test_accuracy";       // test_accuracy (higher is better) | test_loss
   bool checkpoint_async = false;               // write shards on a background thread
   std::string checkpoint_backend = "posix";    // where checkpoint files go (checkpoint/backend.h)
+  std::int64_t virtual_ranks = 0;              // --virtual-ranks V: the run as V ranks on any N dividing V; 0: off
   std::string resume = "auto";                 // auto | best | none | PATH
 
   // The options given on the command line or in --config, by name without dashes (the others
@@ -71,6 +72,8 @@ struct TrainConfig {
   std::set<std::string> explicit_options;
 
   bool checkpointing() const { return !checkpoint_dir.empty() && checkpoint_dir != "none"; }
+  // The ranks the data is cut for and the gradients averaged over: --virtual-ranks, else the processes.
+  std::int64_t sample_ranks(int world_size) const { return virtual_ranks > 0 ? virtual_ranks : world_size; }
   bool explicitly(const std::string& option) const { return explicit_options.count(option) > 0; }
 };
 

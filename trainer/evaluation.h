@@ -25,9 +25,17 @@ struct Evaluation {
 };
 
 // Mean cross-entropy and accuracy over the whole data set. Each rank of `comm` evaluates a
-// contiguous share; the sums are reduced, so every rank gets the totals.
+// contiguous share; the sums are reduced, so every rank gets the totals. With `virtual_ranks` V
+// (--virtual-ranks), the data is cut into V shares whatever the process count, each process
+// evaluates its V/N of them batch by batch, and the loss is summed in fixed point: the same
+// batches and the same bits on any number of processes.
 Evaluation evaluate(models::Network& model, const data::Dataset& data, std::int64_t batch_size,
-                    const torch::Device& device, comm::Communicator& comm);
+                    const torch::Device& device, comm::Communicator& comm, std::int64_t virtual_ranks = 0);
+
+// {loss, correct, count} of every rank, exactly: the loss as fixed-point int64 (value * 2^scale),
+// the counts as integers, summed as int64 in one collective, then converted.
+std::array<double, 3> reduce_exact_sums(std::int64_t loss_fixed, int scale, std::int64_t correct, std::int64_t count,
+                                        const torch::Device& device, comm::Communicator& comm);
 
 // {loss_sum, correct, count} summed over the ranks in one collective.
 std::array<double, 3> reduce_sums(double loss_sum, double correct, double count, const torch::Device& device,

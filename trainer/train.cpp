@@ -72,7 +72,7 @@ TrainResult TrainingLoop::run() {
   if (auto resumed = resume_training(config_, state_, context_.control, log_)) {
     result.resumed_from = resumed->directory;
     progress_ = resumed->progress;
-    const std::int64_t epoch_positions = sampler_->per_rank() * context_.comm.size();
+    const std::int64_t epoch_positions = samplers_.front().per_rank() * config_.sample_ranks(context_.comm.size());
     if (progress_.position_in_epoch >= epoch_positions)
       throw CheckpointError("checkpoint " + resumed->directory + " stopped at position " +
                             std::to_string(progress_.position_in_epoch) + " of an epoch; this run's epoch has " +
@@ -118,7 +118,7 @@ TrainResult TrainingLoop::run() {
 // and the progress moved to the epoch's end.
 EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, double seconds) {
   comm::Communicator& comm = context_.comm;
-  const auto all = reduce_sums(sums.loss_sum, sums.correct, static_cast<double>(sums.count), context_.device, comm);
+  const auto all = all_sums(sums);
   const double epoch_count = all[2] + progress_.partial_count;
   progress_.samples_seen += static_cast<std::int64_t>(all[2]);
   broadcast_buffers(*model_, comm);  // evaluate and compare rank 0's BatchNorm statistics
@@ -146,7 +146,7 @@ EpochMetrics TrainingLoop::end_epoch(std::int64_t epoch, const EpochSums& sums, 
   if (!startup_reported_) m.startup_seconds = startup_seconds_;
   startup_reported_ = true;
   if (test_ && test_->size() > 0) {
-    const Evaluation eval = evaluate(*model_, *test_, config_.test_batch_size, context_.device, comm);
+    const Evaluation eval = evaluate(*model_, *test_, config_.test_batch_size, context_.device, comm, config_.virtual_ranks);
     m.test_loss = eval.loss;
     m.test_accuracy = eval.accuracy;
   }

@@ -46,17 +46,20 @@ std::optional<double> seconds_since_process_start() {
 EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
   model_->train();
   // A mid-epoch resume skips the positions already consumed; carried sums complete the metrics.
-  const std::vector<std::int64_t> order = sampler_->indices(epoch, progress_.position_in_epoch);
+  std::vector<std::vector<std::int64_t>> orders;  // one per rank of the data this process trains
+  for (const auto& sampler : samplers_) orders.push_back(sampler.indices(epoch, progress_.position_in_epoch));
   const std::int64_t per_step = config_.batch_size * config_.accumulate_steps;
-  const std::int64_t samples = static_cast<std::int64_t>(order.size());
+  const std::int64_t samples = static_cast<std::int64_t>(orders.front().size());  // the same for each
   const std::int64_t steps = (samples + per_step - 1) / per_step;
   progress_lines_->start_epoch(epoch + 1, progress_.step_in_epoch + steps);
 
-  // Every micro-batch of the epoch, in order: what the loader makes ahead of the steps.
+  // Every micro-batch of the epoch, in order: what the loader makes ahead of the steps (a step's
+  // virtual ranks one after another).
   std::vector<data::BatchRequest> requests;
   for (std::int64_t begin = 0; begin < samples; begin += per_step)
-    for (std::int64_t first = begin; first < std::min(begin + per_step, samples); first += config_.batch_size)
-      requests.push_back({order.data() + first, std::min({config_.batch_size, begin + per_step - first, samples - first})});
+    for (const auto& order : orders)
+      for (std::int64_t first = begin; first < std::min(begin + per_step, samples); first += config_.batch_size)
+        requests.push_back({order.data() + first, std::min({config_.batch_size, begin + per_step - first, samples - first})});
   data::BatchLoader loader(*train_, std::move(requests), epoch, config_.data.workers, config_.data.prefetch);
 
   EpochSums sums;
@@ -64,11 +67,13 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
     const auto step_start = Clock::now();
     if (!startup_reported_ && !startup_seconds_) startup_seconds_ = seconds_since_process_start();
     const std::int64_t begin = step * per_step;
-    train_step(loader, std::min(per_step, samples - begin), sums);
+    if (config_.virtual_ranks > 0) train_virtual_step(loader, std::min(per_step, samples - begin), sums);
+    else train_step(loader, std::min(per_step, samples - begin), sums);
     sums.data_wait_seconds = loader.wait_seconds();
     ++progress_.global_step;
     ++progress_.step_in_epoch;
-    progress_lines_->step(progress_.step_in_epoch, sums.loss_sum / static_cast<double>(sums.count),
+    const double loss_sum = config_.virtual_ranks > 0 ? std::ldexp(static_cast<double>(sums.loss_fixed), -kLossScale) : sums.loss_sum;
+    progress_lines_->step(progress_.step_in_epoch, loss_sum / static_cast<double>(sums.count),
                           sums.count * context_.comm.size(), sums.data_wait_seconds);
     saver_->note_step_seconds(seconds_since(step_start));  // before a commit, which is not the step's
 
@@ -86,6 +91,24 @@ EpochSums TrainingLoop::train_epoch(std::int64_t epoch) {
   return sums;
 }
 
+// A micro-batch's forward and loss (under autocast with --precision), timed as "data" and "forward".
+TrainingLoop::Forward TrainingLoop::forward_batch(const data::Batch& batch, TimePoint& mark) {
+  const torch::Tensor images = batch.images.to(context_.device);
+  const torch::Tensor labels = batch.labels.to(context_.device);
+  phase("data", mark);
+  const bool autocast = config_.precision != "fp32";
+  torch::Tensor logits;
+  {
+    AutocastRegion region(context_.device, autocast, config_.precision == "fp16" ? at::kHalf : at::kBFloat16);
+    logits = model_->forward(images);
+  }
+  if (autocast) logits = logits.to(torch::kFloat32);  // the loss in fp32, as after torch.autocast
+  const torch::Tensor loss =
+      F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
+  phase("forward", mark);
+  return {logits, labels, loss};
+}
+
 // One optimizer step over `count` samples in micro-batches of --batch-size; gradients are
 // exchanged once, after the last micro-batch's backward (during it, with overlap).
 void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums) {
@@ -97,20 +120,7 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
   StepReport report;
   for (std::int64_t begin = 0; begin < count; begin += config_.batch_size) {
     const std::int64_t size = std::min(config_.batch_size, count - begin);
-    const data::Batch batch = loader.next();
-    const torch::Tensor images = batch.images.to(context_.device);
-    const torch::Tensor labels = batch.labels.to(context_.device);
-    phase("data", mark);
-    const bool autocast = config_.precision != "fp32";
-    torch::Tensor logits;
-    {
-      AutocastRegion region(context_.device, autocast, config_.precision == "fp16" ? at::kHalf : at::kBFloat16);
-      logits = model_->forward(images);
-    }
-    if (autocast) logits = logits.to(torch::kFloat32);  // the loss in fp32, as after torch.autocast
-    const torch::Tensor loss =
-        F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().label_smoothing(config_.label_smoothing));
-    phase("forward", mark);
+    const auto [logits, labels, loss] = forward_batch(loader.next(), mark);
     if (begin + config_.batch_size >= count) bucketer_->prepare_backward(/*accumulated=*/begin != 0);
     // Weighting each micro-batch by its share makes K micro-batches one batch of K*B.
     const torch::Tensor share = loss * (static_cast<double>(size) / static_cast<double>(count));
@@ -199,7 +209,7 @@ bool TrainingLoop::agree_to_stop() {
 void TrainingLoop::save_mid_epoch(const EpochSums& sums, bool stopping) {
   if (!saver_->enabled()) return;
   TrainingProgress snapshot = progress_;
-  const auto all = reduce_sums(sums.loss_sum, sums.correct, static_cast<double>(sums.count), context_.device, context_.comm);
+  const auto all = all_sums(sums);
   snapshot.position_in_epoch = progress_.position_in_epoch + sums.count * context_.comm.size();
   snapshot.partial_loss_sum += all[0];
   snapshot.partial_correct += all[1];

@@ -17,15 +17,20 @@
 #include "trainer/progress.h"
 #include "trainer/train.h"
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
 
 namespace trainer {
 
+// --virtual-ranks keeps loss sums in fixed point: value * 2^kLossScale, rounded to an int64.
+inline constexpr int kLossScale = 32;
+
 // This rank's sums over the part of an epoch it trained.
 struct EpochSums {
-  double loss_sum = 0;
+  double loss_sum = 0;             // --virtual-ranks: not used; loss_fixed instead
+  std::int64_t loss_fixed = 0;     // --virtual-ranks: the loss sum in fixed point (kLossScale), exact in any order
   double correct = 0;
   std::int64_t count = 0;
   double data_wait_seconds = 0;  // the step waited for batches (this rank)
@@ -54,6 +59,14 @@ class TrainingLoop {
   // train_epoch.cpp
   EpochSums train_epoch(std::int64_t epoch);
   void train_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums);
+  struct Forward {
+    torch::Tensor logits, labels, loss;
+  };
+  // virtual_ranks.cpp: --virtual-ranks' step; `count` samples for each of this process's virtual ranks.
+  void train_virtual_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums);
+  void average_virtual_gradients(const std::vector<torch::Tensor>& gradients);
+  // The loss, correct and count sums of every rank: exactly, in any grouping, with --virtual-ranks.
+  std::array<double, 3> all_sums(const EpochSums& sums) const;
   std::optional<double> clip_gradients(EpochSums& sums);
   std::optional<double> clip_sharded_gradients(EpochSums& sums);
   void log_memory();
@@ -69,6 +82,7 @@ class TrainingLoop {
   TimePoint timeline_now() const { return timeline_ ? std::chrono::system_clock::now() : TimePoint{}; }
   // Records the phase `name` from `since` to now and moves `since` to now; nothing when off.
   void phase(const char* name, TimePoint& since, telemetry::Track track = telemetry::Track::kStep);
+  Forward forward_batch(const data::Batch& batch, TimePoint& since);  // train_epoch.cpp
   void record_step(const StepReport& report);
   void record_epoch(const EpochMetrics& m);
   void record_save(double seconds);
@@ -87,7 +101,10 @@ class TrainingLoop {
   std::vector<torch::Tensor> trainable_;  // the optimizer's parameters, for clipping
   std::unique_ptr<comm::GradientBucketer> bucketer_;
   std::unique_ptr<CheckpointSaver> saver_;
-  std::optional<data::DistributedSampler> sampler_;
+  // One per rank of the data this process trains: itself, or its share of --virtual-ranks.
+  std::vector<data::DistributedSampler> samplers_;
+  std::int64_t first_virtual_rank_ = 0;
+  torch::Tensor virtual_sums_;  // --virtual-ranks: the step's int64 gradient sums, reused
   TrainingProgress progress_;
   std::optional<Progress> progress_lines_;
   bool stop_after_epoch_ = false;  // a stop agreed on at an epoch's last step

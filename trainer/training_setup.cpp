@@ -110,7 +110,18 @@ void TrainingLoop::set_up_data() {
   // The model file's SHA-256 once it is loaded.
   state_.identity = {config_.model, classes, train_->sample_shape()[0], "", train_->class_names()};
   state_.train_samples = train_->size();
-  sampler_.emplace(train_->size(), context_.comm.rank(), context_.comm.size(), config_.seed);
+  const std::int64_t ranks = config_.sample_ranks(context_.comm.size());
+  const std::int64_t local = ranks / context_.comm.size();
+  if (local * context_.comm.size() != ranks) {
+    std::string divisors;
+    for (std::int64_t n = 1; n <= ranks; ++n)
+      if (ranks % n == 0) divisors += (divisors.empty() ? "" : ", ") + std::to_string(n);
+    throw ConfigError("--virtual-ranks " + std::to_string(ranks) + " on " + std::to_string(context_.comm.size()) +
+                      " processes: the process count must divide it (" + divisors + ")");
+  }
+  first_virtual_rank_ = context_.comm.rank() * local;
+  for (std::int64_t v = first_virtual_rank_; v < first_virtual_rank_ + local; ++v)
+    samplers_.emplace_back(train_->size(), static_cast<int>(v), static_cast<int>(ranks), config_.seed);
 }
 
 void TrainingLoop::set_up_model() {
@@ -130,7 +141,7 @@ void TrainingLoop::set_up_optimizer() {
   const optim::NamedParameters parameters = freeze(*model_, config_, log_);
   state_.optimizer = optim::make_optimizer(parameters, config_.optimizer, config_.lr_groups);
   const std::int64_t per_step = config_.batch_size * config_.accumulate_steps;
-  const optim::RunLength length{config_.epochs, (sampler_->per_rank() + per_step - 1) / per_step};
+  const optim::RunLength length{config_.epochs, (samplers_.front().per_rank() + per_step - 1) / per_step};
   state_.schedule = optim::make_schedule(config_.schedule, config_.optimizer.lr, length);
   const optim::OptimizerSetup& setup = state_.optimizer;
   for (const auto& group : setup.optimizer->param_groups())
@@ -165,8 +176,11 @@ void TrainingLoop::log_run() const {
        << (test_ ? test_->size() : 0) << " test samples of " << shape[0] << "x" << shape[1] << "x" << shape[2] << " | "
        << comm.size() << " rank(s), " << comm.backend() << ", device " << context_.device.str() << ", " << config_.threads
        << " thread(s) | " << config_.optimizer.name << " lr " << config_.optimizer.lr << ", batch " << config_.batch_size
-       << " x " << comm.size() << " rank(s)";
+       << " x " << config_.sample_ranks(comm.size()) << (config_.virtual_ranks > 0 ? " virtual rank(s)" : " rank(s)");
   if (config_.accumulate_steps > 1) log_ << " x " << config_.accumulate_steps << " accumulated";
+  if (config_.virtual_ranks > 0)
+    log_ << " | " << config_.virtual_ranks << " virtual ranks, " << samplers_.size()
+         << " on each process, gradients summed exactly";
   if (state_.shards)
     log_ << " | optimizer sharded (ZeRO-1): this rank steps " << state_.shards->layout().chunk() << " of "
          << state_.shards->layout().padded() << " parameter elements"
