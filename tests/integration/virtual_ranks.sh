@@ -4,7 +4,8 @@
 #   counts:  LeNet, V = 12, on N = 1, 2, 3, 4, 6 and 12: every tensor of the final checkpoints
 #            bit-identical (without --virtual-ranks, 1 and 2 processes differ: the test can tell);
 #   recipe:  a TorchScript model with BatchNorm and dropout, AdamW, cosine warmup, clipping, label
-#            smoothing and bf16, V = 4, on 1, 2 and 4 processes; ResNet-18, V = 4, on 1 and 2;
+#            smoothing, bf16 and 2 accumulated micro-batches, V = 4, on 1, 2 and 4 processes;
+#            ResNet-18, V = 4, on 1 and 2;
 #   resume:  V = 12, killed with -9 mid-epoch on 4 processes, resumed on 3, then from a checkpoint
 #            of the second epoch on 6: bit-identical to the run that never stopped; refusals (N not
 #            dividing V, another V, --shard-optimizer).
@@ -44,7 +45,8 @@ counts() {
 recipe() {
   "$PYTHON" "$(dirname "$0")/../../examples/torchscript_models.py" models >/dev/null 2>&1 || fail "scripting the models"
   local scripted=(--model models/small_cnn.ts --limit-train 480 --batch-size 10 --epochs 2 --virtual-ranks 4 --optimizer adamw
-    --lr 0.002 --lr-schedule cosine --warmup-steps 3 --clip-grad-norm 0.5 --label-smoothing 0.1 --precision bf16)
+    --lr 0.002 --lr-schedule cosine --warmup-steps 3 --clip-grad-norm 0.5 --label-smoothing 0.1 --precision bf16
+    --accumulate-steps 2)
   local n
   for n in 1 2 4; do train "cnn$n" "$n" "${scripted[@]}"; done
   for n in 2 4; do "${tools[@]}" same cnn1/epoch-0002 "cnn$n/epoch-0002" || fail "BatchNorm, dropout: $n processes differ"; done
