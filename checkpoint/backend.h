@@ -26,8 +26,6 @@ class Backend {
 
   // The checkpoint root (--checkpoint-dir): committed checkpoints are the directories <root>/<name>.
   virtual const std::string& root() const = 0;
-  // For the log: "posix", "staged via /local/stage".
-  virtual std::string describe() const = 0;
 
   // Rank 0, before any rank writes (the save's barrier follows): a fresh place for checkpoint
   // `name`; a leftover of an interrupted save of the same name is removed.

@@ -11,7 +11,6 @@ class PosixBackend : public Backend {
   explicit PosixBackend(std::string root) : root_(std::move(root)) {}
 
   const std::string& root() const override { return root_; }
-  std::string describe() const override { return "posix"; }
   void begin(const std::string& name) override;
   std::string local_directory(const std::string& name) override;
   void write(const std::string& name, const std::string& file) override;

@@ -20,7 +20,6 @@ class StagedBackend : public Backend {
   StagedBackend(std::string root, const std::string& stage);
 
   const std::string& root() const override { return committed_.root(); }
-  std::string describe() const override { return "staged via " + stage_; }
   void begin(const std::string& name) override { committed_.begin(name); }
   std::string local_directory(const std::string& name) override;
   void write(const std::string& name, const std::string& file) override;

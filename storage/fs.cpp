@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 #include <sstream>
 
 namespace trainer::storage::fs {
@@ -64,34 +66,13 @@ void fsync_path(const std::string& path) {
 }
 
 void copy_file(const std::string& from, const std::string& to) {
-  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  if (in < 0) fail("cannot open", from);
-  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (out < 0) {
-    const int saved = errno;
-    ::close(in);
-    errno = saved;
-    fail("cannot create", to);
+  std::error_code error;  // libstdc++ copies in the kernel (copy_file_range, sendfile) where it can
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, error);
+  if (error) {
+    errno = error.value();
+    fail("cannot copy to " + to, from);
   }
-  std::vector<char> buffer(std::size_t{4} << 20);
-  std::string failed, where;
-  while (failed.empty()) {
-    const ssize_t got = ::read(in, buffer.data(), buffer.size());
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) failed = "cannot read", where = from;
-    if (got <= 0) break;
-    for (ssize_t done = 0; done < got && failed.empty();) {
-      const ssize_t wrote = ::write(out, buffer.data() + done, static_cast<std::size_t>(got - done));
-      if (wrote < 0 && errno != EINTR) failed = "cannot write", where = to;
-      if (wrote > 0) done += wrote;
-    }
-  }
-  if (failed.empty() && ::fsync(out) != 0) failed = "fsync failed", where = to;
-  const int saved = errno;
-  ::close(in);
-  ::close(out);
-  errno = saved;
-  if (!failed.empty()) fail(failed, where);
+  fsync_path(to);
 }
 
 void rename_path(const std::string& from, const std::string& to) {
