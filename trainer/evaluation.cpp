@@ -31,18 +31,18 @@ std::array<double, 3> reduce_sums(double loss_sum, double correct, double count,
   return {sums[0].item<double>(), sums[1].item<double>(), sums[2].item<double>()};
 }
 
-std::array<double, 3> reduce_exact_sums(std::int64_t loss_fixed, int scale, std::int64_t correct, std::int64_t count,
+std::int64_t fixed_point_loss(double value) { return std::llround(std::ldexp(value, kLossScale)); }
+
+std::array<double, 3> reduce_exact_sums(std::int64_t loss_fixed, std::int64_t correct, std::int64_t count,
                                         const torch::Device& device, comm::Communicator& comm) {
   std::vector<torch::Tensor> tensors{torch::tensor({loss_fixed, correct, count}, torch::kInt64).to(device)};
   comm.allreduce(tensors, {comm::ReduceOp::kSum});
   const torch::Tensor sums = tensors[0].to(torch::kCPU);
-  return {std::ldexp(static_cast<double>(sums[0].item<std::int64_t>()), -scale),
+  return {std::ldexp(static_cast<double>(sums[0].item<std::int64_t>()), -kLossScale),
           static_cast<double>(sums[1].item<std::int64_t>()), static_cast<double>(sums[2].item<std::int64_t>())};
 }
 
 namespace {
-
-constexpr int kEvaluationLossScale = 32;
 
 Evaluation evaluate_virtual(models::Network& model, const data::Dataset& data, std::int64_t batch_size,
                             const torch::Device& device, comm::Communicator& comm, std::int64_t virtual_ranks) {
@@ -53,12 +53,12 @@ Evaluation evaluate_virtual(models::Network& model, const data::Dataset& data, s
     for_each_batch(model, data, first, last, batch_size, device, [&](const torch::Tensor& logits, const torch::Tensor& labels) {
       const double batch_loss =
           F::cross_entropy(logits, labels, F::CrossEntropyFuncOptions().reduction(torch::kSum)).item<double>();
-      loss_fixed += std::llround(std::ldexp(batch_loss, kEvaluationLossScale));
+      loss_fixed += fixed_point_loss(batch_loss);
       correct += logits.argmax(1).eq(labels).sum().item<std::int64_t>();
     });
     count += last - first;
   }
-  const auto sums = reduce_exact_sums(loss_fixed, kEvaluationLossScale, correct, count, device, comm);
+  const auto sums = reduce_exact_sums(loss_fixed, correct, count, device, comm);
   return {sums[0] / sums[2], sums[1] / sums[2], static_cast<std::int64_t>(sums[2])};
 }
 

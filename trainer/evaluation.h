@@ -32,9 +32,14 @@ struct Evaluation {
 Evaluation evaluate(models::Network& model, const data::Dataset& data, std::int64_t batch_size,
                     const torch::Device& device, comm::Communicator& comm, std::int64_t virtual_ranks = 0);
 
-// {loss, correct, count} of every rank, exactly: the loss as fixed-point int64 (value * 2^scale),
-// the counts as integers, summed as int64 in one collective, then converted.
-std::array<double, 3> reduce_exact_sums(std::int64_t loss_fixed, int scale, std::int64_t correct, std::int64_t count,
+// --virtual-ranks keeps loss sums in fixed point, value * 2^kLossScale rounded to an int64: sums
+// that are the same in any order, to 2^-32.
+inline constexpr int kLossScale = 32;
+std::int64_t fixed_point_loss(double value);
+
+// {loss, correct, count} of every rank, exactly: the loss in fixed point (fixed_point_loss), the
+// counts as integers, summed as int64 in one collective, then converted.
+std::array<double, 3> reduce_exact_sums(std::int64_t loss_fixed, std::int64_t correct, std::int64_t count,
                                         const torch::Device& device, comm::Communicator& comm);
 
 // {loss_sum, correct, count} summed over the ranks in one collective.

@@ -24,13 +24,10 @@
 
 namespace trainer {
 
-// --virtual-ranks keeps loss sums in fixed point: value * 2^kLossScale, rounded to an int64.
-inline constexpr int kLossScale = 32;
-
 // This rank's sums over the part of an epoch it trained.
 struct EpochSums {
   double loss_sum = 0;             // --virtual-ranks: not used; loss_fixed instead
-  std::int64_t loss_fixed = 0;     // --virtual-ranks: the loss sum in fixed point (kLossScale), exact in any order
+  std::int64_t loss_fixed = 0;     // --virtual-ranks: the loss sum in fixed point (fixed_point_loss), exact in any order
   double correct = 0;
   std::int64_t count = 0;
   double data_wait_seconds = 0;  // the step waited for batches (this rank)

@@ -63,7 +63,7 @@ void TrainingLoop::train_virtual_step(data::BatchLoader& loader, std::int64_t co
       phase("backward", mark);
       const double value = loss.item<double>();
       if (!std::isfinite(value)) diverged(value);
-      sums.loss_fixed += std::llround(std::ldexp(value * static_cast<double>(size), kLossScale));
+      sums.loss_fixed += fixed_point_loss(value * static_cast<double>(size));
       report.loss += value * static_cast<double>(size) / static_cast<double>(count * samplers_.size());
       sums.correct += static_cast<double>(logits.argmax(1).eq(labels).sum().item<std::int64_t>());
     }
@@ -97,7 +97,7 @@ void TrainingLoop::average_virtual_gradients(const std::vector<torch::Tensor>& g
   const std::size_t tensors = trainable_.size();
   std::vector<std::int64_t> offsets{0};
   for (const auto& parameter : trainable_) offsets.push_back(offsets.back() + parameter.numel());
-  torch::Tensor maxima = torch::zeros({static_cast<std::int64_t>(tensors)}, torch::kFloat64);
+  std::vector<double> maxima(tensors, 0.0);
   for (const auto& gradient : gradients)
     for (std::size_t t = 0; t < tensors; ++t) {
       const double max = comm::max_magnitude(gradient.data_ptr<float>() + offsets[t], static_cast<std::size_t>(offsets[t + 1] - offsets[t]));
@@ -105,14 +105,14 @@ void TrainingLoop::average_virtual_gradients(const std::vector<torch::Tensor>& g
         throw Error("training diverged: a gradient of " + std::to_string(trainable_[t].numel()) +
                     " elements is not finite at global step " + std::to_string(progress_.global_step + 1) +
                     "; no checkpoint of these weights was written (a lower --lr may help)");
-      maxima[static_cast<std::int64_t>(t)] = std::max(maxima[static_cast<std::int64_t>(t)].item<double>(), max);
+      maxima[t] = std::max(maxima[t], max);
     }
-  std::vector<torch::Tensor> reduce_max{maxima.to(context_.device)};
+  std::vector<torch::Tensor> reduce_max{torch::tensor(maxima, torch::kFloat64).to(context_.device)};
   context_.comm.allreduce(reduce_max, {comm::ReduceOp::kMax});
-  maxima = reduce_max[0].to(torch::kCPU);
+  const torch::Tensor all_maxima = reduce_max[0].to(torch::kCPU);
   std::vector<int> exponents;
   for (std::size_t t = 0; t < tensors; ++t)
-    exponents.push_back(comm::fixed_point_exponent(maxima[static_cast<std::int64_t>(t)].item<double>(), config_.virtual_ranks));
+    exponents.push_back(comm::fixed_point_exponent(all_maxima.data_ptr<double>()[t], config_.virtual_ranks));
   // Kept from step to step: a fresh 8-bytes-an-element buffer costs its page faults every time.
   if (!virtual_sums_.defined() || virtual_sums_.numel() != offsets.back())
     virtual_sums_ = torch::zeros({offsets.back()}, torch::kInt64);
@@ -144,7 +144,7 @@ void TrainingLoop::average_virtual_gradients(const std::vector<torch::Tensor>& g
 std::array<double, 3> TrainingLoop::all_sums(const EpochSums& sums) const {
   if (config_.virtual_ranks == 0)
     return reduce_sums(sums.loss_sum, sums.correct, static_cast<double>(sums.count), context_.device, context_.comm);
-  return reduce_exact_sums(sums.loss_fixed, kLossScale, static_cast<std::int64_t>(sums.correct), sums.count,
+  return reduce_exact_sums(sums.loss_fixed, static_cast<std::int64_t>(sums.correct), sums.count,
                            context_.device, context_.comm);
 }
 
