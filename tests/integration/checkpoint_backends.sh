@@ -9,11 +9,7 @@ source "$(dirname "$0")/mpi_common.sh"
 tools=("$PYTHON" "$(dirname "$0")/checkpoint_tools.py")
 run=(--limit-train 960 --limit-test 64 --batch-size 16 --progress-seconds 0 --seed 5 --epochs 2)
 
-train() {
-  local name=$1
-  shift
-  run_mpi 2 "$TRAINER" "${run[@]}" --checkpoint-dir "$name" "$@" >"$name.log" 2>&1 || fail "$name: $(tail -3 "$name.log")"
-}
+train() { train_into "$1" 2 "${run[@]}" "${@:2}"; }
 
 # One directory per checkpoint root under the staging directory (COUNT of them), each empty.
 nothing_staged() {

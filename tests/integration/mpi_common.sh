@@ -7,6 +7,14 @@ run_mpi() {
   mpirun -np "$ranks" --oversubscribe --bind-to none "$@"
 }
 
+# train_into NAME RANKS ARGS...: trainer ARGS on RANKS ranks with --checkpoint-dir NAME, its output
+# in NAME.log; a failure fails the test with the log's last lines.
+train_into() {
+  local name=$1 ranks=$2
+  shift 2
+  run_mpi "$ranks" "$TRAINER" "$@" --checkpoint-dir "$name" >"$name.log" 2>&1 || fail "$name: $(tail -3 "$name.log")"
+}
+
 # same_weights A.h5 B.h5 TOLERANCE: every tensor under /model equal within TOLERANCE.
 same_weights() {
   "$PYTHON" - "$@" <<'PY'

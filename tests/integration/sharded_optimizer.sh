@@ -16,12 +16,7 @@ tools=("$PYTHON" "$(dirname "$0")/checkpoint_tools.py")
 base=(--limit-test 64 --batch-size 16 --progress-seconds 0 --seed 3)
 
 # train NAME RANKS ARGS...: a run into checkpoint directory NAME, its log in NAME.log.
-train() {
-  local name=$1 ranks=$2
-  shift 2
-  run_mpi "$ranks" "$TRAINER" "${base[@]}" --checkpoint-dir "$name" "$@" >"$name.log" 2>&1 ||
-    fail "$name: $(tail -3 "$name.log")"
-}
+train() { train_into "$1" "$2" "${base[@]}" "${@:3}"; }
 
 equal() {
   local recipe name

@@ -16,12 +16,7 @@ tools=("$PYTHON" "$(dirname "$0")/checkpoint_tools.py")
 base=(--limit-test 100 --progress-seconds 0 --seed 3)
 
 # train NAME PROCESSES ARGS...: a run into checkpoint directory NAME, its log in NAME.log.
-train() {
-  local name=$1 processes=$2
-  shift 2
-  run_mpi "$processes" "$TRAINER" "${base[@]}" --checkpoint-dir "$name" "$@" >"$name.log" 2>&1 ||
-    fail "$name: $(tail -3 "$name.log")"
-}
+train() { train_into "$1" "$2" "${base[@]}" "${@:3}"; }
 
 counts() {
   local lenet=(--limit-train 480 --epochs 2 --optimizer sgd --lr 0.05 --momentum 0.9)
