@@ -74,6 +74,22 @@ std::unique_ptr<Work> Communicator::allgather_async(torch::Tensor input, torch::
   return std::make_unique<CompletedWork>();
 }
 
+std::unique_ptr<Work> Communicator::alltoall_async(torch::Tensor input, torch::Tensor output) {
+  check_alltoall(input, output);
+  if (size() != 1) unsupported("alltoall");
+  output.copy_(input);
+  return std::make_unique<CompletedWork>();
+}
+
+void Communicator::check_alltoall(const torch::Tensor& input, const torch::Tensor& output) const {
+  if (input.scalar_type() != output.scalar_type() || input.device() != output.device() || !input.is_contiguous() ||
+      !output.is_contiguous() || input.numel() != output.numel() || input.numel() % size() != 0)
+    throw CommError("alltoall: expected contiguous tensors of one dtype, device and size, a multiple of " +
+                    std::to_string(size()) + " elements; got " + std::to_string(input.numel()) + " " +
+                    c10::toString(input.scalar_type()) + " and " + std::to_string(output.numel()) + " " +
+                    c10::toString(output.scalar_type()) + " (" + where() + ")");
+}
+
 std::string Communicator::where() const {
   char host[256] = "?";
   gethostname(host, sizeof host - 1);

@@ -70,6 +70,11 @@ class Communicator {
   virtual std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
                                                      const AllreduceOptions& options = {});
   virtual std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output);
+  // Chunk r of every rank's `input` (size() equal chunks in rank order) to rank r, where `output`
+  // (the same size) receives them in rank order: chunk q is rank q's. For --virtual-ranks, whose
+  // owner of each element sums its values in a fixed order. Asynchronous like the others; a world
+  // of one copies.
+  virtual std::unique_ptr<Work> alltoall_async(torch::Tensor input, torch::Tensor output);
   // The same, completed before returning. By default the asynchronous form, awaited; MPI runs its
   // blocking collectives, whose tuned algorithms move large buffers faster than the non-blocking
   // schedules (libnbc) do.
@@ -83,6 +88,8 @@ class Communicator {
   [[noreturn]] void unsupported(const std::string& collective) const;
   // Throws CommError unless `whole` holds size() chunks of `chunk`'s size, dtype and device.
   void check_chunks(const torch::Tensor& whole, const torch::Tensor& chunk, const char* collective) const;
+  // Throws CommError unless `input` and `output` are alike and hold size() equal chunks.
+  void check_alltoall(const torch::Tensor& input, const torch::Tensor& output) const;
 };
 
 // `root`'s string to every rank (a collective: its length, then its bytes as CPU tensors; the

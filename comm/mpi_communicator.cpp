@@ -278,6 +278,23 @@ std::unique_ptr<Work> MpiCommunicator::allgather_async(torch::Tensor input, torc
   return work;
 }
 
+std::unique_ptr<Work> MpiCommunicator::alltoall_async(torch::Tensor input, torch::Tensor output) {
+  check_alltoall(input, output);
+  if (size_ == 1) return Communicator::alltoall_async(std::move(input), std::move(output));
+  check_tensor(input, "alltoall");
+  const std::int64_t chunk = input.numel() / size_;
+  if (chunk > INT_MAX) unsupported("alltoall of more than 2^31 elements a rank pair");
+  const std::int64_t bytes = static_cast<std::int64_t>(input.nbytes());
+  auto work = std::make_unique<MpiWork>(*this, "MPI_Ialltoall", std::vector<torch::Tensor>{input, output}, output,
+                                        ReduceOp::kSum, bytes);
+  peers_met_ = false;
+  const MPI_Datatype type = mpi_type(input.scalar_type());
+  check(MPI_Ialltoall(input.data_ptr(), static_cast<int>(chunk), type, output.data_ptr(), static_cast<int>(chunk), type,
+                      comm_, work->request()),
+        "MPI_Ialltoall");
+  return work;
+}
+
 void MpiCommunicator::broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options) {
   if (size_ == 1) return;
   for (auto& tensor : tensors) check_tensor(tensor, "broadcast");

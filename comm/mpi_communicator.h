@@ -38,6 +38,7 @@ class MpiCommunicator : public Communicator {
   std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
                                              const AllreduceOptions& options = {}) override;
   std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output) override;
+  std::unique_ptr<Work> alltoall_async(torch::Tensor input, torch::Tensor output) override;  // MPI_Ialltoall
   void reduce_scatter(torch::Tensor input, torch::Tensor output, const AllreduceOptions& options = {}) override;
   void allgather(torch::Tensor input, torch::Tensor output) override;
   void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;

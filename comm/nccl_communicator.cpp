@@ -256,6 +256,26 @@ std::unique_ptr<Work> NcclCommunicator::allgather_async(torch::Tensor input, tor
   });
 }
 
+std::unique_ptr<Work> NcclCommunicator::alltoall_async(torch::Tensor input, torch::Tensor output) {
+  check_alltoall(input, output);
+  if (!input.is_cuda()) throw CommError("backend nccl needs CUDA tensors in alltoall, got " + input.device().str());
+  return start_on_side_stream("alltoall", {input, output}, [&] {
+    const std::size_t chunk = static_cast<std::size_t>(input.numel() / size());
+    const std::size_t bytes = chunk * input.element_size();
+    auto* in = static_cast<char*>(input.data_ptr());
+    auto* out = static_cast<char*>(output.data_ptr());
+    const ncclDataType_t type = nccl_type(input.scalar_type());
+    TRAINER_NCCL_CHECK(ncclGroupStart(), state_->comm, where() + " in alltoall");
+    for (int peer = 0; peer < size(); ++peer) {
+      TRAINER_NCCL_CHECK(ncclSend(in + peer * bytes, chunk, type, peer, state_->comm, state_->streams->side_handle()),
+                         state_->comm, where() + " in alltoall's ncclSend");
+      TRAINER_NCCL_CHECK(ncclRecv(out + peer * bytes, chunk, type, peer, state_->comm, state_->streams->side_handle()),
+                         state_->comm, where() + " in alltoall's ncclRecv");
+    }
+    TRAINER_NCCL_CHECK(ncclGroupEnd(), state_->comm, where() + " in alltoall");
+  });
+}
+
 // A collective on the side stream, after the caller's current stream, watched for the timeout.
 std::unique_ptr<Work> NcclCommunicator::start_on_side_stream(const char* collective, std::vector<torch::Tensor> tensors,
                                                              const std::function<void()>& enqueue) {

@@ -44,6 +44,8 @@ class NcclCommunicator : public Communicator {
   std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
                                              const AllreduceOptions& options = {}) override;
   std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output) override;
+  // One ncclSend and one ncclRecv a peer in a group (NCCL has no alltoall of its own).
+  std::unique_ptr<Work> alltoall_async(torch::Tensor input, torch::Tensor output) override;
 
   // Throws CommError when NCCL has reported an asynchronous error (a peer failed).
   void check_async_error(const char* collective);
