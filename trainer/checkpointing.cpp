@@ -269,18 +269,20 @@ TrainingProgress restore_checkpoint(const checkpoint::CheckpointReader& checkpoi
                           config.optimizer.name);
   check_param_groups(groups, state.optimizer, where);
   const checkpoint::EpochRecord epoch = checkpoint.epoch();
-  check_settings(epoch, config, state, where);
-  restore_optimizer_state(checkpoint, state, where);
-  restore_generator(checkpoint, where);
-  restore_device_generator(checkpoint, state.device, where, log);
-  if (state.scaler && epoch.loss_scale)
-    state.scaler->restore({static_cast<float>(*epoch.loss_scale), epoch.loss_scale_growth_tracker});
+  // Before the settings: another V changes the steps per epoch, which the schedule's check would
+  // report without its cause.
   if (epoch.virtual_ranks != config.virtual_ranks)
     throw CheckpointError(where + (epoch.virtual_ranks > 0 ? " was trained with --virtual-ranks " + std::to_string(epoch.virtual_ranks)
                                                            : std::string(" was trained without --virtual-ranks")) +
                           (config.virtual_ranks > 0 ? ", this run has --virtual-ranks " + std::to_string(config.virtual_ranks)
                                                     : std::string(", this run has none")) +
                           " (a run continues as it started: give the same --virtual-ranks)");
+  check_settings(epoch, config, state, where);
+  restore_optimizer_state(checkpoint, state, where);
+  restore_generator(checkpoint, where);
+  restore_device_generator(checkpoint, state.device, where, log);
+  if (state.scaler && epoch.loss_scale)
+    state.scaler->restore({static_cast<float>(*epoch.loss_scale), epoch.loss_scale_growth_tracker});
   const std::int64_t global_batch = config.batch_size * config.accumulate_steps * config.sample_ranks(world_size);
   if (epoch.global_batch > 0 && epoch.global_batch != global_batch)
     log << "note: " << where << " was trained with a global batch of " << epoch.global_batch << ", this run's is "

@@ -5,6 +5,7 @@
 // (metrics, evaluation, save).
 
 #include "comm/gradient_bucketer.h"
+#include "comm/virtual_reducer.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/sampler.h"
@@ -61,7 +62,6 @@ class TrainingLoop {
   };
   // virtual_ranks.cpp: --virtual-ranks' step; `count` samples for each of this process's virtual ranks.
   void train_virtual_step(data::BatchLoader& loader, std::int64_t count, EpochSums& sums);
-  void average_virtual_gradients(const std::vector<torch::Tensor>& gradients);
   // The loss, correct and count sums of every rank: exactly, in any grouping, with --virtual-ranks.
   std::array<double, 3> all_sums(const EpochSums& sums) const;
   std::optional<double> clip_gradients(EpochSums& sums);
@@ -101,7 +101,7 @@ class TrainingLoop {
   // One per rank of the data this process trains: itself, or its share of --virtual-ranks.
   std::vector<data::DistributedSampler> samplers_;
   std::int64_t first_virtual_rank_ = 0;
-  torch::Tensor virtual_sums_;  // --virtual-ranks: the step's int64 gradient sums, reused
+  std::unique_ptr<comm::VirtualRankReducer> virtual_reducer_;  // --virtual-ranks, instead of bucketer_'s exchange
   TrainingProgress progress_;
   std::optional<Progress> progress_lines_;
   bool stop_after_epoch_ = false;  // a stop agreed on at an epoch's last step

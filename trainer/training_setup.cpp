@@ -153,9 +153,14 @@ void TrainingLoop::set_up_optimizer() {
   // Overlap needs non-blocking collectives issued from backward's threads: MPI's on CPUs, NCCL's
   // stream-ordered ones on GPUs (comm/nccl_communicator.h).
   // --shard-optimizer: each bucket reduce-scattered (each rank receives its chunks' average).
+  // --virtual-ranks: its own exchange (comm/virtual_reducer.h); the bucketer then only stands by.
+  const bool virtual_ranks = config_.virtual_ranks > 0;
   bucketer_ = std::make_unique<comm::GradientBucketer>(
-      model_->parameters(), context_.comm, config_.overlap, comm::BucketLimits{}, /*even_alone=*/false,
+      model_->parameters(), context_.comm, config_.overlap && !virtual_ranks, comm::BucketLimits{}, /*even_alone=*/false,
       config_.shard_optimizer ? comm::Exchange::kReduceScatter : comm::Exchange::kAllreduce);
+  if (virtual_ranks)
+    virtual_reducer_ = std::make_unique<comm::VirtualRankReducer>(model_->parameters(), context_.comm,
+                                                                  config_.virtual_ranks, config_.overlap, comm::BucketLimits{std::size_t{1} << 20, std::size_t{8} << 20});
   if (config_.shard_optimizer)
     state_.shards = std::make_unique<OptimizerShards>(state_.optimizer, config_.optimizer, *bucketer_, context_.comm);
   state_.device = context_.device;
@@ -180,12 +185,13 @@ void TrainingLoop::log_run() const {
   if (config_.accumulate_steps > 1) log_ << " x " << config_.accumulate_steps << " accumulated";
   if (config_.virtual_ranks > 0)
     log_ << " | " << config_.virtual_ranks << " virtual ranks, " << samplers_.size()
-         << " on each process, gradients summed exactly";
+         << " on each process, gradients summed in virtual-rank order"
+         << (virtual_reducer_->overlapping() ? ", overlapped with backward" : "");
   if (state_.shards)
     log_ << " | optimizer sharded (ZeRO-1): this rank steps " << state_.shards->layout().chunk() << " of "
          << state_.shards->layout().padded() << " parameter elements"
          << (comm.size() == 1 ? " (one rank: nothing is shared, and the copies cost time and memory)" : "");
-  if (comm.size() > 1)
+  if (comm.size() > 1 && !virtual_reducer_)
     log_ << " | gradients: " << bucketer_->bytes() << " bytes in " << bucketer_->bucket_count() << " bucket(s)"
          << (state_.shards ? ", reduce-scattered" : "") << (bucketer_->overlapping() ? ", overlapped with backward" : "");
   log_ << std::endl;

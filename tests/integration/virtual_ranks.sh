@@ -2,33 +2,45 @@
 # --virtual-ranks V on real mpirun processes and Fashion-MNIST: the weights are the same bits on any
 # process count N that divides V, and across a kill -9 and a resume on another N.
 #   counts:  LeNet, V = 12, on N = 1, 2, 3, 4, 6 and 12: every tensor of the final checkpoints
-#            bit-identical (without --virtual-ranks, 1 and 2 processes differ: the test can tell);
+#            bit-identical, and with --overlap off (without --virtual-ranks, 1 and 2 processes
+#            differ: the test can tell);
 #   recipe:  a TorchScript model with BatchNorm and dropout, AdamW, cosine warmup, clipping, label
-#            smoothing, bf16 and 2 accumulated micro-batches, V = 4, on 1, 2 and 4 processes;
-#            ResNet-18, V = 4, on 1 and 2;
-#   resume:  V = 12, killed with -9 mid-epoch on 4 processes, resumed on 3, then from a checkpoint
-#            of the second epoch on 6: bit-identical to the run that never stopped; refusals (N not
+#            smoothing, bf16 and 2 accumulated micro-batches, V = 12, on N = 1, 2, 3, 4, 6 and 12;
+#   resnet:  ResNet-18 (BatchNorm), V = 12, on N = 1, 2, 3, 4, 6 and 12;
+#   resume:  V = 12 with the recipe's AdamW, cosine warmup, clipping, label smoothing and bf16,
+#            killed with -9 mid-epoch on 4 processes, resumed on 3, then from a checkpoint of the
+#            second epoch on 6: bit-identical to the run that never stopped; refusals (N not
 #            dividing V, another V, --shard-optimizer).
 # (bash virtual_ranks.sh [SCENARIO...])
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/mpi_common.sh"
 tools=("$PYTHON" "$(dirname "$0")/checkpoint_tools.py")
 base=(--limit-test 100 --progress-seconds 0 --seed 3)
+counts=(1 2 3 4 6 12)
 
 # train NAME PROCESSES ARGS...: a run into checkpoint directory NAME, its log in NAME.log.
 train() { train_into "$1" "$2" "${base[@]}" "${@:3}"; }
 
+# same_on_all_counts PREFIX CHECKPOINT WHAT: PREFIX1's CHECKPOINT equals every other count's.
+same_on_all_counts() {
+  local n
+  for n in "${counts[@]:1}"; do
+    "${tools[@]}" same "$1""1/$2" "$1$n/$2" || fail "$3: $n processes differ from 1"
+  done
+}
+
 counts() {
   local lenet=(--limit-train 480 --epochs 2 --optimizer sgd --lr 0.05 --momentum 0.9)
   local n
-  for n in 1 2 3 4 6 12; do
+  for n in "${counts[@]}"; do
     train "n$n" "$n" "${lenet[@]}" --batch-size 10 --virtual-ranks 12
   done
   grep -q "12 virtual ranks, 12 on each process" n1.log || fail "no virtual ranks: $(head -3 n1.log)"
   grep -q "12 virtual ranks, 2 on each process" n6.log || fail "not 2 on each of 6: $(head -3 n6.log)"
-  for n in 2 3 4 6 12; do
-    "${tools[@]}" same n1/epoch-0002 "n$n/epoch-0002" || fail "--virtual-ranks 12: $n processes differ from 1"
-  done
+  # Without overlap the exchange starts after backward, from the same buffers.
+  train n4off 4 "${lenet[@]}" --batch-size 10 --virtual-ranks 12 --overlap off
+  same_on_all_counts n epoch-0002 "LeNet, --virtual-ranks 12"
+  "${tools[@]}" same n1/epoch-0002 n4off/epoch-0002 || fail "--overlap off: 4 processes differ from 1"
   # The same samples without --virtual-ranks (batch 120 on one process, 60 on each of two): the
   # float sums differ, so the weights do.
   train plain1 1 "${lenet[@]}" --batch-size 120
@@ -37,23 +49,31 @@ counts() {
     fail "1 and 2 processes gave the same bits without --virtual-ranks: the comparison cannot tell"
 }
 
+# AdamW, cosine warmup, clipping, label smoothing, bf16: the recipe the resume uses too.
+recipe_options=(--optimizer adamw --lr 0.002 --lr-schedule cosine --warmup-steps 3 --clip-grad-norm 0.5
+  --label-smoothing 0.1 --precision bf16)
+
 recipe() {
   "$PYTHON" "$(dirname "$0")/../../examples/torchscript_models.py" models >/dev/null 2>&1 || fail "scripting the models"
-  local scripted=(--model models/small_cnn.ts --limit-train 480 --batch-size 10 --epochs 2 --virtual-ranks 4 --optimizer adamw
-    --lr 0.002 --lr-schedule cosine --warmup-steps 3 --clip-grad-norm 0.5 --label-smoothing 0.1 --precision bf16
-    --accumulate-steps 2)
   local n
-  for n in 1 2 4; do train "cnn$n" "$n" "${scripted[@]}"; done
-  for n in 2 4; do "${tools[@]}" same cnn1/epoch-0002 "cnn$n/epoch-0002" || fail "BatchNorm, dropout: $n processes differ"; done
-  local resnet=(--model resnet18 --dataset synthetic --synthetic-shape 3,32,32 --synthetic-size 64 --synthetic-test-size 16
-    --batch-size 4 --epochs 1 --virtual-ranks 4 --optimizer adam --lr 0.001)
-  train resnet1 1 "${resnet[@]}"
-  train resnet2 2 "${resnet[@]}"
-  "${tools[@]}" same resnet1/epoch-0001 resnet2/epoch-0001 || fail "ResNet-18: 2 processes differ from 1"
+  for n in "${counts[@]}"; do
+    train "cnn$n" "$n" --model models/small_cnn.ts --limit-train 960 --batch-size 10 --epochs 2 --virtual-ranks 12 \
+      "${recipe_options[@]}" --accumulate-steps 2
+  done
+  same_on_all_counts cnn epoch-0002 "TorchScript model with BatchNorm and dropout"
+}
+
+resnet() {
+  local n
+  for n in "${counts[@]}"; do
+    train "resnet$n" "$n" --model resnet18 --dataset synthetic --synthetic-shape 3,32,32 --synthetic-size 48 \
+      --synthetic-test-size 12 --batch-size 2 --epochs 1 --virtual-ranks 12 --optimizer adam --lr 0.001
+  done
+  same_on_all_counts resnet epoch-0001 "ResNet-18"
 }
 
 resume() {
-  local run=(--limit-train 1920 --batch-size 10 --epochs 2 --virtual-ranks 12 --optimizer adam --lr 0.001
+  local run=(--limit-train 1920 --batch-size 10 --epochs 2 --virtual-ranks 12 "${recipe_options[@]}"
     --checkpoint-every-steps 1 --keep-last 0)
   train whole 2 "${run[@]}"
   # Killed on 4 processes in the second epoch, resumed on 3; then resumed on 6 from a checkpoint of
@@ -74,11 +94,11 @@ resume() {
   [ "$status" = 2 ] && grep -q -- "--virtual-ranks 12 on 5 processes: the process count must divide it (1, 2, 3, 4, 6, 12)" five.log ||
     fail "5 processes for 12 virtual ranks: exit $status: $(head -3 five.log)"
   status=0
-  "$TRAINER" "${base[@]}" --limit-train 1920 --batch-size 10 --epochs 3 --optimizer adam --lr 0.001 --virtual-ranks 2 \
+  "$TRAINER" "${base[@]}" --limit-train 1920 --batch-size 10 --epochs 3 "${recipe_options[@]}" --virtual-ranks 2 \
     --checkpoint-dir whole --resume auto >other.log 2>&1 || status=$?
   [ "$status" = 2 ] && grep -q "was trained with --virtual-ranks 12, this run has --virtual-ranks 2" other.log ||
     fail "another --virtual-ranks on resume: exit $status: $(tail -3 other.log)"
   expect_bad_input "--virtual-ranks with --shard-optimizer is not supported yet" --virtual-ranks 4 --shard-optimizer
 }
 
-run_scenarios counts recipe resume -- "$@"
+run_scenarios counts recipe resnet resume -- "$@"

@@ -4,6 +4,7 @@
 #include "comm/gradient_bucketer.h"
 #include "comm/mpi_communicator.h"
 #include "comm/mpi_environment.h"
+#include "comm/virtual_reducer.h"
 #include "common/error.h"
 
 #include <gtest/gtest.h>
@@ -81,6 +82,60 @@ TEST_F(Mpi, ReduceScatterThenAllgatherRebuildTheAllreduce) {
   torch::Tensor wrong = torch::empty({chunk + 1}, torch::kFloat64);
   EXPECT_THROW(comm.reduce_scatter_async(whole, wrong), trainer::CommError);
   EXPECT_THROW(comm.allgather_async(mine, wrong), trainer::CommError);
+}
+
+// Chunk q of rank p's input lands as chunk p of rank q's output.
+TEST_F(Mpi, AlltoallSendsEachRankItsChunkFromEveryRank) {
+  const std::int64_t chunk = 257;
+  const torch::Tensor input = torch::arange(chunk * comm.size(), torch::kFloat32) + 10000 * r();
+  torch::Tensor output = torch::empty_like(input);
+  comm.alltoall_async(input, output)->wait();
+  for (int p = 0; p < comm.size(); ++p)
+    EXPECT_TRUE(output.narrow(0, p * chunk, chunk).equal(torch::arange(chunk * comm.rank(), chunk * (comm.rank() + 1), torch::kFloat32) + 10000 * p))
+        << "chunk from rank " << p;
+  torch::Tensor wrong = torch::empty({chunk * comm.size() + 1}, torch::kFloat32);
+  EXPECT_THROW(comm.alltoall_async(input, wrong), trainer::CommError);
+}
+
+// --virtual-ranks' exchange: 3 virtual ranks a process, gradients from real backwards (the last
+// through the hooks, over 2 accumulated micro-batches; one parameter outside the graph), tiny
+// buckets. Each element's average is the double sum in virtual-rank order, rounded once.
+TEST_F(Mpi, VirtualRanksAverageInVirtualRankOrderThroughTheHooks) {
+  const std::int64_t local = 3, ranks = local * comm.size();
+  std::vector<torch::Tensor> params;
+  for (int i = 0; i < 12; ++i) params.push_back(torch::zeros({i % 5 + 1, 3}, torch::requires_grad()));
+  trainer::comm::VirtualRankReducer reducer(params, comm, ranks, /*overlap=*/true, {/*first=*/64, /*cap=*/256});
+  EXPECT_GT(reducer.bucket_count(), 2u);
+  // Virtual rank v's gradient of parameter i: a value of its own at every element, far apart in
+  // magnitude so that float sums in another order would differ.
+  const auto value = [](std::int64_t v, int i, std::int64_t e) {
+    return std::ldexp(1.0 + 0.1 * static_cast<double>((v * 7 + i * 3 + e) % 11), static_cast<int>((v * 5 + e) % 30) - 15);
+  };
+  const auto target = [&](std::int64_t v, int i) {
+    torch::Tensor t = torch::empty({params[i].numel()}, torch::kFloat32);
+    for (std::int64_t e = 0; e < t.numel(); ++e) t[e] = static_cast<float>(value(v, i, e));
+    return t.view(params[i].sizes());
+  };
+  for (std::int64_t k = 0; k < local; ++k) {
+    const std::int64_t v = comm.rank() * local + k;
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    for (int micro = 0; micro < 2; ++micro) {
+      if (k + 1 == local && micro == 1) reducer.prepare_last(/*accumulated=*/true);
+      torch::Tensor loss = torch::zeros({});
+      for (int i = 0; i < 11; ++i) loss = loss + (params[i] * target(v, i)).sum() * 0.5;  // half a micro-batch each
+      loss.backward();
+    }
+    if (k + 1 < local) reducer.keep(k);
+  }
+  ASSERT_TRUE(reducer.average());
+  for (int i = 0; i < 12; ++i) {
+    const torch::Tensor grad = params[i].grad().reshape({-1});
+    for (std::int64_t e = 0; e < grad.numel(); ++e) {
+      double sum = 0;
+      for (std::int64_t v = 0; v < ranks; ++v) sum += i == 11 ? 0.0 : static_cast<double>(static_cast<float>(value(v, i, e)));
+      ASSERT_EQ(grad[e].item<float>(), static_cast<float>(sum / static_cast<double>(ranks))) << "parameter " << i << " element " << e;
+    }
+  }
 }
 
 TEST_F(Mpi, RejectsWhatItCannotMove) {
