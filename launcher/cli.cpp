@@ -249,7 +249,7 @@ po::options_description optimization_options(TrainConfig& c, RawValues& raw) {
        "micro-batches per optimizer step; gradients are exchanged once per step")
       ("virtual-ranks", with_default(&c.virtual_ranks)->value_name("V"),
        "train as V ranks of --batch-size each on any process count that divides V: the same samples, random draws "
-       "and exactly summed gradients, so the weights are bit-identical on 1, 2, ... or V processes and across a "
+       "and gradients summed in virtual-rank order, so the weights are bit-identical on 1, 2, ... or V processes and across a "
        "resume on another count (each process runs its V/N ranks one after another); 0: off")
       ("overlap", with_default(&raw.overlap)->value_name("on|off"),
        "start each gradient bucket's allreduce during backward, as soon as its gradients are ready")
