@@ -75,9 +75,9 @@ class Communicator {
   // owner of each element sums its values in a fixed order. Asynchronous like the others; a world
   // of one copies.
   virtual std::unique_ptr<Work> alltoall_async(torch::Tensor input, torch::Tensor output);
-  // The same, completed before returning. By default the asynchronous form, awaited; MPI runs its
-  // blocking collectives, whose tuned algorithms move large buffers faster than the non-blocking
-  // schedules (libnbc) do.
+  // The same, completed before returning. By default the asynchronous form, awaited; MPI's
+  // allgather runs its blocking collective, whose tuned algorithm moves large buffers faster than
+  // the non-blocking schedule (libnbc) does.
   virtual void reduce_scatter(torch::Tensor input, torch::Tensor output, const AllreduceOptions& options = {});
   virtual void allgather(torch::Tensor input, torch::Tensor output);
 

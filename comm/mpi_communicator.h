@@ -34,12 +34,13 @@ class MpiCommunicator : public Communicator {
   // MPI_Iallreduce. Open MPI progresses non-blocking collectives inside MPI calls: callers call
   // test() now and then (the gradient bucketer does, from its autograd hooks).
   std::unique_ptr<Work> allreduce_async(torch::Tensor tensor, const AllreduceOptions& options = {}) override;
-  // MPI_Ireduce_scatter_block and MPI_Iallgather, awaited like allreduce_async.
+  // reduce_scatter: an MPI_Ialltoall and the owner's sum in rank order (faster here than MPI's
+  // own reduce-scatter, blocking or not; the blocking form waits for this one, so --overlap on and
+  // off give the same bits); allgather: MPI_Iallgather. Awaited like allreduce_async.
   std::unique_ptr<Work> reduce_scatter_async(torch::Tensor input, torch::Tensor output,
                                              const AllreduceOptions& options = {}) override;
   std::unique_ptr<Work> allgather_async(torch::Tensor input, torch::Tensor output) override;
   std::unique_ptr<Work> alltoall_async(torch::Tensor input, torch::Tensor output) override;  // MPI_Ialltoall
-  void reduce_scatter(torch::Tensor input, torch::Tensor output, const AllreduceOptions& options = {}) override;
   void allgather(torch::Tensor input, torch::Tensor output) override;
   void broadcast(std::vector<torch::Tensor>& tensors, const BroadcastOptions& options = {}) override;
   void broadcast_from_each(std::vector<std::vector<torch::Tensor>>& tensors) override;

@@ -62,6 +62,10 @@ equal() {
   train sharded-four 4 "${four[@]}" --shard-optimizer
   "${tools[@]}" close plain-four/epoch-0001 sharded-four/epoch-0001 1e-6 ||
     fail "4 ranks with clipping, an LR group and accumulation: sharded differs from unsharded"
+  # The blocking reduce-scatter (--overlap off) is the non-blocking one awaited: the same sums, in
+  # the same order, on 4 ranks too.
+  train sharded-four-off 4 "${four[@]}" --shard-optimizer --overlap off
+  "${tools[@]}" same sharded-four/epoch-0001 sharded-four-off/epoch-0001 || fail "4 ranks: overlap changed the result"
   # The check can tell runs apart: twice the LR is far away.
   train other-four 4 "${four[@]/0.002/0.004}" --shard-optimizer
   if "${tools[@]}" close plain-four/epoch-0001 other-four/epoch-0001 1e-3 >/dev/null; then
