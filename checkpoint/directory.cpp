@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "checkpoint/schema.h"
 #include "storage/fs.h"
+#include "storage/h5.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

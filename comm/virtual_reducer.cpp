@@ -101,7 +101,9 @@ struct VirtualRankReducer::State {
     const torch::Tensor values = bucket.received.view({virtual_ranks, bucket.chunk});
     torch::Tensor sum = values[0].to(torch::kFloat64);
     for (std::int64_t v = 1; v < virtual_ranks; ++v) sum.add_(values[v]);
-    bucket.owned.copy_(sum.div_(static_cast<double>(virtual_ranks)));
+    // A divisor on the device: ATen turns division by a CPU scalar into a multiplication by its
+    // reciprocal on CUDA, which is not the CPU loop's division.
+    bucket.owned.copy_(sum.div_(torch::scalar_tensor(static_cast<double>(virtual_ranks), sum.options())));
     return torch::isfinite(bucket.owned).all().item<bool>();
   }
 };

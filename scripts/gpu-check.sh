@@ -7,7 +7,8 @@
 #      every library came from the bundle;
 #   3. with a GPU: the GPU tier (tests/gpu/), a 1-GPU training run killed with -9 and resumed
 #      bit-identically, a checkpoint written on the GPU evaluated on the CPU and one written on the
-#      CPU evaluated on the GPU, --shard-optimizer against the unsharded run, and ResNet-18 at
+#      CPU evaluated on the GPU, --shard-optimizer against the unsharded run, --virtual-ranks 4 run
+#      twice (the same bits), and ResNet-18 at
 #      224 x 224, batch 64, in fp32 and bf16: trainer
 #      against the same model in a plain PyTorch loop on the same GPU.
 # Prints one summary. Exit status 0: every part ran and passed; 1: a part failed; 77: no GPU is
@@ -84,6 +85,20 @@ sharded_on_gpu() {
   [ "$(fingerprint "$runs/unsharded.log")" = "$(fingerprint "$runs/sharded.log")" ] ||
     die "--shard-optimizer on the GPU: $(fingerprint "$runs/sharded.log"), unsharded: $(fingerprint "$runs/unsharded.log")"
   note "1-GPU --shard-optimizer: weights bit-identical to the unsharded run ($(fingerprint "$runs/sharded.log"))"
+}
+
+# --virtual-ranks 4 on one GPU (its four virtual ranks one after another, the exchange's sums on
+# the device): it trains, and a second run gives the same bits.
+virtual_on_gpu() {
+  local runs=$work/runs args
+  args=(--device cuda --model resnet18 --dataset synthetic --synthetic-shape 3,32,32 --synthetic-size 1280
+        --synthetic-test-size 256 --batch-size 16 --virtual-ranks 4 --epochs 1 --deterministic --seed 7
+        --progress-seconds 0 --optimizer adamw --lr 0.001 --checkpoint-dir none)
+  "$trainer" "${args[@]}" >"$runs/virtual1.log" 2>&1 || die "--virtual-ranks run: $(tail -1 "$runs/virtual1.log")"
+  "$trainer" "${args[@]}" >"$runs/virtual2.log" 2>&1 || die "--virtual-ranks rerun: $(tail -1 "$runs/virtual2.log")"
+  [ "$(fingerprint "$runs/virtual1.log")" = "$(fingerprint "$runs/virtual2.log")" ] ||
+    die "--virtual-ranks 4 on the GPU: two runs differ ($(fingerprint "$runs/virtual1.log"), $(fingerprint "$runs/virtual2.log"))"
+  note "1-GPU --virtual-ranks 4: trained; a rerun gives the same bits ($(fingerprint "$runs/virtual1.log"))"
 }
 
 accuracy() { grep -o 'accuracy [0-9.]*' "$1" | head -1 | cut -d' ' -f2; }
@@ -208,6 +223,7 @@ gpu_tier
 resume_after_kill
 across_devices
 sharded_on_gpu
+virtual_on_gpu
 throughput
 note "every part passed"
 finish 0

@@ -4,6 +4,8 @@
 #include "comm/gradient_bucketer.h"
 #include "comm/loopback_communicator.h"
 #include "comm/nccl_communicator.h"
+#include "comm/ordered_sum.h"
+#include "comm/virtual_reducer.h"
 #include "models/registry.h"
 #include "checkpoint/checkpoint.h"
 #include "storage/fs.h"
@@ -99,6 +101,52 @@ TEST(Nccl, ReduceScatterAndAllgatherOnOneGpu) {
   EXPECT_TRUE(torch::equal(gathered, whole));
   EXPECT_EQ(nccl_calls("ReduceScatter", 1001), 1) << "NCCL's log " << kNcclLog;
   EXPECT_EQ(nccl_calls("AllGather", 1001), 1) << "NCCL's log " << kNcclLog;
+}
+
+// --virtual-ranks' alltoall through NCCL's grouped send and receive (to itself on one GPU).
+TEST(Nccl, AlltoallOnOneGpu) {
+  SKIP_WITHOUT_GPU();
+  comm::LoopbackCommunicator bootstrap;
+  comm::NcclCommunicator nccl(bootstrap, 0, std::chrono::seconds(60));
+  const torch::Tensor input = torch::arange(777, torch::TensorOptions(kGpu).dtype(torch::kFloat32));
+  torch::Tensor output = torch::zeros_like(input);
+  nccl.alltoall_async(input, output)->wait();
+  torch::cuda::synchronize();
+  EXPECT_TRUE(torch::equal(output, input));  // zeros unless NCCL moved them
+}
+
+// --virtual-ranks on the GPU: 3 virtual ranks on one process (3: a division by 3 is not a multiplication by its reciprocal), the last one's gradients through
+// the hooks on autograd's device thread, the sum in double with torch's kernels: the same bits as
+// the CPU's loop (comm/ordered_sum.h) over the same gradients.
+TEST(VirtualRanks, TheGpuSumIsTheCpuLoopsBitForBit) {
+  SKIP_WITHOUT_GPU();
+  comm::LoopbackCommunicator bootstrap;
+  comm::NcclCommunicator nccl(bootstrap, 0, std::chrono::seconds(60));
+  torch::manual_seed(5);
+  auto model = trainer::models::make_model("resnet18", {3, 10});
+  model->to(kGpu);
+  const auto parameters = model->parameters();
+  comm::VirtualRankReducer reducer(parameters, nccl, 3, /*overlap=*/true, comm::BucketLimits{1 << 18, 1 << 22});
+  std::vector<torch::Tensor> each;  // per virtual rank, every gradient flat on the CPU
+  for (std::int64_t k = 0; k < 3; ++k) {
+    model->zero_grad();
+    const torch::Tensor x = torch::randn({4, 3, 32, 32}, kGpu);
+    const torch::Tensor y = torch::randint(10, {4}, torch::TensorOptions(kGpu).dtype(torch::kInt64));
+    if (k == 2) reducer.prepare_last(false);
+    torch::nn::functional::cross_entropy(model->forward(x), y).backward();
+    std::vector<torch::Tensor> flat;
+    for (const auto& p : parameters) flat.push_back(p.grad().reshape({-1}).cpu());
+    each.push_back(torch::cat(flat));
+    if (k < 2) reducer.keep(k);
+  }
+  ASSERT_TRUE(reducer.average());
+  std::vector<torch::Tensor> averaged;
+  for (const auto& p : parameters) averaged.push_back(p.grad().reshape({-1}).cpu());
+  const torch::Tensor values = torch::stack(each).contiguous();
+  torch::Tensor expected = torch::empty({values.size(1)}, torch::kFloat32);
+  ASSERT_TRUE(comm::average_in_order(values.data_ptr<float>(), 3, static_cast<std::size_t>(values.size(1)), 3.0,
+                                     expected.data_ptr<float>()));
+  EXPECT_TRUE(torch::equal(torch::cat(averaged), expected));
 }
 
 torch::Tensor gradients_of(bool overlap, comm::Communicator* nccl) {
