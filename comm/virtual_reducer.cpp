@@ -8,6 +8,18 @@
 
 namespace trainer::comm {
 
+namespace {
+
+// `part` of `whole` as a tensor of its own sharing the memory (kept alive by the deleter), not as a
+// view: the average becomes the gradient without a copy, and the optimizer's zero_grad may detach
+// it in place (LibTorch refuses that for a view). The next step's exchange writes `whole` only
+// after every gradient of the bucket has been taken from .grad.
+torch::Tensor alias(const torch::Tensor& part, const torch::Tensor& whole) {
+  return torch::from_blob(part.data_ptr(), part.sizes(), [keep = whole](void*) {}, part.options());
+}
+
+}  // namespace
+
 struct VirtualRankReducer::State {
   struct Bucket {
     std::vector<torch::Tensor> parameters;
@@ -81,14 +93,18 @@ struct VirtualRankReducer::State {
     bucket.work = comm.size() == 1 ? nullptr : comm.allgather_async(bucket.owned, bucket.gathered);
   }
 
+  // A hook runs before autograd accumulates its gradient into .grad, which may be an alias of the
+  // bucket's average (average()): a bucket completed by this call starts only at the next call (or
+  // in average()), once the gradient has landed, so that no allgather writes memory that autograd
+  // is about to add into.
   void on_gradient(std::size_t b, std::size_t i, const torch::Tensor& incoming) {
     if (!armed) return;
     torch::NoGradGuard no_grad;
+    launch_ready();
     Bucket& bucket = buckets[b];
     if (bucket.filled[i]) return;
     fill_last(bucket, i, incoming);
     --bucket.missing;
-    launch_ready();
   }
 
   // The owner's fold: in double, virtual rank 0 first, whatever N is. False if not finite. On
@@ -201,7 +217,9 @@ bool VirtualRankReducer::average() {
     for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
       torch::Tensor& parameter = bucket.parameters[i];
       const torch::Tensor value = bucket.gathered.narrow(0, bucket.offsets[i], parameter.numel()).view(parameter.sizes());
-      if (parameter.grad().defined()) parameter.mutable_grad().copy_(value);
+      if (value.scalar_type() == parameter.scalar_type() && value.device() == parameter.device())
+        parameter.mutable_grad() = alias(value, bucket.gathered);
+      else if (parameter.grad().defined()) parameter.mutable_grad().copy_(value);
       else parameter.mutable_grad() = value.to(parameter.scalar_type(), /*non_blocking=*/false, /*copy=*/true);
     }
   }

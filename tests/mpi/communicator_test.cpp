@@ -99,41 +99,52 @@ TEST_F(Mpi, AlltoallSendsEachRankItsChunkFromEveryRank) {
 
 // --virtual-ranks' exchange: 3 virtual ranks a process, gradients from real backwards (the last
 // through the hooks, over 2 accumulated micro-batches; one parameter outside the graph), tiny
-// buckets. Each element's average is the double sum in virtual-rank order, rounded once.
+// buckets that complete out of their order, two steps (in the second, .grad aliases the
+// first one's averages). Each element's average is the double sum in virtual-rank order, rounded
+// once.
 TEST_F(Mpi, VirtualRanksAverageInVirtualRankOrderThroughTheHooks) {
   const std::int64_t local = 3, ranks = local * comm.size();
   std::vector<torch::Tensor> params;
   for (int i = 0; i < 12; ++i) params.push_back(torch::zeros({i % 5 + 1, 3}, torch::requires_grad()));
   trainer::comm::VirtualRankReducer reducer(params, comm, ranks, /*overlap=*/true, {/*first=*/64, /*cap=*/256});
   EXPECT_GT(reducer.bucket_count(), 2u);
-  // Virtual rank v's gradient of parameter i: a value of its own at every element, far apart in
-  // magnitude so that float sums in another order would differ.
-  const auto value = [](std::int64_t v, int i, std::int64_t e) {
-    return std::ldexp(1.0 + 0.1 * static_cast<double>((v * 7 + i * 3 + e) % 11), static_cast<int>((v * 5 + e) % 30) - 15);
+  // Virtual rank v's gradient of parameter i at step s: a value of its own at every element, far
+  // apart in magnitude so that float sums in another order would differ.
+  const auto value = [](int s, std::int64_t v, int i, std::int64_t e) {
+    return std::ldexp(1.0 + 0.1 * static_cast<double>((v * 7 + i * 3 + e + s) % 11), static_cast<int>((v * 5 + e) % 30) - 15);
   };
-  const auto target = [&](std::int64_t v, int i) {
+  const auto target = [&](int s, std::int64_t v, int i) {
     torch::Tensor t = torch::empty({params[i].numel()}, torch::kFloat32);
-    for (std::int64_t e = 0; e < t.numel(); ++e) t[e] = static_cast<float>(value(v, i, e));
+    for (std::int64_t e = 0; e < t.numel(); ++e) t[e] = static_cast<float>(value(s, v, i, e));
     return t.view(params[i].sizes());
   };
-  for (std::int64_t k = 0; k < local; ++k) {
-    const std::int64_t v = comm.rank() * local + k;
-    for (auto& p : params) p.mutable_grad() = torch::Tensor();
-    for (int micro = 0; micro < 2; ++micro) {
-      if (k + 1 == local && micro == 1) reducer.prepare_last(/*accumulated=*/true);
-      torch::Tensor loss = torch::zeros({});
-      for (int i = 0; i < 11; ++i) loss = loss + (params[i] * target(v, i)).sum() * 0.5;  // half a micro-batch each
-      loss.backward();
+  // Autograd runs the terms' backward last-created first, so the gradients arrive 6, 4, 8, 3, 1, 7,
+  // 2, 9, 11, 5, 10: the buckets (reverse registration order: {11, 10}, {9..4}, {3..0}) complete
+  // out of their order (the first one last, by gradient 10, after the second); parameter
+  // 0 is not in the graph, so the last bucket completes in average().
+  const int order[] = {10, 5, 11, 9, 2, 7, 1, 3, 8, 4, 6};
+  for (int step = 0; step < 2; ++step) {
+    for (std::int64_t k = 0; k < local; ++k) {
+      const std::int64_t v = comm.rank() * local + k;
+      for (auto& p : params)
+        if (p.grad().defined()) p.mutable_grad().zero_();
+      for (int micro = 0; micro < 2; ++micro) {
+        if (k + 1 == local && micro == 1) reducer.prepare_last(/*accumulated=*/true);
+        torch::Tensor loss = torch::zeros({});
+        for (int i : order) loss = loss + (params[i] * target(step, v, i)).sum() * 0.5;  // half a micro-batch each
+        loss.backward();
+      }
+      if (k + 1 < local) reducer.keep(k);
     }
-    if (k + 1 < local) reducer.keep(k);
-  }
-  ASSERT_TRUE(reducer.average());
-  for (int i = 0; i < 12; ++i) {
-    const torch::Tensor grad = params[i].grad().reshape({-1});
-    for (std::int64_t e = 0; e < grad.numel(); ++e) {
-      double sum = 0;
-      for (std::int64_t v = 0; v < ranks; ++v) sum += i == 11 ? 0.0 : static_cast<double>(static_cast<float>(value(v, i, e)));
-      ASSERT_EQ(grad[e].item<float>(), static_cast<float>(sum / static_cast<double>(ranks))) << "parameter " << i << " element " << e;
+    ASSERT_TRUE(reducer.average());
+    for (int i = 0; i < 12; ++i) {
+      const torch::Tensor grad = params[i].grad().reshape({-1});
+      for (std::int64_t e = 0; e < grad.numel(); ++e) {
+        double sum = 0;
+        for (std::int64_t v = 0; v < ranks; ++v) sum += i == 0 ? 0.0 : static_cast<double>(static_cast<float>(value(step, v, i, e)));
+        ASSERT_EQ(grad[e].item<float>(), static_cast<float>(sum / static_cast<double>(ranks)))
+            << "step " << step << " parameter " << i << " element " << e;
+      }
     }
   }
 }
