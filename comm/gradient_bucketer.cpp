@@ -2,6 +2,8 @@
 
 #include <torch/autograd.h>
 
+#include <algorithm>
+
 namespace trainer::comm {
 
 struct GradientBucketer::State {
@@ -174,6 +176,22 @@ void GradientBucketer::average_gradients() {
       torch::Tensor summed = s.slice(bucket, i).view(param.sizes());
       if (param.grad().defined()) torch::mul_out(param.mutable_grad(), summed, inverse);
       else param.mutable_grad() = summed * inverse;
+    }
+  }
+}
+
+void GradientBucketer::chunks_from_gradients() {
+  State& s = *state_;
+  torch::NoGradGuard no_grad;
+  for (auto& bucket : s.buckets) {
+    const std::int64_t size = bucket.chunk.numel(), begin = size * s.comm.rank(), end = begin + size;
+    bucket.chunk.zero_();  // the padding
+    for (std::size_t i = 0; i < bucket.parameters.size(); ++i) {
+      const torch::Tensor& grad = bucket.parameters[i].grad();
+      const std::int64_t first = std::max(begin, bucket.offsets[i]);
+      const std::int64_t last = std::min(end, bucket.offsets[i] + bucket.parameters[i].numel());
+      if (!grad.defined() || first >= last) continue;
+      bucket.chunk.narrow(0, first - begin, last - first).copy_(grad.reshape({-1}).narrow(0, first - bucket.offsets[i], last - first));
     }
   }
 }

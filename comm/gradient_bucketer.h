@@ -52,6 +52,11 @@ class GradientBucketer {
   // average of this rank's chunk of the bucket; a world of one exchanges then too (a copy).
   void average_gradients();
 
+  // Exchange::kReduceScatter without an exchange: each bucket's chunk() receives this rank's chunk
+  // of the gradients as they are (already averaged elsewhere: --virtual-ranks with
+  // --shard-optimizer).
+  void chunks_from_gradients();
+
   // The buckets, for --shard-optimizer: each one's parameters (in bucket order), its flat buffer
   // (the gradients until the exchange has completed, then free; padded with zeros to a multiple of
   // the world size under kReduceScatter) and this rank's averaged chunk.

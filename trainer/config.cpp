@@ -185,7 +185,6 @@ void validate_optimization(const TrainConfig& c) {
   require(c.accumulate_steps >= 1, "--accumulate-steps must be at least 1");
   require_range(c.accumulate_steps, 1, 1 << 16, "--accumulate-steps");
   require_range(c.virtual_ranks, 0, 1 << 16, "--virtual-ranks");
-  require(c.virtual_ranks == 0 || !c.shard_optimizer, "--virtual-ranks with --shard-optimizer is not supported yet");
   require(c.virtual_ranks == 0 || c.precision != "fp16",
           "--virtual-ranks with --precision fp16 is not supported yet (its loss scaler skips steps per process)");
   require(c.test_batch_size >= 1, "--test-batch-size must be at least 1");

@@ -157,7 +157,8 @@ void TrainingLoop::train_step(data::BatchLoader& loader, std::int64_t count, Epo
 // backward, before optimizer.step()). The norm before clipping, when it was computed (clipping by
 // norm, or TensorBoard).
 std::optional<double> TrainingLoop::clip_gradients(EpochSums& sums) {
-  if (state_.shards) return clip_sharded_gradients(sums);
+  // --virtual-ranks: every process holds the whole average, clipped whole (the same on any N).
+  if (state_.shards && config_.virtual_ranks == 0) return clip_sharded_gradients(sums);
   if (config_.clip_grad_norm > 0) {
     const double norm = torch::nn::utils::clip_grad_norm_(trainable_, config_.clip_grad_norm);
     sums.grad_norm_sum += norm;

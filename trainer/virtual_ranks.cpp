@@ -83,7 +83,14 @@ void TrainingLoop::train_virtual_step(data::BatchLoader& loader, std::int64_t co
                 "); no checkpoint of these weights was written (a lower --lr may help)");
   phase("waiting", mark);
   report.grad_norm = clip_gradients(sums);
-  state_.optimizer.optimizer->step();
+  if (state_.shards) {
+    // --shard-optimizer: this rank steps its chunk of the clipped average, then the parameters
+    // are allgathered as in the plain sharded step.
+    bucketer_->chunks_from_gradients();
+    state_.shards->step();
+  } else {
+    state_.optimizer.optimizer->step();
+  }
   phase("optimizer", mark);
   sums.count += count * static_cast<std::int64_t>(local);
   record_step(report);
