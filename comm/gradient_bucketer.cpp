@@ -1,6 +1,6 @@
 #include "comm/gradient_bucketer.h"
 
-#include <torch/autograd.h>
+#include "comm/parameter_buckets.h"
 
 #include <algorithm>
 
@@ -80,23 +80,12 @@ GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
   state_->scatter = exchange == Exchange::kReduceScatter;
   state_->exchange = comm.size() > 1 || even_alone || state_->scatter;
   state_->overlap = overlap && state_->exchange;
-  std::vector<torch::Tensor> trainable;
-  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it)
-    if (it->requires_grad()) trainable.push_back(*it);
-
-  std::vector<TensorSlot> slots;
-  for (const auto& p : trainable)
-    slots.push_back({static_cast<std::size_t>(p.numel()) * p.element_size(),
-                     static_cast<int>(p.scalar_type())});
-  for (const auto& positions : plan_buckets(slots, limits)) {
+  for (auto& planned : plan_parameter_buckets(parameters, limits, /*as_float32=*/false)) {
     State::Bucket bucket;
-    std::int64_t elements = 0;
-    for (std::size_t position : positions) {
-      bucket.parameters.push_back(trainable[position]);
-      bucket.offsets.push_back(elements);
-      elements += trainable[position].numel();
-    }
-    const torch::TensorOptions options = trainable[positions.front()].options().requires_grad(false);
+    const std::int64_t elements = planned.elements;
+    bucket.parameters = std::move(planned.parameters);
+    bucket.offsets = std::move(planned.offsets);
+    const torch::TensorOptions options = bucket.parameters.front().options().requires_grad(false);
     if (state_->scatter) {
       const std::int64_t chunk = (elements + comm.size() - 1) / comm.size();
       bucket.buffer = torch::zeros({chunk * comm.size()}, options);  // the padding stays zero
@@ -104,17 +93,10 @@ GradientBucketer::GradientBucketer(const std::vector<torch::Tensor>& parameters,
     } else {
       bucket.buffer = torch::empty({elements}, options);
     }
-    bucket.filled.assign(positions.size(), false);
+    bucket.filled.assign(bucket.parameters.size(), false);
     state_->buckets.push_back(std::move(bucket));
   }
-  if (!state_->overlap) return;
-  // The hooks hold the state weakly: a model that outlives the bucketer keeps harmless hooks.
-  const std::weak_ptr<State> weak = state_;
-  for (std::size_t b = 0; b < state_->buckets.size(); ++b)
-    for (std::size_t i = 0; i < state_->buckets[b].parameters.size(); ++i)
-      state_->buckets[b].parameters[i].register_hook([weak, b, i](const torch::Tensor& grad) {
-        if (auto state = weak.lock()) state->on_gradient(b, i, grad);
-      });
+  if (state_->overlap) register_gradient_hooks(state_, state_->buckets);
 }
 
 GradientBucketer::~GradientBucketer() = default;

@@ -1,8 +1,7 @@
 #include "comm/virtual_reducer.h"
 
 #include "comm/ordered_sum.h"
-
-#include <torch/autograd.h>
+#include "comm/parameter_buckets.h"
 
 #include <algorithm>
 
@@ -132,37 +131,23 @@ VirtualRankReducer::VirtualRankReducer(const std::vector<torch::Tensor>& paramet
   s.local = virtual_ranks / comm.size();
   s.overlap = overlap;
   const std::int64_t processes = comm.size();
-  std::vector<torch::Tensor> trainable;
-  for (auto it = parameters.rbegin(); it != parameters.rend(); ++it)
-    if (it->requires_grad()) trainable.push_back(*it);
-  // All float32 whatever the parameters' dtypes: the values and the average are float32.
-  std::vector<TensorSlot> slots;
-  for (const auto& p : trainable) slots.push_back({static_cast<std::size_t>(p.numel()) * 4, 0});
-  for (const auto& positions : plan_buckets(slots, limits)) {
+  for (auto& planned : plan_parameter_buckets(parameters, limits, /*as_float32=*/true)) {
     State::Bucket bucket;
-    std::int64_t elements = 0;
-    for (std::size_t position : positions) {
-      bucket.parameters.push_back(trainable[position]);
-      bucket.offsets.push_back(elements);
-      elements += trainable[position].numel();
-    }
+    const std::int64_t elements = planned.elements;
+    bucket.parameters = std::move(planned.parameters);
+    bucket.offsets = std::move(planned.offsets);
     bucket.chunk = (elements + processes - 1) / processes;
-    const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(trainable[positions.front()].device());
+    // All float32 whatever the parameters' dtypes: the values and the average are float32.
+    const auto options = torch::TensorOptions().dtype(torch::kFloat32).device(bucket.parameters.front().device());
     bucket.send = torch::zeros({bucket.chunk * processes * s.local}, options);
     // One process needs no exchange: its send buffer holds all V values already, its chunk is all.
     bucket.received = processes == 1 ? bucket.send : torch::empty_like(bucket.send);
     bucket.owned = torch::empty({bucket.chunk}, options);
     bucket.gathered = processes == 1 ? bucket.owned : torch::empty({bucket.chunk * processes}, options);
-    bucket.filled.assign(positions.size(), false);
+    bucket.filled.assign(bucket.parameters.size(), false);
     s.buckets.push_back(std::move(bucket));
   }
-  if (!s.overlap) return;
-  const std::weak_ptr<State> weak = state_;
-  for (std::size_t b = 0; b < s.buckets.size(); ++b)
-    for (std::size_t i = 0; i < s.buckets[b].parameters.size(); ++i)
-      s.buckets[b].parameters[i].register_hook([weak, b, i](const torch::Tensor& grad) {
-        if (auto state = weak.lock()) state->on_gradient(b, i, grad);
-      });
+  if (s.overlap) register_gradient_hooks(state_, s.buckets);
 }
 
 VirtualRankReducer::~VirtualRankReducer() = default;
